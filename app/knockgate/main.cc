@@ -1,0 +1,61 @@
+// knockgate's entry point: parses the command line, loads and compiles the
+// policy, and dispatches to --check, --replay or the gateway.
+#include <iostream>
+
+#include "classify/classifier.h"
+#include "options.h"
+#include "policy/config_loader.h"
+#include "policy/policy.h"
+#include "replay.h"
+
+namespace knockgate {
+namespace {
+
+int Main(int argc, char** argv) {
+  absl::StatusOr<Options> options = ParseOptions(argc, argv);
+  if (!options.ok()) {
+    std::cerr << "knockgate: " << options.status().message() << "\n";
+    return 2;
+  }
+  if (options->mode == Options::Mode::kHelp) {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (options->mode == Options::Mode::kVersion) {
+    std::cout << "knockgate " << KNOCKGATE_VERSION << "\n";
+    return 0;
+  }
+  absl::StatusOr<Config> config = LoadConfigFile(options->config_path);
+  if (!config.ok()) {
+    std::cerr << config.status().message() << "\n";
+    return 1;
+  }
+  absl::StatusOr<std::shared_ptr<const Policy>> policy = Policy::Compile(*config);
+  if (!policy.ok()) {
+    std::cerr << policy.status().message() << "\n";
+    return 1;
+  }
+  for (const std::string& w : (*policy)->warnings()) {
+    std::cerr << "warning: " << w << "\n";
+  }
+  switch (options->mode) {
+    case Options::Mode::kCheck:
+      std::cout << (*policy)->Describe();
+      return 0;
+    case Options::Mode::kReplay:
+      if (absl::Status s = ReplayPcap(**policy, options->replay_path, std::cout); !s.ok()) {
+        std::cerr << "knockgate: " << s.message() << "\n";
+        return 1;
+      }
+      return 0;
+    default:
+      std::cerr << "knockgate: the DPDK dataplane is not part of this build yet; use --check or "
+                   "--replay (see --help)\n";
+      return 1;
+  }
+}
+
+}  // namespace
+}  // namespace knockgate
+
+int main(int argc, char** argv) { return knockgate::Main(argc, argv); }

@@ -1,0 +1,189 @@
+// Rule evaluation. List membership and layer 7 are computed lazily, once per
+// packet, and only if a candidate rule asks for them.
+#include "classify/classifier.h"
+
+#include <bit>
+
+namespace knockgate {
+namespace {
+
+// Per-packet facts computed on first use.
+class Facts {
+ public:
+  Facts(const Policy& policy, ClassifierState& state, std::span<const uint8_t> frame,
+        const ParsedPacket& pkt, Nanos now)
+      : policy_(policy), state_(state), frame_(frame), pkt_(pkt), now_(now) {}
+
+  ListMask SrcLists() {
+    if (!have_src_) {
+      src_ = Lists(pkt_.src);
+      have_src_ = true;
+    }
+    return src_;
+  }
+  ListMask DstLists() {
+    if (!have_dst_) {
+      dst_ = Lists(pkt_.dst);
+      have_dst_ = true;
+    }
+    return dst_;
+  }
+  Layer7Mask Layer7() {
+    if (!have_l7_) {
+      have_l7_ = true;
+      if (state_.layer7 != nullptr && !pkt_.later_fragment) {
+        ++state_.layer7_scans;
+        l7_ = state_.layer7->Scan(frame_.subspan(pkt_.payload_offset, pkt_.payload_length));
+      }
+    }
+    return l7_;
+  }
+  // A list add changes what later rules see for this packet.
+  void Invalidate() { have_src_ = have_dst_ = false; }
+
+ private:
+  ListMask Lists(const IpAddress& addr) const {
+    ListMask mask = policy_.static_lists().Lookup(addr);
+    const uint32_t record = state_.lists->Find(addr);
+    if (record != AddressTable::kNoRecord) {
+      mask |= state_.lists->Membership(record, now_);
+    }
+    return mask;
+  }
+
+  const Policy& policy_;
+  ClassifierState& state_;
+  std::span<const uint8_t> frame_;
+  const ParsedPacket& pkt_;
+  Nanos now_;
+  bool have_src_ = false;
+  bool have_dst_ = false;
+  bool have_l7_ = false;
+  ListMask src_ = 0;
+  ListMask dst_ = 0;
+  Layer7Mask l7_ = 0;
+};
+
+bool InList(ListMask mask, int list) { return (mask >> list) & 1; }
+
+bool Matches(const CompiledRule& c, const ParsedPacket& pkt, InterfaceList in, Facts& facts) {
+  const FilterRule& r = c.spec;
+  if (r.in_interface_list && ((r.in_interface_list->value == in) == r.in_interface_list->negated)) {
+    return false;
+  }
+  if (c.family != Family::kNone && c.family != pkt.family) {
+    return false;
+  }
+  if (r.protocol && ((r.protocol->value == pkt.protocol) == r.protocol->negated)) {
+    return false;
+  }
+  // A packet without ports (a later fragment, ICMP) never matches a port rule,
+  // negated or not.
+  if (r.src_port &&
+      (!pkt.has_ports || r.src_port->value.Contains(pkt.src_port) == r.src_port->negated)) {
+    return false;
+  }
+  if (r.dst_port &&
+      (!pkt.has_ports || r.dst_port->value.Contains(pkt.dst_port) == r.dst_port->negated)) {
+    return false;
+  }
+  if (r.tcp_flags &&
+      (!pkt.has_ports || (pkt.tcp_flags & r.tcp_flags->must_set) != r.tcp_flags->must_set ||
+       (pkt.tcp_flags & r.tcp_flags->must_clear) != 0)) {
+    return false;
+  }
+  if (r.src_address && r.src_address->value.Contains(pkt.src) == r.src_address->negated) {
+    return false;
+  }
+  if (r.dst_address && r.dst_address->value.Contains(pkt.dst) == r.dst_address->negated) {
+    return false;
+  }
+  if (c.src_list != kNoId && InList(facts.SrcLists(), c.src_list) == r.src_address_list->negated) {
+    return false;
+  }
+  if (c.dst_list != kNoId && InList(facts.DstLists(), c.dst_list) == r.dst_address_list->negated) {
+    return false;
+  }
+  if (c.layer7 != kNoId && InList(facts.Layer7(), c.layer7) == r.layer7_protocol->negated) {
+    return false;
+  }
+  return true;
+}
+
+Event MakeEvent(EventType type, int rule, const ParsedPacket& pkt, InterfaceList in, Nanos now) {
+  Event e;
+  e.type = type;
+  e.in = in;
+  e.rule = static_cast<int16_t>(rule);
+  e.protocol = pkt.protocol;
+  e.src_port = pkt.src_port;
+  e.dst_port = pkt.dst_port;
+  e.at = now;
+  e.src = pkt.src;
+  e.dst = pkt.dst;
+  return e;
+}
+
+}  // namespace
+
+Decision Classify(const Policy& policy, ClassifierState& state, std::span<const uint8_t> frame,
+                  const ParsedPacket& pkt, InterfaceList in, Nanos now) {
+  const PolicyDefaults& defaults = policy.defaults();
+  if (pkt.family == Family::kNone) {
+    return defaults.non_ip == Verdict::kAccept ? Decision{Verdict::kAccept}
+                                               : Decision{Verdict::kDrop, DropReason::kNonIp};
+  }
+  Facts facts(policy, state, frame, pkt, now);
+  const RuleSet candidates = policy.Candidates(pkt.protocol, pkt.has_ports, pkt.dst_port);
+  const std::vector<CompiledRule>& rules = policy.rules();
+  for (size_t w = 0; w < candidates.size(); ++w) {
+    for (uint64_t bits = candidates[w]; bits != 0; bits &= bits - 1) {
+      const int i = static_cast<int>(w * 64 + std::countr_zero(bits));
+      const CompiledRule& c = rules[i];
+      if (!Matches(c, pkt, in, facts)) {
+        continue;
+      }
+      RuleCounter& counter = state.rule_counters[i];
+      ++counter.packets;
+      counter.bytes += frame.size();
+      const Action action = c.spec.action;
+      if (c.spec.log || action == Action::kLog) {
+        state.events.Push(MakeEvent(EventType::kLog, i, pkt, in, now));
+      }
+      switch (action) {
+        case Action::kAccept:
+          return Decision{Verdict::kAccept, DropReason::kNone, i};
+        case Action::kDrop:
+          return Decision{Verdict::kDrop, DropReason::kRule, i};
+        case Action::kAddSrcToAddressList:
+        case Action::kAddDstToAddressList: {
+          const IpAddress& addr = action == Action::kAddSrcToAddressList ? pkt.src : pkt.dst;
+          const ListId list = static_cast<ListId>(c.target_list);
+          const Nanos timeout = c.spec.address_list_timeout;
+          if (state.lists->Add(addr, list, now, timeout) == AddressTable::AddResult::kAdded) {
+            Event e = MakeEvent(EventType::kListAdd, i, pkt, in, now);
+            e.list = static_cast<int16_t>(list);
+            e.timeout = timeout;
+            e.address = addr;
+            state.events.Push(e);
+          }
+          facts.Invalidate();
+          break;
+        }
+        case Action::kLog:
+        case Action::kPassthrough:
+          break;
+      }
+    }
+  }
+  if (in == InterfaceList::kWan) {
+    return defaults.wan_default == Verdict::kAccept
+               ? Decision{Verdict::kAccept}
+               : Decision{Verdict::kDrop, DropReason::kWanDefault};
+  }
+  return defaults.lan_default == Verdict::kAccept
+             ? Decision{Verdict::kAccept}
+             : Decision{Verdict::kDrop, DropReason::kLanDefault};
+}
+
+}  // namespace knockgate

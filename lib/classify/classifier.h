@@ -1,0 +1,85 @@
+// RouterOS filter semantics over a parsed packet: rules in order, passthrough
+// list and log actions, terminal accept/drop, then the interface default.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "l7/layer7.h"
+#include "lists/address_table.h"
+#include "packet/parser.h"
+#include "policy/policy.h"
+
+namespace knockgate {
+
+struct Decision {
+  Verdict verdict = Verdict::kDrop;
+  DropReason reason = DropReason::kNone;  // kNone when forwarded
+  int rule = kNoId;                       // the terminal rule, if one decided
+};
+
+enum class EventType : uint8_t {
+  kListAdd,  // an address joined a list it was not in (knock step, grant, jail)
+  kLog,      // a log rule, or a rule with log = true, matched
+};
+
+// Produced on the data path as plain data; the control plane turns it into text.
+struct Event {
+  EventType type = EventType::kLog;
+  InterfaceList in = InterfaceList::kWan;
+  int16_t rule = kNoId;
+  int16_t list = kNoId;  // kListAdd: the list joined
+  uint8_t protocol = 0;
+  uint16_t src_port = 0;
+  uint16_t dst_port = 0;
+  Nanos at = 0;
+  Nanos timeout = kNever;  // kListAdd: the list entry's timeout
+  IpAddress address;       // kListAdd: the address added
+  IpAddress src;
+  IpAddress dst;
+};
+
+// Events of one burst, drained by the caller between bursts. A full buffer
+// drops and counts rather than blocking the data path.
+class EventBuffer {
+ public:
+  static constexpr size_t kCapacity = 256;
+  void Push(const Event& e) {
+    if (size_ < kCapacity) {
+      events_[size_++] = e;
+    } else {
+      ++dropped_;
+    }
+  }
+  std::span<const Event> events() const { return {events_.data(), size_}; }
+  void Clear() { size_ = 0; }
+  uint64_t dropped() const { return dropped_; }
+
+ private:
+  std::array<Event, kCapacity> events_;
+  size_t size_ = 0;
+  uint64_t dropped_ = 0;
+};
+
+struct RuleCounter {
+  uint64_t packets = 0;
+  uint64_t bytes = 0;
+};
+
+// Everything one worker's classification writes. Owned by that worker.
+struct ClassifierState {
+  AddressTable* lists = nullptr;           // this worker's shard
+  Layer7Scanner* layer7 = nullptr;         // null when the policy has no layer7 protocols
+  std::vector<RuleCounter> rule_counters;  // sized to the policy's rules by the control plane
+  EventBuffer events;
+  uint64_t layer7_scans = 0;
+};
+
+// Decides one packet that ParsePacket accepted. `frame` is the whole frame
+// the parse offsets refer to; `now` is the injected clock.
+Decision Classify(const Policy& policy, ClassifierState& state, std::span<const uint8_t> frame,
+                  const ParsedPacket& pkt, InterfaceList in, Nanos now);
+
+}  // namespace knockgate

@@ -1,0 +1,38 @@
+// Event wording: a list add reads as a knock step, a grant or a blacklisting by
+// what the rule does next to that list; operators grep these lines.
+#include "classify/event_text.h"
+
+#include "absl/strings/str_cat.h"
+#include "policy/config_loader.h"
+
+namespace knockgate {
+namespace {
+
+std::string Endpoint(const IpAddress& a, uint16_t port, bool has_port) {
+  if (!has_port) {
+    return a.ToString();
+  }
+  return a.family == Family::kIpv6 ? absl::StrCat("[", a.ToString(), "]:", port)
+                                   : absl::StrCat(a.ToString(), ":", port);
+}
+
+}  // namespace
+
+std::string FormatEvent(const Policy& policy, const Event& e, const std::string& time) {
+  const CompiledRule& rule = policy.rules()[e.rule];
+  const char* proto = ProtocolName(e.protocol);
+  const bool ports = e.src_port != 0 || e.dst_port != 0;
+  const std::string flow = absl::StrCat(
+      InterfaceListName(e.in), " ", proto ? proto : std::to_string(e.protocol).c_str(), " ",
+      Endpoint(e.src, e.src_port, ports), " > ", Endpoint(e.dst, e.dst_port, ports));
+  if (e.type == EventType::kLog) {
+    return absl::StrCat(time, " log rule=", e.rule,
+                        rule.spec.log_prefix.empty() ? "" : " prefix=\"", rule.spec.log_prefix,
+                        rule.spec.log_prefix.empty() ? "" : "\"", " ", flow);
+  }
+  return absl::StrCat(time, " list-add rule=", e.rule, " list=", policy.lists()[e.list].name,
+                      " address=", e.address.ToString(), " timeout=", FormatDuration(e.timeout),
+                      " ", flow);
+}
+
+}  // namespace knockgate

@@ -1,0 +1,116 @@
+// Dynamic address lists of one worker: one record per address holds its expiry
+// in every list, so a packet costs one hash probe however many lists rules name.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "net/ip_address.h"
+#include "policy/duration.h"
+
+namespace knockgate {
+
+using ListId = uint8_t;
+inline constexpr size_t kMaxLists = 64;
+// A bit per list id.
+using ListMask = uint64_t;
+
+// Fixed-capacity table sized at creation; nothing on its data path allocates.
+//
+// - Lookups are exact: an entry whose expiry has passed is absent at once,
+//   whether or not Reclaim has freed it yet.
+// - Each list has its own capacity, counted by membership. An insert into a
+//   full list evicts that list's entry with the soonest expiry and touches no
+//   other list, so a flood into a knock stage never pushes out a grant.
+// - Each list keeps its members in a binary min-heap by expiry. The same heap
+//   answers "what expires next" for Reclaim and "what goes first" for eviction.
+//
+// Owned by one worker; not thread-safe.
+class AddressTable {
+ public:
+  static constexpr uint32_t kNoRecord = UINT32_MAX;
+
+  enum class AddResult : uint8_t {
+    kAdded,      // was not a member
+    kRefreshed,  // was a member; its expiry moved later
+    kKept,       // was a member with a later (or no) expiry; unchanged
+  };
+
+  struct ListStats {
+    uint32_t capacity = 0;
+    uint32_t size = 0;  // members, including expired ones not yet reclaimed
+    uint64_t added = 0;
+    uint64_t evicted = 0;  // pushed out by an insert into a full list
+    uint64_t expired = 0;  // reclaimed after expiry
+  };
+
+  // `capacities[i]` is list i's capacity; at most kMaxLists lists, each >= 1.
+  static absl::StatusOr<std::unique_ptr<AddressTable>> Create(std::span<const uint32_t> capacities);
+
+  AddressTable(const AddressTable&) = delete;
+  AddressTable& operator=(const AddressTable&) = delete;
+
+  // The record of `addr`, or kNoRecord. The one probe a packet pays.
+  uint32_t Find(const IpAddress& addr) const;
+  // Lists `record` is a live member of at `now`.
+  ListMask Membership(uint32_t record, Nanos now) const;
+  bool Contains(const IpAddress& addr, ListId list, Nanos now) const;
+  // The expiry of `addr` in `list` (kNever for none-dynamic), or 0 if absent.
+  Nanos ExpiryOf(const IpAddress& addr, ListId list, Nanos now) const;
+
+  // Adds `addr` to `list` until now + timeout (kNever: until restart).
+  // Re-adding keeps the later expiry.
+  AddResult Add(const IpAddress& addr, ListId list, Nanos now, Nanos timeout);
+
+  // Frees at most `budget` memberships that expired at or before `now`.
+  // Returns how many it freed.
+  size_t Reclaim(Nanos now, size_t budget);
+
+  size_t list_count() const { return lists_.size(); }
+  size_t records_in_use() const { return records_in_use_; }
+  size_t record_capacity() const { return keys_.size(); }
+  const ListStats& stats(ListId list) const { return lists_[list].stats; }
+
+ private:
+  struct List {
+    std::vector<uint32_t> heap;  // records, min-heap on their expiry in this list
+    ListStats stats;
+  };
+
+  explicit AddressTable(std::span<const uint32_t> capacities);
+
+  static uint64_t Hash(const IpAddress& a);
+  Nanos& ExpiryRef(uint32_t record, ListId list) { return expiry_[record * lists_.size() + list]; }
+  Nanos Expiry(uint32_t record, ListId list) const {
+    return expiry_[record * lists_.size() + list];
+  }
+  uint32_t& HeapPos(uint32_t record, ListId list) {
+    return heap_pos_[record * lists_.size() + list];
+  }
+
+  uint32_t InsertRecord(const IpAddress& addr);
+  void EraseRecord(uint32_t record);
+  // Removes `record` from `list`; frees the record when it was its last list.
+  void RemoveMember(uint32_t record, ListId list);
+  void SiftUp(ListId list, uint32_t pos);
+  void SiftDown(ListId list, uint32_t pos);
+  void HeapSet(ListId list, uint32_t pos, uint32_t record);
+
+  std::vector<List> lists_;
+  // Per record; record r's per-list fields start at r * lists_.size().
+  std::vector<IpAddress> keys_;
+  std::vector<Nanos> expiry_;  // 0: not a member
+  std::vector<uint32_t> heap_pos_;
+  std::vector<uint8_t> member_count_;
+  std::vector<uint32_t> free_records_;
+  size_t records_in_use_ = 0;
+  // Open addressing with linear probing and backward-shift deletion.
+  std::vector<uint32_t> slots_;
+  uint64_t slot_mask_ = 0;
+  size_t reclaim_cursor_ = 0;  // list Reclaim starts from, for fairness
+};
+
+}  // namespace knockgate

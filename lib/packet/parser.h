@@ -1,0 +1,44 @@
+// Header parsing on a byte span: Ethernet, 802.1Q/QinQ, IPv4, IPv6, TCP, UDP, ICMP.
+// Reads only within the span; anything inconsistent comes back as a DropReason.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "net/ip_address.h"
+#include "packet/drop_reason.h"
+
+namespace knockgate {
+
+namespace ip_proto {
+inline constexpr uint8_t kIcmp = 1;
+inline constexpr uint8_t kTcp = 6;
+inline constexpr uint8_t kUdp = 17;
+inline constexpr uint8_t kIcmpv6 = 58;
+}  // namespace ip_proto
+
+struct ParsedPacket {
+  Family family = Family::kNone;  // kNone: a non-IP frame (ARP, LLDP, ...)
+  uint16_t ethertype = 0;         // innermost, after VLAN tags
+  uint8_t vlan_tags = 0;
+  uint8_t protocol = 0;         // L4 protocol (IPv6: after the extension headers)
+  bool fragment = false;        // any fragment of a larger datagram
+  bool later_fragment = false;  // not the first: carries no L4 header at all
+  bool has_ports = false;       // TCP, UDP, SCTP, UDP-Lite or DCCP with a full header
+  uint8_t tcp_flags = 0;
+  uint8_t icmp_type = 0;
+  uint8_t icmp_code = 0;
+  uint16_t src_port = 0;
+  uint16_t dst_port = 0;
+  uint16_t l3_offset = 0;
+  uint16_t payload_offset = 0;  // the L4 payload, bounded by the IP length
+  uint16_t payload_length = 0;  // (not Ethernet padding)
+  IpAddress src;
+  IpAddress dst;
+};
+
+// Parses `frame` into `out`. Returns DropReason::kNone for a well-formed
+// packet, IP or not; otherwise the reason it must be dropped.
+DropReason ParsePacket(std::span<const uint8_t> frame, ParsedPacket& out);
+
+}  // namespace knockgate

@@ -1,0 +1,28 @@
+// Turns TOML text into a Config, or one error naming FILE:LINE:COL: KEY.
+// A pure function of its input, so every error class is tested from strings.
+#pragma once
+
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/statusor.h"
+#include "policy/model.h"
+
+namespace knockgate {
+
+// Parses and validates `text`; `path` only labels errors. Every key, value and
+// cross-reference (layer7 names, family against addresses, ports against
+// protocol) is checked here, so a Config that loads is whole.
+absl::StatusOr<Config> LoadConfig(absl::string_view text, absl::string_view path);
+
+// Reads the file and calls LoadConfig.
+absl::StatusOr<Config> LoadConfigFile(const std::string& path);
+
+// Parses a RouterOS port list: "22", "21,22,8291,10000-60000". Ports are 1..65535.
+absl::StatusOr<PortSet> ParsePortSet(absl::string_view text);
+
+// Parses a protocol name ("tcp", "udp", "icmp", "icmpv6", ...) or number 0..255.
+absl::StatusOr<uint8_t> ParseProtocol(absl::string_view text);
+const char* ProtocolName(uint8_t proto);  // nullptr when it has no name
+
+}  // namespace knockgate

@@ -1,0 +1,166 @@
+// The configuration as written: one struct per TOML section, keys named as in RouterOS.
+// Produced by the loader (config_loader.h), consumed by the policy compiler.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "net/ip_address.h"
+#include "policy/duration.h"
+
+namespace knockgate {
+
+// Where a value stood in the TOML file, for errors found after loading.
+struct SourcePos {
+  int line = 0;
+  int column = 0;
+};
+
+// Any matcher value with RouterOS's leading "!".
+template <typename T>
+struct Negatable {
+  T value;
+  bool negated = false;
+};
+
+enum class Action : uint8_t {
+  kAccept,
+  kDrop,
+  kAddSrcToAddressList,
+  kAddDstToAddressList,
+  kLog,
+  kPassthrough,
+};
+const char* ActionName(Action a);
+// True for actions after which evaluation goes on with the next rule.
+inline bool IsPassthrough(Action a) { return a != Action::kAccept && a != Action::kDrop; }
+
+enum class Chain : uint8_t { kInput, kForward };
+enum class InterfaceList : uint8_t { kWan = 0, kLan = 1 };
+const char* InterfaceListName(InterfaceList l);
+
+// Port ranges, inclusive, each within 1..65535.
+struct PortSet {
+  std::vector<std::pair<uint16_t, uint16_t>> ranges;
+
+  bool Contains(uint16_t port) const {
+    for (const auto& [lo, hi] : ranges) {
+      if (port >= lo && port <= hi) {
+        return true;
+      }
+    }
+    return false;
+  }
+  std::string ToString() const;
+};
+
+namespace tcp_flag {
+inline constexpr uint8_t kFin = 0x01;
+inline constexpr uint8_t kSyn = 0x02;
+inline constexpr uint8_t kRst = 0x04;
+inline constexpr uint8_t kPsh = 0x08;
+inline constexpr uint8_t kAck = 0x10;
+inline constexpr uint8_t kUrg = 0x20;
+inline constexpr uint8_t kEce = 0x40;
+inline constexpr uint8_t kCwr = 0x80;
+}  // namespace tcp_flag
+
+// RouterOS tcp-flags: listed flags must be set, "!flag" ones must be clear.
+struct TcpFlagsMatch {
+  uint8_t must_set = 0;
+  uint8_t must_clear = 0;
+  std::string ToString() const;
+};
+
+struct FilterRule {
+  SourcePos pos;  // the [[filter]] header
+  Chain chain = Chain::kForward;
+  Action action = Action::kAccept;
+
+  // Matchers; an absent one always holds.
+  std::optional<Negatable<InterfaceList>> in_interface_list;
+  std::optional<Negatable<Family>> family;
+  std::optional<Negatable<uint8_t>> protocol;
+  std::optional<Negatable<PortSet>> src_port;
+  std::optional<Negatable<PortSet>> dst_port;
+  std::optional<TcpFlagsMatch> tcp_flags;
+  std::optional<Negatable<Cidr>> src_address;
+  std::optional<Negatable<Cidr>> dst_address;
+  std::optional<Negatable<std::string>> src_address_list;
+  std::optional<Negatable<std::string>> dst_address_list;
+  std::optional<Negatable<std::string>> layer7_protocol;
+  SourcePos src_address_list_pos;
+  SourcePos dst_address_list_pos;
+  SourcePos layer7_protocol_pos;
+
+  // Action parameters and annotations.
+  std::string address_list;
+  SourcePos address_list_pos;
+  Nanos address_list_timeout = kNever;
+  bool log = false;  // RouterOS log=yes: also emit a log event when the rule matches
+  std::string log_prefix;
+  std::string comment;
+  bool disabled = false;
+};
+
+struct Layer7Protocol {
+  std::string name;
+  std::string regexp;
+  bool case_sensitive = false;
+  SourcePos pos;  // of the regexp value, where a pattern error points
+};
+
+struct StaticAddress {
+  std::string list;
+  Cidr address;
+  std::string comment;
+  bool disabled = false;
+  SourcePos pos;
+};
+
+struct EalConfig {
+  std::vector<std::string> args;
+};
+
+struct InterfacesConfig {
+  std::string wan;
+  std::string lan;
+};
+
+struct DataplaneConfig {
+  uint32_t workers = 1;
+  uint32_t burst = 32;
+  uint32_t mbufs = 65536;
+  Nanos idle_sleep = 20'000;  // 0 busy-polls
+};
+
+enum class Verdict : uint8_t { kDrop = 0, kAccept = 1 };
+
+struct PolicyDefaults {
+  Verdict wan_default = Verdict::kDrop;
+  Verdict lan_default = Verdict::kAccept;
+  Verdict non_ip = Verdict::kAccept;  // "forward"
+};
+
+struct ListsConfig {
+  uint32_t capacity = 65536;  // per list, per worker
+  std::map<std::string, uint32_t> capacities;
+};
+
+struct Config {
+  std::string path;
+  EalConfig eal;
+  InterfacesConfig interfaces;
+  DataplaneConfig dataplane;
+  PolicyDefaults policy;
+  ListsConfig lists;
+  std::vector<Layer7Protocol> layer7_protocols;
+  std::vector<StaticAddress> static_addresses;
+  std::vector<FilterRule> filters;
+};
+
+}  // namespace knockgate

@@ -1,0 +1,290 @@
+// Config → Policy: resolves names to ids, compiles layer 7, and precomputes
+// which rules a packet of each protocol and destination port can match.
+#include "policy/policy.h"
+
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/status_macros.h"
+#include "policy/config_loader.h"
+
+namespace knockgate {
+namespace {
+
+bool AllowsProtocol(const FilterRule& r, uint8_t proto) {
+  return !r.protocol || ((r.protocol->value == proto) != r.protocol->negated);
+}
+
+bool AllowsDstPort(const FilterRule& r, uint16_t port) {
+  return !r.dst_port || (r.dst_port->value.Contains(port) != r.dst_port->negated);
+}
+
+bool NeedsPorts(const FilterRule& r) { return r.src_port || r.dst_port || r.tcp_flags; }
+
+std::string Neg(bool negated) { return negated ? "!" : ""; }
+
+// One rule in RouterOS's print form: key=value pairs in a fixed order.
+std::string DescribeRule(const FilterRule& r) {
+  std::string out = absl::StrCat("chain=", r.chain == Chain::kInput ? "input" : "forward",
+                                 " action=", ActionName(r.action));
+  if (!r.address_list.empty()) {
+    absl::StrAppend(&out, " address-list=", r.address_list,
+                    " address-list-timeout=", FormatDuration(r.address_list_timeout));
+  }
+  if (r.in_interface_list) {
+    absl::StrAppend(&out, " in-interface-list=", Neg(r.in_interface_list->negated),
+                    InterfaceListName(r.in_interface_list->value));
+  }
+  if (r.family) {
+    absl::StrAppend(&out, " family=", Neg(r.family->negated),
+                    r.family->value == Family::kIpv4 ? "ip" : "ipv6");
+  }
+  if (r.protocol) {
+    const char* name = ProtocolName(r.protocol->value);
+    absl::StrAppend(&out, " protocol=", Neg(r.protocol->negated),
+                    name ? std::string(name) : std::to_string(r.protocol->value));
+  }
+  if (r.src_port) {
+    absl::StrAppend(&out, " src-port=", Neg(r.src_port->negated), r.src_port->value.ToString());
+  }
+  if (r.dst_port) {
+    absl::StrAppend(&out, " dst-port=", Neg(r.dst_port->negated), r.dst_port->value.ToString());
+  }
+  if (r.tcp_flags) {
+    absl::StrAppend(&out, " tcp-flags=", r.tcp_flags->ToString());
+  }
+  if (r.src_address) {
+    absl::StrAppend(&out, " src-address=", Neg(r.src_address->negated),
+                    r.src_address->value.ToString());
+  }
+  if (r.dst_address) {
+    absl::StrAppend(&out, " dst-address=", Neg(r.dst_address->negated),
+                    r.dst_address->value.ToString());
+  }
+  if (r.src_address_list) {
+    absl::StrAppend(&out, " src-address-list=", Neg(r.src_address_list->negated),
+                    r.src_address_list->value);
+  }
+  if (r.dst_address_list) {
+    absl::StrAppend(&out, " dst-address-list=", Neg(r.dst_address_list->negated),
+                    r.dst_address_list->value);
+  }
+  if (r.layer7_protocol) {
+    absl::StrAppend(&out, " layer7-protocol=", Neg(r.layer7_protocol->negated),
+                    r.layer7_protocol->value);
+  }
+  if (r.log) {
+    absl::StrAppend(&out, " log=yes");
+  }
+  if (!r.log_prefix.empty()) {
+    absl::StrAppend(&out, " log-prefix=\"", r.log_prefix, "\"");
+  }
+  if (!r.comment.empty()) {
+    absl::StrAppend(&out, " comment=\"", r.comment, "\"");
+  }
+  return out;
+}
+
+}  // namespace
+
+int Policy::FindList(absl::string_view name) const {
+  for (size_t i = 0; i < lists_.size(); ++i) {
+    if (lists_[i].name == name) {
+      return static_cast<int>(i);
+    }
+  }
+  return kNoId;
+}
+
+std::vector<uint32_t> Policy::ListCapacities() const {
+  std::vector<uint32_t> caps;
+  for (const ListInfo& l : lists_) {
+    caps.push_back(l.capacity);
+  }
+  return caps;
+}
+
+absl::StatusOr<std::shared_ptr<const Policy>> Policy::Compile(const Config& config) {
+  std::shared_ptr<Policy> p(new Policy());
+  p->path_ = config.path;
+  p->defaults_ = config.policy;
+  p->layer7_ = config.layer7_protocols;
+  const std::string& path = config.path;
+
+  // List ids in order of first mention, so they are stable across reloads of
+  // the same file.
+  auto list_id = [&](const std::string& name, SourcePos at) -> absl::StatusOr<int> {
+    if (int id = p->FindList(name); id != kNoId) {
+      return id;
+    }
+    if (p->lists_.size() == kMaxLists) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ":", at.line, ":", at.column, ": address-list: \"", name, "\" is list ",
+          kMaxLists + 1, "; at most ", kMaxLists, " lists are supported"));
+    }
+    const auto cap = config.lists.capacities.find(name);
+    p->lists_.push_back(ListInfo{
+        name, cap == config.lists.capacities.end() ? config.lists.capacity : cap->second, 0, 0});
+    return static_cast<int>(p->lists_.size() - 1);
+  };
+
+  for (const StaticAddress& a : config.static_addresses) {
+    KG_ASSIGN_OR_RETURN(const int id, list_id(a.list, a.pos));
+    if (!a.disabled) {
+      p->static_lists_.Add(a.address, static_cast<ListId>(id));
+      ++p->lists_[id].static_entries;
+    }
+  }
+  for (const FilterRule& r : config.filters) {
+    CompiledRule c{r};
+    if (r.family) {
+      const bool v4 = (r.family->value == Family::kIpv4) != r.family->negated;
+      c.family = v4 ? Family::kIpv4 : Family::kIpv6;
+    } else if (r.src_address) {
+      c.family = r.src_address->value.prefix.family;
+    } else if (r.dst_address) {
+      c.family = r.dst_address->value.prefix.family;
+    }
+    if (r.src_address_list) {
+      KG_ASSIGN_OR_RETURN(c.src_list, list_id(r.src_address_list->value, r.src_address_list_pos));
+    }
+    if (r.dst_address_list) {
+      KG_ASSIGN_OR_RETURN(c.dst_list, list_id(r.dst_address_list->value, r.dst_address_list_pos));
+    }
+    if (!r.address_list.empty()) {
+      KG_ASSIGN_OR_RETURN(c.target_list, list_id(r.address_list, r.address_list_pos));
+      if (!r.disabled) {
+        ++p->lists_[c.target_list].filled_by_rules;
+      }
+    }
+    if (r.layer7_protocol) {
+      for (size_t i = 0; i < config.layer7_protocols.size(); ++i) {
+        if (config.layer7_protocols[i].name == r.layer7_protocol->value) {
+          c.layer7 = static_cast<int>(i);
+        }
+      }
+    }
+    p->rules_.push_back(std::move(c));
+  }
+
+  KG_ASSIGN_OR_RETURN(p->layer7_db_, HyperscanDatabase::Compile(config.layer7_protocols, path));
+
+  // Lists that enabled rules read but nothing fills are always empty.
+  for (const CompiledRule& c : p->rules_) {
+    if (c.spec.disabled) {
+      continue;
+    }
+    const std::pair<int, SourcePos> reads[] = {{c.src_list, c.spec.src_address_list_pos},
+                                               {c.dst_list, c.spec.dst_address_list_pos}};
+    for (const auto& [id, at] : reads) {
+      if (id == kNoId) {
+        continue;
+      }
+      const ListInfo& l = p->lists_[id];
+      if (l.static_entries == 0 && l.filled_by_rules == 0) {
+        p->warnings_.push_back(absl::StrCat(
+            path, ":", at.line, ":", at.column, ": address list \"", l.name,
+            "\" is never filled (no static entry, no enabled rule adds to it): it stays empty"));
+      }
+    }
+  }
+  for (const auto& [name, cap] : config.lists.capacities) {
+    if (p->FindList(name) == kNoId) {
+      p->warnings_.push_back(absl::StrCat(path, ": lists.capacity-per-list names \"", name,
+                                          "\", which no rule or entry uses"));
+    }
+  }
+
+  p->BuildCandidateTables();
+  return std::shared_ptr<const Policy>(std::move(p));
+}
+
+void Policy::BuildCandidateTables() {
+  words_ = (rules_.size() + 63) / 64;
+  if (words_ == 0) {
+    words_ = 1;  // keep spans non-empty and indexable
+  }
+  auto set_bit = [](std::vector<uint64_t>& sets, size_t words, size_t index, size_t rule) {
+    sets[index * words + rule / 64] |= uint64_t{1} << (rule % 64);
+  };
+
+  by_protocol_.assign(256 * words_, 0);
+  portless_by_protocol_.assign(256 * words_, 0);
+  for (size_t i = 0; i < rules_.size(); ++i) {
+    const FilterRule& r = rules_[i].spec;
+    if (r.disabled) {
+      continue;
+    }
+    for (int proto = 0; proto < 256; ++proto) {
+      if (!AllowsProtocol(r, static_cast<uint8_t>(proto))) {
+        continue;
+      }
+      set_bit(by_protocol_, words_, proto, i);
+      if (!NeedsPorts(r)) {
+        set_bit(portless_by_protocol_, words_, proto, i);
+      }
+    }
+  }
+
+  const uint8_t kPortProtocols[2] = {6, 17};
+  for (int t = 0; t < 2; ++t) {
+    PortTable& table = port_tables_[t];
+    table.by_port.assign(65536, 0);
+    table.sets.clear();
+    std::map<std::vector<uint64_t>, uint16_t> seen;
+    std::vector<uint64_t> set(words_);
+    for (uint32_t port = 0; port < 65536; ++port) {
+      std::fill(set.begin(), set.end(), 0);
+      for (size_t i = 0; i < rules_.size(); ++i) {
+        const FilterRule& r = rules_[i].spec;
+        if (!r.disabled && AllowsProtocol(r, kPortProtocols[t]) &&
+            AllowsDstPort(r, static_cast<uint16_t>(port))) {
+          set[i / 64] |= uint64_t{1} << (i % 64);
+        }
+      }
+      auto [it, inserted] = seen.emplace(set, static_cast<uint16_t>(seen.size()));
+      if (inserted) {
+        table.sets.insert(table.sets.end(), set.begin(), set.end());
+      }
+      table.by_port[port] = it->second;
+    }
+  }
+}
+
+std::string Policy::Describe() const {
+  std::string out = absl::StrCat(
+      "config ", path_, ": ", rules_.size(), " rules, ", lists_.size(), " address lists, ",
+      layer7_.size(), " layer7 protocols\n",
+      "policy: wan-default=", defaults_.wan_default == Verdict::kAccept ? "accept" : "drop",
+      " lan-default=", defaults_.lan_default == Verdict::kAccept ? "accept" : "drop",
+      " non-ip=", defaults_.non_ip == Verdict::kAccept ? "forward" : "drop", "\n");
+  absl::StrAppend(&out, "\nlayer7-protocols:\n");
+  for (size_t i = 0; i < layer7_.size(); ++i) {
+    absl::StrAppend(&out, absl::StrFormat("  %2d name=%s regexp=\"%s\"%s\n", i, layer7_[i].name,
+                                          layer7_[i].regexp,
+                                          layer7_[i].case_sensitive ? " case-sensitive" : ""));
+  }
+  absl::StrAppend(&out, "\naddress lists:\n");
+  for (size_t i = 0; i < lists_.size(); ++i) {
+    const ListInfo& l = lists_[i];
+    absl::StrAppend(
+        &out, absl::StrFormat("  %2d %-16s capacity=%u static=%u filled-by-rules=%u\n", i, l.name,
+                              l.capacity, l.static_entries, l.filled_by_rules));
+  }
+  absl::StrAppend(&out, "\nfilter rules:\n");
+  for (size_t i = 0; i < rules_.size(); ++i) {
+    absl::StrAppend(
+        &out, absl::StrFormat("  %2d %s%s  (line %d)\n", i, rules_[i].spec.disabled ? "X " : "",
+                              DescribeRule(rules_[i].spec), rules_[i].spec.pos.line));
+  }
+  if (!warnings_.empty()) {
+    absl::StrAppend(&out, "\nwarnings:\n");
+    for (const std::string& w : warnings_) {
+      absl::StrAppend(&out, "  warning: ", w, "\n");
+    }
+  }
+  return out;
+}
+
+}  // namespace knockgate

@@ -1,0 +1,102 @@
+// The compiled, immutable policy: rules in order with list and layer7 ids,
+// candidate-rule tables per protocol and port, static list prefixes, defaults.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "l7/hyperscan.h"
+#include "lists/address_table.h"
+#include "lists/static_lists.h"
+#include "policy/model.h"
+
+namespace knockgate {
+
+inline constexpr int kNoId = -1;
+
+struct CompiledRule {
+  FilterRule spec;  // as written
+  int src_list = kNoId;
+  int dst_list = kNoId;
+  int target_list = kNoId;  // add-*-to-address-list
+  int layer7 = kNoId;
+  // The one family this rule can match (from `family` or an address), or kNone.
+  Family family = Family::kNone;
+};
+
+struct ListInfo {
+  std::string name;
+  uint32_t capacity = 0;
+  uint32_t static_entries = 0;
+  uint32_t filled_by_rules = 0;  // enabled add-* rules naming it
+};
+
+// Rule indices as a bitset, one bit per rule in file order.
+using RuleSet = std::span<const uint64_t>;
+
+class Policy {
+ public:
+  // Never fails on a Config that LoadConfig accepted, except for Hyperscan
+  // rejecting a pattern and limits (64 lists, 64 layer7 protocols).
+  static absl::StatusOr<std::shared_ptr<const Policy>> Compile(const Config& config);
+
+  const std::vector<CompiledRule>& rules() const { return rules_; }
+  const std::vector<ListInfo>& lists() const { return lists_; }
+  const std::vector<Layer7Protocol>& layer7_protocols() const { return layer7_; }
+  const HyperscanDatabase* layer7_database() const { return layer7_db_.get(); }
+  const StaticLists& static_lists() const { return static_lists_; }
+  const PolicyDefaults& defaults() const { return defaults_; }
+  const std::vector<std::string>& warnings() const { return warnings_; }
+  int FindList(absl::string_view name) const;
+  // Capacities by list id, for AddressTable::Create.
+  std::vector<uint32_t> ListCapacities() const;
+
+  // Rules that may match a packet of `protocol`, with ports when `has_ports`
+  // (then by `dst_port`). Disabled rules are never candidates.
+  RuleSet Candidates(uint8_t protocol, bool has_ports, uint16_t dst_port) const {
+    if (has_ports) {
+      if (protocol == 6 || protocol == 17) {
+        const PortTable& t = port_tables_[protocol == 6 ? 0 : 1];
+        return Set(t.sets, t.by_port[dst_port]);
+      }
+      return Set(by_protocol_, protocol);
+    }
+    return Set(portless_by_protocol_, protocol);
+  }
+  RuleSet NonIpCandidates() const { return {}; }
+
+  // The --check report: rules, lists, layer7 patterns, warnings.
+  std::string Describe() const;
+
+ private:
+  struct PortTable {
+    std::vector<uint16_t> by_port;  // 65536 entries, index into sets
+    std::vector<uint64_t> sets;     // distinct rule sets, words_ each
+  };
+
+  Policy() = default;
+  RuleSet Set(const std::vector<uint64_t>& sets, size_t index) const {
+    return RuleSet(sets.data() + index * words_, words_);
+  }
+  void BuildCandidateTables();
+
+  std::vector<CompiledRule> rules_;
+  std::vector<ListInfo> lists_;
+  std::vector<Layer7Protocol> layer7_;
+  std::unique_ptr<const HyperscanDatabase> layer7_db_;
+  StaticLists static_lists_;
+  PolicyDefaults defaults_;
+  std::vector<std::string> warnings_;
+  std::string path_;
+
+  size_t words_ = 0;
+  std::array<PortTable, 2> port_tables_;        // tcp, udp
+  std::vector<uint64_t> by_protocol_;           // 256 sets: port-bearing, not tcp/udp
+  std::vector<uint64_t> portless_by_protocol_;  // 256 sets: packets without ports
+};
+
+}  // namespace knockgate
