@@ -49,7 +49,10 @@ absl::StatusOr<Nanos> ParseDuration(absl::string_view text) {
       return Invalid(text);
     }
     if (pos == text.size()) {
-      // A bare trailing number is seconds ("30"), as RouterOS reads it.
+      if (num_start != 0) {
+        return Invalid(text);  // "30s5": a unit is missing
+      }
+      // A bare number is seconds ("30"), as RouterOS reads it.
       total_ms += static_cast<unsigned __int128>(n) * 1000;
       break;
     }

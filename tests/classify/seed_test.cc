@@ -1,0 +1,425 @@
+// The seed recipe (conf/knockgate.toml), packet by packet with fake time.
+// Each scenario is a table of {description, packet, time, expected verdict,
+// expected list additions}, run against a fresh worker state.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_replace.h"
+#include "classify/classifier.h"
+#include "policy/config_loader.h"
+#include "support/packet_builder.h"
+
+namespace knockgate {
+namespace {
+
+using testing::BuildArp;
+using testing::BuildPacket;
+using testing::PacketSpec;
+
+constexpr Nanos kS = kNanosPerSecond;
+constexpr char kClient[] = "198.51.100.7";
+constexpr char kOther[] = "198.51.100.99";
+constexpr char kServer[] = "192.0.2.10";
+
+std::string ShippedConfig() {
+  std::ifstream in(KNOCKGATE_SOURCE_ROOT "/conf/knockgate.toml");
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+struct Step {
+  const char* description;
+  Nanos at;
+  std::vector<uint8_t> frame;
+  Verdict verdict;
+  DropReason reason = DropReason::kNone;
+  std::vector<std::string> added = {};  // "LIST ADDRESS" for each list add
+  InterfaceList in = InterfaceList::kWan;
+};
+
+std::vector<uint8_t> Tcp(const char* src, uint16_t dport, const char* dst = kServer) {
+  PacketSpec s;
+  s.src = src;
+  s.dst = dst;
+  s.dst_port = dport;
+  return BuildPacket(s);
+}
+
+std::vector<uint8_t> Udp(const char* src, uint16_t dport, std::string payload) {
+  PacketSpec s;
+  s.src = src;
+  s.dst = kServer;
+  s.protocol = 17;
+  s.dst_port = dport;
+  s.payload = std::move(payload);
+  return BuildPacket(s);
+}
+
+class SeedTest : public ::testing::Test {
+ protected:
+  void Load(const std::string& text) {
+    absl::StatusOr<Config> config = LoadConfig(text, "knockgate.toml");
+    ASSERT_TRUE(config.ok()) << config.status();
+    absl::StatusOr<std::shared_ptr<const Policy>> policy = Policy::Compile(*config);
+    ASSERT_TRUE(policy.ok()) << policy.status();
+    policy_ = *policy;
+    auto lists = AddressTable::Create(policy_->ListCapacities());
+    ASSERT_TRUE(lists.ok());
+    lists_ = std::move(lists).value();
+    if (policy_->layer7_database() != nullptr) {
+      auto scanner = HyperscanScanner::Create(*policy_->layer7_database());
+      ASSERT_TRUE(scanner.ok());
+      scanner_ = std::move(scanner).value();
+    }
+    state_ = std::make_unique<ClassifierState>();
+    state_->lists = lists_.get();
+    state_->layer7 = scanner_.get();
+    state_->rule_counters.resize(policy_->rules().size());
+  }
+  void LoadShipped() { Load(ShippedConfig()); }
+  void LoadWithBlacklists() {
+    Load(absl::StrReplaceAll(ShippedConfig(), {{"disabled = true", "disabled = false"}}));
+  }
+
+  Decision Send(const std::vector<uint8_t>& frame, Nanos at,
+                InterfaceList in = InterfaceList::kWan) {
+    ParsedPacket pkt;
+    const DropReason bad = ParsePacket(frame, pkt);
+    if (bad != DropReason::kNone) {
+      return Decision{Verdict::kDrop, bad};
+    }
+    lists_->Reclaim(at, 64);
+    return Classify(*policy_, *state_, frame, pkt, in, at);
+  }
+
+  void Run(const std::vector<Step>& steps) {
+    for (const Step& s : steps) {
+      SCOPED_TRACE(s.description);
+      state_->events.Clear();
+      const Decision d = Send(s.frame, s.at, s.in);
+      EXPECT_EQ(d.verdict, s.verdict);
+      EXPECT_STREQ(DropReasonName(d.reason), DropReasonName(s.reason));
+      std::vector<std::string> added;
+      for (const Event& e : state_->events.events()) {
+        if (e.type == EventType::kListAdd) {
+          added.push_back(policy_->lists()[e.list].name + " " + e.address.ToString());
+        }
+      }
+      EXPECT_EQ(added, s.added);
+    }
+  }
+
+  bool In(const char* list, const char* addr, Nanos at) {
+    return lists_->Contains(*ParseIpAddress(addr), static_cast<ListId>(policy_->FindList(list)),
+                            at);
+  }
+
+  std::shared_ptr<const Policy> policy_;
+  std::unique_ptr<AddressTable> lists_;
+  std::unique_ptr<HyperscanScanner> scanner_;
+  std::unique_ptr<ClassifierState> state_;
+};
+
+constexpr Verdict kAccept = Verdict::kAccept;
+constexpr Verdict kDrop = Verdict::kDrop;
+constexpr DropReason kWan = DropReason::kWanDefault;
+
+TEST_F(SeedTest, RightOrderGrantsAndGrantEndsAfter30m) {
+  LoadShipped();
+  const std::string c = kClient;
+  Run({
+      {"closed before knocking", 0, Tcp(kClient, 80), kDrop, kWan},
+      {"knock 888", 1 * kS, Tcp(kClient, 888), kDrop, kWan, {"888 " + c}},
+      {"knock 555", 2 * kS, Tcp(kClient, 555), kDrop, kWan, {"555 " + c}},
+      // As in RouterOS, rules after an add see the list the packet just
+      // joined: the last knock itself is accepted by the secured rule.
+      {"knock 222", 3 * kS, Tcp(kClient, 222), kAccept, DropReason::kNone, {"secured " + c}},
+      {"open after the knock", 4 * kS, Tcp(kClient, 80), kAccept},
+      {"any port, any protocol", 5 * kS, Udp(kClient, 53, "q"), kAccept},
+      {"still open just before 30m", 3 * kS + 1800 * kS - 1, Tcp(kClient, 80), kAccept},
+      {"closed at 30m", 3 * kS + 1800 * kS, Tcp(kClient, 80), kDrop, kWan},
+  });
+  EXPECT_EQ(state_->rule_counters[7].packets, 4u);
+  EXPECT_EQ(state_->rule_counters[3].packets, 1u);
+  EXPECT_EQ(state_->rule_counters[3].bytes, Tcp(kClient, 888).size());
+}
+
+TEST_F(SeedTest, WrongOrderDoesNotGrant) {
+  LoadShipped();
+  const std::string c = kClient;
+  Run({
+      {"555 first", 0, Tcp(kClient, 555), kDrop, kWan},
+      {"then 888", 1 * kS, Tcp(kClient, 888), kDrop, kWan, {"888 " + c}},
+      {"then 222", 2 * kS, Tcp(kClient, 222), kDrop, kWan},
+      {"still closed", 3 * kS, Tcp(kClient, 80), kDrop, kWan},
+  });
+  EXPECT_FALSE(In("secured", kClient, 3 * kS));
+}
+
+TEST_F(SeedTest, MissingStepDoesNotGrant) {
+  LoadShipped();
+  Run({
+      {"888", 0, Tcp(kClient, 888), kDrop, kWan, {std::string("888 ") + kClient}},
+      {"skip 555, 222", 1 * kS, Tcp(kClient, 222), kDrop, kWan},
+      {"closed", 2 * kS, Tcp(kClient, 80), kDrop, kWan},
+  });
+}
+
+TEST_F(SeedTest, StepAfterItsWindowDoesNotGrant) {
+  LoadShipped();
+  const std::string c = kClient;
+  Run({
+      {"888", 0, Tcp(kClient, 888), kDrop, kWan, {"888 " + c}},
+      {"555 at 29s is in time", 29 * kS, Tcp(kClient, 555), kDrop, kWan, {"555 " + c}},
+      {"222 at 60s is 31s late", 60 * kS, Tcp(kClient, 222), kDrop, kWan},
+      {"closed", 61 * kS, Tcp(kClient, 80), kDrop, kWan},
+  });
+  EXPECT_FALSE(In("555", kClient, 60 * kS));
+}
+
+TEST_F(SeedTest, AnotherSourceDoesNotFinishTheSequence) {
+  LoadShipped();
+  const std::string c = kClient;
+  Run({
+      {"888 from client", 0, Tcp(kClient, 888), kDrop, kWan, {"888 " + c}},
+      {"555 from client", 1 * kS, Tcp(kClient, 555), kDrop, kWan, {"555 " + c}},
+      {"222 from another address", 2 * kS, Tcp(kOther, 222), kDrop, kWan},
+      {"other stays closed", 3 * kS, Tcp(kOther, 80), kDrop, kWan},
+      {"client not granted either", 3 * kS, Tcp(kClient, 80), kDrop, kWan},
+  });
+}
+
+TEST_F(SeedTest, PassphraseKnock) {
+  LoadShipped();
+  const std::string c = kClient;
+  Run({
+      {"wrong passphrase", 0, Udp(kClient, 888, "password/\n"), kDrop, kWan},
+      {"padded passphrase", 0, Udp(kClient, 888, "xpassphrase/\n"), kDrop, kWan},
+      {"truncated passphrase", 0, Udp(kClient, 888, "passphrase"), kDrop, kWan},
+      {"two trailing newlines", 0, Udp(kClient, 888, "passphrase/\n\n"), kDrop, kWan},
+      {"echo passphrase/ | nc -u",
+       1 * kS,
+       Udp(kClient, 888, "passphrase/\n"),
+       kDrop,
+       kWan,
+       {"888 " + c}},
+      {"then 555", 2 * kS, Tcp(kClient, 555), kDrop, kWan, {"555 " + c}},
+      {"then 222", 3 * kS, Tcp(kClient, 222), kAccept, DropReason::kNone, {"secured " + c}},
+  });
+  EXPECT_EQ(state_->layer7_scans, 5u);
+}
+
+TEST_F(SeedTest, PassphraseIsCaseInsensitiveAsInRouterOs) {
+  LoadShipped();
+  Run({{"upper case",
+        0,
+        Udp(kClient, 888, "PassPhrase/"),
+        kDrop,
+        kWan,
+        {std::string("888 ") + kClient}}});
+}
+
+TEST_F(SeedTest, LaterFragmentNeverMatchesAPortRule) {
+  LoadShipped();
+  PacketSpec s;
+  s.src = kClient;
+  s.dst = kServer;
+  s.dst_port = 888;  // the bytes are there, but at a non-zero offset they are data
+  s.frag_offset = 100;
+  Run({{"fragment at offset 800 to 'port 888'", 0, BuildPacket(s), kDrop, kWan}});
+  EXPECT_FALSE(In("888", kClient, 1));
+}
+
+TEST_F(SeedTest, DisabledBlacklistRulesAreSkipped) {
+  LoadShipped();
+  Run({
+      {"bad port 666", 0, Tcp(kClient, 666), kDrop, kWan},
+      {"scan port 22", 0, Tcp(kClient, 22), kDrop, kWan},
+  });
+  EXPECT_FALSE(In("blacklist", kClient, 1));
+  EXPECT_EQ(state_->rule_counters[1].packets, 0u);
+}
+
+TEST_F(SeedTest, EnabledBlacklistJailsAndDrops) {
+  LoadWithBlacklists();
+  const std::string c = kClient;
+  Run({
+      {"bad port 666", 0, Tcp(kClient, 666), kDrop, kWan, {"blacklist " + c}},
+      {"knock 888 is dropped by the blacklist first", 1 * kS, Tcp(kClient, 888), kDrop,
+       DropReason::kRule},
+  });
+  EXPECT_FALSE(In("888", kClient, 2 * kS));
+  // The 1m scan rule never shortens the 1000m jail.
+  Run({{"scan port 22 while jailed", 2 * kS, Tcp(kClient, 22), kDrop, DropReason::kRule}});
+  EXPECT_TRUE(In("blacklist", kClient, 1000 * 60 * kS - 1));
+  EXPECT_FALSE(In("blacklist", kClient, 1000 * 60 * kS));
+}
+
+TEST_F(SeedTest, ScanSlowingPortsSpareSecuredSources) {
+  LoadWithBlacklists();
+  const std::string c = kClient;
+  const std::string o = kOther;
+  Run({
+      {"888", 0, Tcp(kClient, 888), kDrop, kWan, {"888 " + c}},
+      {"555", 1 * kS, Tcp(kClient, 555), kDrop, kWan, {"555 " + c}},
+      {"222", 2 * kS, Tcp(kClient, 222), kAccept, DropReason::kNone, {"secured " + c}},
+      {"secured source uses ssh", 3 * kS, Tcp(kClient, 22), kAccept},
+      {"secured source uses 10000-60000", 3 * kS, Tcp(kClient, 30000), kAccept},
+      {"a scanner hitting ssh is blacklisted",
+       4 * kS,
+       Tcp(kOther, 22),
+       kDrop,
+       kWan,
+       {"blacklist " + o}},
+      {"and then dropped by rule 0", 5 * kS, Tcp(kOther, 888), kDrop, DropReason::kRule},
+      {"for one minute", 4 * kS + 60 * kS, Tcp(kOther, 888), kDrop, kWan, {"888 " + o}},
+  });
+  EXPECT_FALSE(In("blacklist", kClient, 4 * kS));
+}
+
+TEST_F(SeedTest, LanSideAndNonIp) {
+  LoadShipped();
+  Run({
+      {"lan host reaches out",
+       0,
+       Tcp(kServer, 443, kClient),
+       kAccept,
+       DropReason::kNone,
+       {},
+       InterfaceList::kLan},
+      {"arp is bridged", 0, BuildArp(), kAccept},
+  });
+}
+
+TEST_F(SeedTest, NonIpDropWhenConfigured) {
+  Load("[policy]\nnon-ip = \"drop\"\nlan-default = \"drop\"\n");
+  Run({
+      {"arp dropped", 0, BuildArp(), kDrop, DropReason::kNonIp},
+      {"lan default drop",
+       0,
+       Tcp(kServer, 443, kClient),
+       kDrop,
+       DropReason::kLanDefault,
+       {},
+       InterfaceList::kLan},
+  });
+}
+
+// RouterOS matchers beyond the seed: negation, static lists, dst lists,
+// add-dst, passthrough/log, tcp-flags, family.
+TEST_F(SeedTest, MatchersAndActions) {
+  Load(R"(
+[[address-list]]
+list = "trusted"
+address = "203.0.113.0/24"
+[[filter]]
+action = "log"
+log-prefix = "syn"
+protocol = "tcp"
+tcp-flags = "syn,!ack"
+dst-port = "8080"
+[[filter]]
+action = "add-dst-to-address-list"
+address-list = "contacted"
+address-list-timeout = "10s"
+in-interface-list = "LAN"
+[[filter]]
+action = "accept"
+in-interface-list = "WAN"
+src-address-list = "trusted"
+[[filter]]
+action = "accept"
+in-interface-list = "WAN"
+src-address-list = "contacted"
+family = "ip"
+[[filter]]
+action = "drop"
+in-interface-list = "!WAN"
+dst-address = "!192.0.2.0/24"
+protocol = "udp"
+)");
+  PacketSpec synack;
+  synack.src = "198.51.100.1";
+  synack.dst_port = 8080;
+  synack.tcp_flags = 0x12;
+  Run({
+      {"static list source", 0, Tcp("203.0.113.9", 80), kAccept},
+      {"unknown source", 0, Tcp("198.51.100.1", 80), kDrop, kWan},
+      {"lan host contacts it",
+       0,
+       Tcp(kServer, 80, "198.51.100.1"),
+       kAccept,
+       DropReason::kNone,
+       {"contacted 198.51.100.1"},
+       InterfaceList::kLan},
+      {"reply allowed by dst-list", 1 * kS, Tcp("198.51.100.1", 80), kAccept},
+      {"syn-ack does not match syn,!ack", 1 * kS, BuildPacket(synack), kAccept},
+      {"udp from lan to outside 192.0.2.0/24 dropped",
+       1 * kS,
+       [] {
+         PacketSpec s;
+         s.src = kServer;
+         s.dst = "198.51.100.1";
+         s.protocol = 17;
+         return BuildPacket(s);
+       }(),
+       kDrop,
+       DropReason::kRule,
+       {},
+       InterfaceList::kLan},
+      {"expired after 10s", 11 * kS, Tcp("198.51.100.1", 80), kDrop, kWan},
+  });
+  EXPECT_EQ(state_->rule_counters[0].packets, 0u);
+  state_->events.Clear();
+  synack.tcp_flags = 0x02;
+  Send(BuildPacket(synack), 12 * kS);
+  ASSERT_EQ(state_->events.events().size(), 1u);
+  EXPECT_EQ(state_->events.events()[0].type, EventType::kLog);
+  EXPECT_EQ(state_->rule_counters[0].packets, 1u);
+}
+
+TEST_F(SeedTest, CandidateTablesSkipRulesForOtherPorts) {
+  LoadShipped();
+  // tcp/888 can only meet the knock-1 and accept rules (disabled ones never).
+  RuleSet set = policy_->Candidates(6, true, 888);
+  EXPECT_EQ(set[0], (1u << 3) | (1u << 7));
+  set = policy_->Candidates(17, true, 888);
+  EXPECT_EQ(set[0], (1u << 4) | (1u << 7));
+  set = policy_->Candidates(1, false, 0);
+  EXPECT_EQ(set[0], 1u << 7);
+}
+
+TEST(Layer7Test, HyperscanErrorNamesTheProtocol) {
+  absl::StatusOr<Config> config =
+      LoadConfig("[[layer7-protocol]]\nname = \"bad\"\nregexp = \"(unclosed\"\n", "l7.toml");
+  ASSERT_TRUE(config.ok());
+  absl::StatusOr<std::shared_ptr<const Policy>> policy = Policy::Compile(*config);
+  ASSERT_FALSE(policy.ok());
+  EXPECT_THAT(std::string(policy.status().message()),
+              ::testing::StartsWith("l7.toml:3:10: layer7-protocol \"bad\": "));
+}
+
+TEST(Layer7Test, CaseSensitiveWhenAsked) {
+  absl::StatusOr<Config> config = LoadConfig(
+      "[[layer7-protocol]]\nname = \"a\"\nregexp = \"^Open$\"\ncase-sensitive = true\n"
+      "[[layer7-protocol]]\nname = \"b\"\nregexp = \"^open$\"\n",
+      "l7.toml");
+  ASSERT_TRUE(config.ok());
+  auto policy = Policy::Compile(*config);
+  ASSERT_TRUE(policy.ok());
+  auto scanner = HyperscanScanner::Create(*(*policy)->layer7_database());
+  ASSERT_TRUE(scanner.ok());
+  auto scan = [&](std::string s) {
+    return (*scanner)->Scan({reinterpret_cast<const uint8_t*>(s.data()), s.size()});
+  };
+  EXPECT_EQ(scan("Open"), 0b11u);
+  EXPECT_EQ(scan("OPEN\n"), 0b10u);
+  EXPECT_EQ(scan("open!"), 0u);
+}
+
+}  // namespace
+}  // namespace knockgate

@@ -1,0 +1,172 @@
+// Address lists: exact expiry, refresh keeping the later expiry, per-list
+// capacity and eviction, static prefixes, and bounded reclamation of 1M entries.
+#include "lists/address_table.h"
+
+#include <gtest/gtest.h>
+#include <malloc.h>
+
+#include "lists/static_lists.h"
+
+namespace knockgate {
+namespace {
+
+constexpr Nanos kS = kNanosPerSecond;
+
+IpAddress V4(uint32_t host_order) { return IpAddress::V4(host_order); }
+
+std::unique_ptr<AddressTable> Table(std::vector<uint32_t> caps) {
+  absl::StatusOr<std::unique_ptr<AddressTable>> t = AddressTable::Create(caps);
+  EXPECT_TRUE(t.ok()) << t.status();
+  return std::move(t).value();
+}
+
+TEST(AddressTableTest, ExpiryIsExactBeforeReclaim) {
+  auto t = Table({16});
+  const IpAddress a = V4(0xC6336407);
+  t->Add(a, 0, 100 * kS, 30 * kS);
+  EXPECT_TRUE(t->Contains(a, 0, 100 * kS));
+  EXPECT_TRUE(t->Contains(a, 0, 130 * kS - 1));
+  EXPECT_FALSE(t->Contains(a, 0, 130 * kS));  // nothing reclaimed yet
+  EXPECT_EQ(t->records_in_use(), 1u);
+  EXPECT_EQ(t->Reclaim(130 * kS, 10), 1u);
+  EXPECT_EQ(t->records_in_use(), 0u);
+}
+
+TEST(AddressTableTest, RefreshKeepsTheLaterExpiry) {
+  auto t = Table({16});
+  const IpAddress a = V4(1);
+  EXPECT_EQ(t->Add(a, 0, 0, 1000 * 60 * kS), AddressTable::AddResult::kAdded);  // 1000m jail
+  EXPECT_EQ(t->Add(a, 0, 10 * kS, 60 * kS), AddressTable::AddResult::kKept);    // 1m scan rule
+  EXPECT_EQ(t->ExpiryOf(a, 0, 10 * kS), 60000 * kS);
+  EXPECT_EQ(t->Add(a, 0, 20 * kS, 70000 * kS), AddressTable::AddResult::kRefreshed);
+  EXPECT_EQ(t->ExpiryOf(a, 0, 20 * kS), 70020 * kS);
+  // none-dynamic stays none-dynamic.
+  EXPECT_EQ(t->Add(a, 0, 30 * kS, kNever), AddressTable::AddResult::kRefreshed);
+  EXPECT_EQ(t->Add(a, 0, 40 * kS, 5 * kS), AddressTable::AddResult::kKept);
+  EXPECT_EQ(t->ExpiryOf(a, 0, 1'000'000 * kS), kNever);
+}
+
+TEST(AddressTableTest, ExpiredEntryComesBackAsNew) {
+  auto t = Table({16});
+  t->Add(V4(1), 0, 0, 5 * kS);
+  EXPECT_EQ(t->Add(V4(1), 0, 6 * kS, 5 * kS), AddressTable::AddResult::kAdded);
+  EXPECT_TRUE(t->Contains(V4(1), 0, 10 * kS));
+  EXPECT_FALSE(t->Contains(V4(1), 0, 11 * kS));
+}
+
+TEST(AddressTableTest, OneRecordHoldsEveryList) {
+  auto t = Table({16, 16, 16});
+  const IpAddress a = V4(7);
+  t->Add(a, 0, 0, 30 * kS);
+  t->Add(a, 2, 0, 60 * kS);
+  EXPECT_EQ(t->records_in_use(), 1u);
+  const uint32_t r = t->Find(a);
+  ASSERT_NE(r, AddressTable::kNoRecord);
+  EXPECT_EQ(t->Membership(r, 10 * kS), 0b101u);
+  EXPECT_EQ(t->Membership(r, 40 * kS), 0b100u);
+  EXPECT_EQ(t->Find(V4(8)), AddressTable::kNoRecord);
+}
+
+TEST(AddressTableTest, FloodIntoAStageNeverEvictsAGrant) {
+  // list 0: a knock stage (small), list 1: the grant list.
+  auto t = Table({100, 10});
+  const IpAddress granted = V4(0x0A000001);
+  t->Add(granted, 0, 0, 30 * kS);
+  t->Add(granted, 1, 0, 1800 * kS);
+  for (uint32_t i = 0; i < 100'000; ++i) {
+    t->Add(V4(0x40000000 + i), 0, i, 30 * kS);
+  }
+  EXPECT_TRUE(t->Contains(granted, 1, 200'000));
+  EXPECT_EQ(t->stats(0).size, 100u);
+  EXPECT_EQ(t->stats(1).size, 1u);
+  EXPECT_EQ(t->stats(0).evicted, 100'000u - 99u);
+  EXPECT_EQ(t->stats(1).evicted, 0u);
+  // The stage kept the newest entries: soonest expiry goes first.
+  EXPECT_TRUE(t->Contains(V4(0x40000000 + 99'999), 0, 200'000));
+  EXPECT_FALSE(t->Contains(V4(0x40000000), 0, 200'000));
+}
+
+TEST(AddressTableTest, EvictsSoonestExpiryFirst) {
+  auto t = Table({3});
+  t->Add(V4(1), 0, 0, 300 * kS);
+  t->Add(V4(2), 0, 0, 100 * kS);
+  t->Add(V4(3), 0, 0, kNever);
+  t->Add(V4(4), 0, 0, 200 * kS);
+  EXPECT_FALSE(t->Contains(V4(2), 0, 1));
+  EXPECT_TRUE(t->Contains(V4(1), 0, 1));
+  EXPECT_TRUE(t->Contains(V4(3), 0, 1));
+  EXPECT_TRUE(t->Contains(V4(4), 0, 1));
+}
+
+TEST(AddressTableTest, Ipv6AndIpv4AreDistinct) {
+  auto t = Table({8});
+  uint8_t v6[16] = {};
+  v6[0] = 0x0a;  // same first four bytes as 10.0.0.0
+  t->Add(IpAddress::V6(v6), 0, 0, kNever);
+  EXPECT_FALSE(t->Contains(V4(0x0A000000), 0, 1));
+  EXPECT_TRUE(t->Contains(IpAddress::V6(v6), 0, 1));
+}
+
+TEST(AddressTableTest, RejectsBadShapes) {
+  EXPECT_FALSE(AddressTable::Create(std::vector<uint32_t>(65, 1)).ok());
+  EXPECT_FALSE(AddressTable::Create(std::vector<uint32_t>{4, 0}).ok());
+}
+
+// A million entries expiring at once are reclaimed in steps of at most the
+// budget; afterwards occupancy is zero, lookups still work, and the heap holds
+// exactly what it held before the fill (malloc's own count, not sizeof).
+TEST(AddressTableTest, ReclaimsAMillionInBoundedSteps) {
+  constexpr uint32_t kEntries = 1'000'000;
+  constexpr size_t kBudget = 256;
+  auto t = Table({kEntries, 1024});
+  const size_t heap_before = mallinfo2().uordblks;
+  for (uint32_t i = 0; i < kEntries; ++i) {
+    t->Add(V4(i), 0, 0, 60 * kS);
+  }
+  t->Add(V4(0xFFFFFFFF), 1, 0, kNever);
+  EXPECT_EQ(t->records_in_use(), kEntries + 1);
+  EXPECT_EQ(t->Reclaim(59 * kS, kBudget), 0u);  // nothing due yet
+
+  size_t steps = 0;
+  size_t total = 0;
+  for (;;) {
+    const size_t freed = t->Reclaim(60 * kS, kBudget);
+    ASSERT_LE(freed, kBudget);
+    if (freed == 0) {
+      break;
+    }
+    total += freed;
+    ++steps;
+  }
+  EXPECT_EQ(total, kEntries);
+  EXPECT_EQ(steps, (kEntries + kBudget - 1) / kBudget);
+  EXPECT_EQ(t->records_in_use(), 1u);
+  EXPECT_EQ(t->stats(0).size, 0u);
+  EXPECT_EQ(t->stats(0).expired, kEntries);
+  EXPECT_TRUE(t->Contains(V4(0xFFFFFFFF), 1, 61 * kS));
+  EXPECT_EQ(mallinfo2().uordblks, heap_before);
+  // And the table takes a full load again without growing.
+  for (uint32_t i = 0; i < kEntries; ++i) {
+    t->Add(V4(i + 7), 0, 61 * kS, 60 * kS);
+  }
+  EXPECT_EQ(t->records_in_use(), kEntries + 1);
+  EXPECT_EQ(mallinfo2().uordblks, heap_before);
+}
+
+TEST(StaticListsTest, MatchesPrefixesOfBothFamilies) {
+  StaticLists s;
+  s.Add(*ParseCidr("203.0.113.0/24"), 1);
+  s.Add(*ParseCidr("203.0.113.128/25"), 2);
+  s.Add(*ParseCidr("2001:db8::/32"), 1);
+  s.Add(*ParseCidr("192.0.2.1"), 3);
+  EXPECT_EQ(s.Lookup(*ParseIpAddress("203.0.113.200")), 0b110u);
+  EXPECT_EQ(s.Lookup(*ParseIpAddress("203.0.113.5")), 0b010u);
+  EXPECT_EQ(s.Lookup(*ParseIpAddress("203.0.114.5")), 0u);
+  EXPECT_EQ(s.Lookup(*ParseIpAddress("2001:db8:ffff::1")), 0b010u);
+  EXPECT_EQ(s.Lookup(*ParseIpAddress("2001:db9::1")), 0u);
+  EXPECT_EQ(s.Lookup(*ParseIpAddress("192.0.2.1")), 0b1000u);
+  EXPECT_EQ(s.Lookup(*ParseIpAddress("192.0.2.2")), 0u);
+}
+
+}  // namespace
+}  // namespace knockgate

@@ -1,0 +1,283 @@
+// Config errors, one test per class, each asserting FILE:LINE:COL: KEY; and
+// the shapes that must load (every matcher, negation, integers for ports).
+#include "policy/config_loader.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace knockgate {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+// Loads `text` as "t.toml" and returns the error message ("" if it loaded).
+std::string ErrorOf(const std::string& text) {
+  absl::StatusOr<Config> c = LoadConfig(text, "t.toml");
+  return c.ok() ? "" : std::string(c.status().message());
+}
+
+constexpr char kKnock[] = R"([[filter]]
+chain = "input"
+action = "add-src-to-address-list"
+address-list = "888"
+address-list-timeout = "30s"
+in-interface-list = "WAN"
+protocol = "tcp"
+dst-port = "888"
+)";
+
+TEST(ConfigLoaderTest, LoadsTheDesignExample) {
+  absl::StatusOr<Config> c = LoadConfig(R"([eal]
+args = ["-l", "0-1", "--no-huge"]
+[interfaces]
+wan = "net_af_packet0"
+lan = "net_af_packet1"
+[dataplane]
+workers = 2
+burst = 64
+mbufs = 8192
+idle-sleep = "0"
+[policy]
+wan-default = "drop"
+lan-default = "accept"
+non-ip = "forward"
+[[layer7-protocol]]
+name = "pass"
+regexp = "^passphrase/$"
+[[address-list]]
+list = "secured"
+address = "203.0.113.0/24"
+[[filter]]
+chain = "input"
+action = "add-src-to-address-list"
+address-list = "888"
+address-list-timeout = "30s"
+in-interface-list = "WAN"
+protocol = "tcp"
+dst-port = "888"
+src-address-list = "!secured"
+layer7-protocol = "pass"
+disabled = false
+)",
+                                        "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->eal.args.size(), 3u);
+  EXPECT_EQ(c->interfaces.wan, "net_af_packet0");
+  EXPECT_EQ(c->dataplane.workers, 2u);
+  EXPECT_EQ(c->dataplane.idle_sleep, 0u);
+  ASSERT_EQ(c->filters.size(), 1u);
+  const FilterRule& r = c->filters[0];
+  EXPECT_EQ(r.action, Action::kAddSrcToAddressList);
+  EXPECT_EQ(r.address_list_timeout, 30 * kNanosPerSecond);
+  ASSERT_TRUE(r.src_address_list.has_value());
+  EXPECT_TRUE(r.src_address_list->negated);
+  EXPECT_EQ(r.src_address_list->value, "secured");
+  EXPECT_TRUE(r.dst_port->value.Contains(888));
+  EXPECT_FALSE(r.dst_port->value.Contains(889));
+  ASSERT_EQ(c->static_addresses.size(), 1u);
+  EXPECT_EQ(c->static_addresses[0].address.ToString(), "203.0.113.0/24");
+}
+
+TEST(ConfigLoaderTest, LoadsEveryMatcherWithNegation) {
+  absl::StatusOr<Config> c = LoadConfig(R"([[filter]]
+action = "log"
+log-prefix = "scan"
+comment = "every matcher"
+in-interface-list = "!LAN"
+family = "ipv6"
+protocol = 6
+src-port = 1024
+dst-port = "!21,22,10000-60000"
+tcp-flags = "syn,!ack"
+src-address = "!2001:db8::/32"
+dst-address = "2001:db8:1::10"
+dst-address-list = "!servers"
+log = true
+)",
+                                        "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  const FilterRule& r = c->filters[0];
+  EXPECT_EQ(r.chain, Chain::kForward);
+  EXPECT_TRUE(r.in_interface_list->negated);
+  EXPECT_EQ(r.family->value, Family::kIpv6);
+  EXPECT_EQ(r.protocol->value, 6);
+  EXPECT_TRUE(r.src_port->value.Contains(1024));
+  EXPECT_TRUE(r.dst_port->negated);
+  EXPECT_EQ(r.dst_port->value.ranges.size(), 3u);
+  EXPECT_EQ(r.tcp_flags->must_set, tcp_flag::kSyn);
+  EXPECT_EQ(r.tcp_flags->must_clear, tcp_flag::kAck);
+  EXPECT_TRUE(r.src_address->negated);
+  EXPECT_EQ(r.dst_address->value.length, 128);
+  EXPECT_TRUE(r.dst_address_list->negated);
+  EXPECT_TRUE(r.log);
+  EXPECT_EQ(r.log_prefix, "scan");
+}
+
+TEST(ConfigLoaderTest, TomlSyntaxError) {
+  EXPECT_THAT(ErrorOf("[policy]\nwan-default = \n"), StartsWith("t.toml:2:"));
+}
+
+TEST(ConfigLoaderTest, UnknownTopLevelKey) {
+  EXPECT_THAT(ErrorOf("\n[polcy]\n"), StartsWith("t.toml:2:2: polcy: unknown key"));
+}
+
+TEST(ConfigLoaderTest, UnknownFilterKey) {
+  EXPECT_THAT(ErrorOf(std::string(kKnock) + "dst-prot = \"22\"\n"),
+              StartsWith("t.toml:9:1: dst-prot: unknown key (expected one of: chain, action"));
+}
+
+TEST(ConfigLoaderTest, WrongType) {
+  EXPECT_EQ(ErrorOf("[[filter]]\naction = \"accept\"\ndisabled = \"yes\"\n"),
+            "t.toml:3:12: disabled: expected a boolean (true or false), got a string");
+  EXPECT_EQ(ErrorOf("[dataplane]\nworkers = \"2\"\n"),
+            "t.toml:2:11: workers: expected an integer 1..64, got a string");
+}
+
+TEST(ConfigLoaderTest, FilterMustBeArrayOfTables) {
+  EXPECT_THAT(ErrorOf("[filter]\naction = \"accept\"\n"),
+              StartsWith("t.toml:1:1: filter: expected an array of tables ([[filter]])"));
+}
+
+TEST(ConfigLoaderTest, BadDuration) {
+  EXPECT_THAT(ErrorOf(R"([[filter]]
+action = "add-src-to-address-list"
+address-list = "x"
+address-list-timeout = "30 minutes"
+)"),
+              StartsWith("t.toml:4:24: address-list-timeout: \"30 minutes\" is not a duration"));
+  EXPECT_THAT(ErrorOf(R"([[filter]]
+action = "add-src-to-address-list"
+address-list = "x"
+address-list-timeout = "0s"
+)"),
+              StartsWith("t.toml:4:24: address-list-timeout:"));
+}
+
+TEST(ConfigLoaderTest, BadPortLists) {
+  for (const char* bad : {"\"0\"", "70000", "\"5000-3000\"", "\"22,\"", "\"ssh\""}) {
+    SCOPED_TRACE(bad);
+    EXPECT_THAT(
+        ErrorOf(std::string("[[filter]]\naction = \"drop\"\nprotocol = \"tcp\"\ndst-port = ") +
+                bad + "\n"),
+        StartsWith("t.toml:4:12: dst-port: "));
+  }
+  EXPECT_THAT(
+      ErrorOf("[[filter]]\naction = \"drop\"\nprotocol = \"tcp\"\nsrc-port = \"5000-3000\"\n"),
+      HasSubstr("range 5000-3000 runs backwards"));
+}
+
+TEST(ConfigLoaderTest, PortsNeedTcpOrUdp) {
+  EXPECT_EQ(ErrorOf("[[filter]]\naction = \"drop\"\ndst-port = \"22\"\n"),
+            "t.toml:3:12: dst-port: ports need protocol = \"tcp\", \"udp\", \"sctp\", "
+            "\"udp-lite\" or \"dccp\"");
+  EXPECT_THAT(ErrorOf("[[filter]]\naction = \"drop\"\nprotocol = \"udp\"\ntcp-flags = \"syn\"\n"),
+              StartsWith("t.toml:4:13: tcp-flags: tcp-flags need protocol = \"tcp\""));
+}
+
+TEST(ConfigLoaderTest, BadTcpFlags) {
+  EXPECT_THAT(
+      ErrorOf("[[filter]]\naction = \"drop\"\nprotocol = \"tcp\"\ntcp-flags = \"syn,bogus\"\n"),
+      StartsWith("t.toml:4:13: tcp-flags: \"syn,bogus\""));
+}
+
+TEST(ConfigLoaderTest, BadCidr) {
+  EXPECT_THAT(ErrorOf("[[filter]]\naction = \"drop\"\nsrc-address = \"10.0.0.0/33\"\n"),
+              StartsWith("t.toml:3:15: src-address: \"10.0.0.0/33\": prefix length must be 0..32"));
+  EXPECT_THAT(ErrorOf("[[address-list]]\nlist = \"x\"\naddress = \"10.0.0.300\"\n"),
+              StartsWith("t.toml:3:11: address: "));
+  EXPECT_THAT(ErrorOf("[[filter]]\naction = \"drop\"\ndst-address = \"10.0.0.1/8\"\n"),
+              HasSubstr("did you mean 10.0.0.0/8?"));
+}
+
+TEST(ConfigLoaderTest, FamilyMismatch) {
+  EXPECT_THAT(
+      ErrorOf("[[filter]]\naction = \"drop\"\nfamily = \"ipv6\"\nsrc-address = \"10.0.0.0/8\"\n"),
+      StartsWith("t.toml:4:15: src-address: address family does not match family = \"ipv6\""));
+}
+
+TEST(ConfigLoaderTest, UnknownProtocol) {
+  EXPECT_THAT(ErrorOf("[[filter]]\naction = \"drop\"\nprotocol = \"tpc\"\n"),
+              StartsWith("t.toml:3:12: protocol: unknown protocol \"tpc\""));
+  EXPECT_THAT(ErrorOf("[[filter]]\naction = \"drop\"\nprotocol = 300\n"),
+              StartsWith("t.toml:3:12: protocol: unknown protocol \"300\""));
+}
+
+TEST(ConfigLoaderTest, UnknownAction) {
+  EXPECT_THAT(ErrorOf("[[filter]]\naction = \"reject\"\n"),
+              StartsWith("t.toml:2:10: action: unknown action \"reject\""));
+}
+
+TEST(ConfigLoaderTest, MissingAction) {
+  EXPECT_THAT(ErrorOf("\n\n[[filter]]\nchain = \"input\"\n"),
+              StartsWith("t.toml:3:1: action: missing: every [[filter]] needs an action"));
+}
+
+TEST(ConfigLoaderTest, UnknownInterfaceList) {
+  EXPECT_EQ(ErrorOf("[[filter]]\naction = \"drop\"\nin-interface-list = \"wan0\"\n"),
+            "t.toml:3:21: in-interface-list: expected \"WAN\" or \"LAN\", got \"wan0\"");
+}
+
+TEST(ConfigLoaderTest, OutputAndPreroutingChains) {
+  for (const char* chain : {"output", "prerouting"}) {
+    SCOPED_TRACE(chain);
+    EXPECT_THAT(ErrorOf(std::string("[[filter]]\nchain = \"") + chain + "\"\naction = \"drop\"\n"),
+                StartsWith("t.toml:2:9: chain: expected \"input\" or \"forward\""));
+  }
+}
+
+TEST(ConfigLoaderTest, UnknownLayer7Protocol) {
+  EXPECT_EQ(ErrorOf("[[filter]]\naction = \"drop\"\nprotocol = \"udp\"\nlayer7-protocol = \"pas\"\n"
+                    "[[layer7-protocol]]\nname = \"pass\"\nregexp = \"^passphrase/$\"\n"),
+            "t.toml:4:19: layer7-protocol: no [[layer7-protocol]] is named \"pas\"");
+}
+
+TEST(ConfigLoaderTest, DuplicateLayer7Name) {
+  EXPECT_EQ(ErrorOf("[[layer7-protocol]]\nname = \"pass\"\nregexp = \"a\"\n"
+                    "[[layer7-protocol]]\nname = \"pass\"\nregexp = \"b\"\n"),
+            "t.toml:5:8: name: layer7-protocol \"pass\" is already defined at line 3");
+}
+
+TEST(ConfigLoaderTest, AddActionNeedsList) {
+  EXPECT_THAT(ErrorOf("[[filter]]\naction = \"add-src-to-address-list\"\n"),
+              StartsWith("t.toml:1:1: address-list: missing"));
+  EXPECT_THAT(ErrorOf("[[filter]]\naction = \"drop\"\naddress-list = \"x\"\n"),
+              StartsWith("t.toml:3:16: address-list: only add-src-to-address-list"));
+}
+
+TEST(ConfigLoaderTest, ConnectionStateIsNotYetSupported) {
+  EXPECT_THAT(ErrorOf("[[filter]]\naction = \"accept\"\nconnection-state = \"established\"\n"),
+              StartsWith("t.toml:3:20: connection-state: not supported yet"));
+}
+
+TEST(ConfigLoaderTest, OutOfRangeDataplaneValues) {
+  EXPECT_EQ(ErrorOf("[dataplane]\nworkers = 0\n"),
+            "t.toml:2:11: workers: expected an integer 1..64, got 0");
+  EXPECT_THAT(ErrorOf("[dataplane]\nidle-sleep = \"fast\"\n"),
+              StartsWith("t.toml:2:14: idle-sleep: expected \"0\" (busy-poll) or a duration"));
+}
+
+TEST(ConfigLoaderTest, IdleSleepForms) {
+  for (const auto& [text, nanos] : std::vector<std::pair<std::string, Nanos>>{
+           {"\"20us\"", 20'000}, {"\"1ms\"", 1'000'000}, {"\"0\"", 0}, {"0", 0}}) {
+    absl::StatusOr<Config> c = LoadConfig("[dataplane]\nidle-sleep = " + text + "\n", "t.toml");
+    ASSERT_TRUE(c.ok()) << text << ": " << c.status();
+    EXPECT_EQ(c->dataplane.idle_sleep, nanos) << text;
+  }
+}
+
+TEST(ConfigLoaderTest, ShippedConfigLoads) {
+  absl::StatusOr<Config> c = LoadConfigFile(KNOCKGATE_SOURCE_ROOT "/conf/knockgate.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->filters.size(), 8u);
+  EXPECT_EQ(c->layer7_protocols.size(), 1u);
+}
+
+TEST(ConfigLoaderTest, MissingFile) {
+  absl::StatusOr<Config> c = LoadConfigFile("/nonexistent/knockgate.toml");
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(c.status().message()), HasSubstr("/nonexistent/knockgate.toml"));
+}
+
+}  // namespace
+}  // namespace knockgate
