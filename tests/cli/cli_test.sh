@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The knockgate binary from the outside: --check on good and bad files, --help,
+# and a replay of the bundled seed pcap with the verdicts the recipe implies.
+set -u
+KG=$1
+SRC=$2
+fail=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+expect() {  # expect DESCRIPTION CONDITION...
+  local what=$1
+  shift
+  if "$@"; then
+    echo "ok   - $what"
+  else
+    echo "FAIL - $what"
+    fail=1
+  fi
+}
+
+"$KG" --check --config "$SRC/conf/knockgate.toml" >"$tmp/check.out" 2>&1
+expect "--check accepts the shipped config" test $? -eq 0
+expect "--check prints the compiled rules" grep -q 'dst-port=222 src-address-list=555' "$tmp/check.out"
+
+printf '[[filter]]\naction = "drop"\nprotocol = "tcp"\ndst-port = "70000"\n' >"$tmp/bad.toml"
+"$KG" --check --config "$tmp/bad.toml" >"$tmp/bad.out" 2>&1
+rc=$?
+expect "--check rejects a bad port with status 1" test $rc -eq 1
+expect "the error names file, line, column and key" \
+  grep -q "^$tmp/bad.toml:4:12: dst-port: " "$tmp/bad.out"
+
+printf '[[filter]]\naction = "accept"\nsrc-address-list = "nobody-fills-me"\n' >"$tmp/warn.toml"
+"$KG" --check --config "$tmp/warn.toml" >"$tmp/warn.out" 2>&1
+expect "--check passes with a warning for an empty list" test $? -eq 0
+expect "the warning names the list" grep -q 'warning: .*"nobody-fills-me" is never filled' "$tmp/warn.out"
+
+"$KG" --help >"$tmp/help.out"
+expect "--help exits 0 and documents --check" grep -q -- '--check' "$tmp/help.out"
+"$KG" --bogus >/dev/null 2>&1
+expect "an unknown option fails" test $? -ne 0
+
+"$KG" --replay "$SRC/tests/data/seed.pcap" --config "$SRC/conf/knockgate.toml" >"$tmp/replay.out" 2>&1
+expect "replay runs" test $? -eq 0
+verdict() { grep -E "^ *[0-9.]+ #$1 " "$tmp/replay.out"; }
+expect "client closed before knocking" sh -c "$(declare -f verdict); tmp=$tmp; verdict 6 | grep -q 'drop (wan_default)'"
+expect "knock 3 is granted" grep -q 'list-add rule=6 list=secured address=198.51.100.7 timeout=30m' "$tmp/replay.out"
+expect "client open after knocking" sh -c "$(declare -f verdict); tmp=$tmp; verdict 10 | grep -q 'forward rule=7'"
+expect "wrong order stays closed" sh -c "$(declare -f verdict); tmp=$tmp; verdict 14 | grep -q 'drop'"
+expect "passphrase knock grants" grep -q 'list=secured address=198.51.100.9' "$tmp/replay.out"
+expect "wrong passphrase does not knock" sh -c "! grep -q '^ *8.000000 list-add' '$tmp/replay.out'"
+expect "fragment never knocks" sh -c "! grep -q 'address=203.0.113.66' '$tmp/replay.out'"
+expect "late knock stays closed" sh -c "$(declare -f verdict); tmp=$tmp; verdict 24 | grep -q 'drop'"
+expect "grant over after 30m" sh -c "$(declare -f verdict); tmp=$tmp; verdict 25 | grep -q 'drop (wan_default)'"
+expect "counters printed" grep -q '^frames=25 forwarded=5$' "$tmp/replay.out"
+
+if [ $fail -ne 0 ]; then
+  echo "--- replay output ---"
+  cat "$tmp/replay.out"
+fi
+exit $fail
