@@ -7,6 +7,7 @@
 #include "policy/config_loader.h"
 #include "policy/policy.h"
 #include "replay.h"
+#include "run.h"
 
 namespace knockgate {
 namespace {
@@ -49,9 +50,8 @@ int Main(int argc, char** argv) {
       }
       return 0;
     default:
-      std::cerr << "knockgate: the DPDK dataplane is not part of this build yet; use --check or "
-                   "--replay (see --help)\n";
-      return 1;
+      return RunGateway(*config, *policy,
+                        options->eal_args_given ? options->eal_args : config->eal.args);
   }
 }
 

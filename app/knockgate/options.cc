@@ -13,9 +13,8 @@ const char kUsage[] = R"(usage:
   knockgate --replay PCAP --config FILE  classify PCAP's frames as arriving on the WAN port,
                                          using their capture timestamps as the clock; print
                                          each verdict, every event and the counters
-  knockgate --config FILE                run the gateway (not in this build yet: the DPDK
-                                         dataplane lands with the next release)
-  knockgate [EAL args] -- --config FILE  the same, with EAL arguments replacing [eal].args
+  knockgate --config FILE                run the gateway, EAL arguments from [eal].args
+  knockgate [EAL args] -- --config FILE  run it with these EAL arguments instead
 
 options:
   -c, --config FILE   TOML configuration (see conf/knockgate.toml)
@@ -26,6 +25,9 @@ options:
 
 Errors in FILE are reported as FILE:LINE:COL: KEY: what was expected, and the
 exit status is 1. Warnings (such as a list nothing fills) do not fail --check.
+Running, knockgate writes one line per event (knock step, grant, blacklisting,
+log rule) to stdout or [log].file; SIGINT/SIGTERM stop it and print the final
+port, worker, drop-reason, rule and list counters.
 )";
 
 absl::StatusOr<Options> ParseOptions(int argc, char** argv) {

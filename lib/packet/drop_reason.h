@@ -24,6 +24,8 @@ enum class DropReason : uint8_t {
   kWanDefault,       // no rule accepted a WAN-arriving packet
   kLanDefault,       // no rule accepted a LAN-arriving packet and lan-default is drop
   kNonIp,            // non-IP frame with non-ip = "drop"
+  kTxFull,           // the egress queue did not take it
+  kRingFull,         // dispatcher mode: the worker's ring was full
   kCount,
 };
 
@@ -36,9 +38,11 @@ inline constexpr std::array<const char*, kDropReasonCount> kDropReasonNames = {
     "truncated_ipv6", "bad_ipv6_header", "bad_ipv6_length",
     "ipv6_ext_chain", "truncated_l4",    "bad_l4_header",
     "rule",           "wan_default",     "lan_default",
-    "non_ip",
+    "non_ip",         "tx_full",         "ring_full",
 };
 
 inline const char* DropReasonName(DropReason r) { return kDropReasonNames[static_cast<size_t>(r)]; }
 
 }  // namespace knockgate
+
+static_assert(knockgate::kDropReasonNames.back() != nullptr, "a DropReason has no name");

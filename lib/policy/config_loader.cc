@@ -109,6 +109,8 @@ class Loader {
         KG_RETURN_IF_ERROR(LoadPolicyDefaults(key, node));
       } else if (k == "lists") {
         KG_RETURN_IF_ERROR(LoadLists(key, node));
+      } else if (k == "log") {
+        KG_RETURN_IF_ERROR(LoadLog(key, node));
       } else if (k == "layer7-protocol") {
         KG_RETURN_IF_ERROR(
             ForEachTable(key, node, [this](const toml::table& t) { return LoadLayer7(t); }));
@@ -252,8 +254,33 @@ class Loader {
       } else if (name == "idle-sleep") {
         KG_ASSIGN_OR_RETURN(std::string s, StringOrInteger(v, name, "a duration"));
         KG_ASSIGN_OR_RETURN(d.idle_sleep, ParseIdleSleep(v, s));
+      } else if (name == "steering") {
+        KG_ASSIGN_OR_RETURN(std::string s, String(v, name));
+        if (s == "auto") {
+          d.steering = Steering::kAuto;
+        } else if (s == "rss") {
+          d.steering = Steering::kRss;
+        } else if (s == "dispatcher") {
+          d.steering = Steering::kDispatcher;
+        } else {
+          return Error(
+              v, name,
+              absl::StrCat("expected \"auto\", \"rss\" or \"dispatcher\", got \"", s, "\""));
+        }
+      } else if (name == "stats-interval") {
+        KG_ASSIGN_OR_RETURN(std::string s, StringOrInteger(v, name, "a duration"));
+        if (s == "0") {
+          d.stats_interval = 0;
+        } else {
+          absl::StatusOr<Nanos> interval = ParseDuration(s);
+          if (!interval.ok() || *interval == kNever) {
+            return Error(v, name, "expected \"0\" (off) or a duration such as \"10s\"");
+          }
+          d.stats_interval = *interval;
+        }
       } else {
-        return UnknownKey(k, {"workers", "burst", "mbufs", "idle-sleep"});
+        return UnknownKey(
+            k, {"workers", "burst", "mbufs", "idle-sleep", "steering", "stats-interval"});
       }
     }
     return absl::OkStatus();
@@ -323,6 +350,17 @@ class Loader {
       } else {
         return UnknownKey(k, {"capacity", "capacity-per-list"});
       }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status LoadLog(const toml::key& key, const toml::node& node) {
+    KG_ASSIGN_OR_RETURN(const toml::table* t, Table(key, node));
+    for (auto&& [k, v] : *t) {
+      if (ToAbsl(k.str()) != "file") {
+        return UnknownKey(k, {"file"});
+      }
+      KG_ASSIGN_OR_RETURN(config_.log.file, String(v, "file"));
     }
     return absl::OkStatus();
   }

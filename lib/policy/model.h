@@ -131,11 +131,24 @@ struct InterfacesConfig {
   std::string lan;
 };
 
+// How packets reach the worker that owns their WAN-side address.
+enum class Steering : uint8_t {
+  kAuto,        // RSS where both ports offer it, else the dispatcher
+  kRss,         // each worker reads its own RX queue; the port (or its feeder) steers
+  kDispatcher,  // one RX queue per port; the main lcore spreads packets by hash
+};
+
 struct DataplaneConfig {
   uint32_t workers = 1;
   uint32_t burst = 32;
   uint32_t mbufs = 65536;
   Nanos idle_sleep = 20'000;  // 0 busy-polls
+  Steering steering = Steering::kAuto;
+  Nanos stats_interval = 0;  // 0: counters only on exit
+};
+
+struct LogConfig {
+  std::string file;  // empty: events go to stdout
 };
 
 enum class Verdict : uint8_t { kDrop = 0, kAccept = 1 };
@@ -158,6 +171,7 @@ struct Config {
   DataplaneConfig dataplane;
   PolicyDefaults policy;
   ListsConfig lists;
+  LogConfig log;
   std::vector<Layer7Protocol> layer7_protocols;
   std::vector<StaticAddress> static_addresses;
   std::vector<FilterRule> filters;

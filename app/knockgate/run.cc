@@ -1,0 +1,133 @@
+// Process wiring for the gateway. Signals arrive through a signalfd that the
+// main lcore polls, so there is no handler and no global flag.
+#include "run.h"
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+
+#include "absl/strings/str_format.h"
+#include "classify/event_text.h"
+#include "dataplane/dataplane.h"
+
+namespace knockgate {
+namespace {
+
+std::string WallTime(Nanos wall) {
+  const time_t secs = static_cast<time_t>(wall / kNanosPerSecond);
+  tm utc;
+  gmtime_r(&secs, &utc);
+  char buf[32];
+  strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &utc);
+  return absl::StrFormat("%s.%06dZ", buf, (wall % kNanosPerSecond) / 1000);
+}
+
+// SIGINT, SIGTERM and SIGHUP, blocked in every thread and read from a signalfd.
+class Signals {
+ public:
+  Signals() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    sigaddset(&set_, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr);  // before EAL starts its threads
+    fd_ = signalfd(-1, &set_, SFD_NONBLOCK | SFD_CLOEXEC);
+  }
+  ~Signals() {
+    if (fd_ >= 0) {
+      close(fd_);
+    }
+  }
+  // The pending signal, or 0.
+  int Poll() {
+    signalfd_siginfo info;
+    if (fd_ >= 0 && read(fd_, &info, sizeof(info)) == static_cast<ssize_t>(sizeof(info))) {
+      return static_cast<int>(info.ssi_signo);
+    }
+    return 0;
+  }
+
+ private:
+  sigset_t set_;
+  int fd_ = -1;
+};
+
+}  // namespace
+
+int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
+               const std::vector<std::string>& eal_args) {
+  Signals signals;
+  std::vector<std::string> args = {"knockgate"};
+  args.insert(args.end(), eal_args.begin(), eal_args.end());
+  std::vector<char*> argv;
+  for (std::string& a : args) {
+    argv.push_back(a.data());
+  }
+  if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) {
+    std::cerr << "knockgate: EAL initialisation failed: " << rte_strerror(rte_errno)
+              << " (EAL arguments: from "
+              << (eal_args.empty() ? "none" : "the command line or [eal].args") << ")\n";
+    return 1;
+  }
+  int status = 0;
+  {
+    absl::StatusOr<std::unique_ptr<Dataplane>> dp = Dataplane::Create(config, policy);
+    if (!dp.ok()) {
+      std::cerr << "knockgate: " << dp.status().message() << "\n";
+      rte_eal_cleanup();
+      return 1;
+    }
+    std::ofstream log_file;
+    if (!config.log.file.empty()) {
+      log_file.open(config.log.file, std::ios::app);
+      if (!log_file) {
+        std::cerr << "knockgate: cannot open log file " << config.log.file << "\n";
+        rte_eal_cleanup();
+        return 1;
+      }
+    }
+    std::ostream& log = config.log.file.empty() ? std::cout : log_file;
+    std::cout << (*dp)->ModeLine() << std::endl;
+    if (absl::Status s = (*dp)->Launch(); !s.ok()) {
+      std::cerr << "knockgate: " << s.message() << "\n";
+      rte_eal_cleanup();
+      return 1;
+    }
+    std::cout << "knockgate: running; SIGINT or SIGTERM stops" << std::endl;
+
+    Dataplane& plane = **dp;
+    MainLoopHooks hooks;
+    hooks.should_stop = [&] {
+      for (int sig = signals.Poll(); sig != 0; sig = signals.Poll()) {
+        if (sig == SIGHUP) {
+          std::cout << "knockgate: SIGHUP: hot reload is not supported yet; keeping the policy"
+                    << std::endl;
+          continue;
+        }
+        std::cout << "knockgate: " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ", stopping"
+                  << std::endl;
+        return true;
+      }
+      return false;
+    };
+    hooks.on_event = [&](const Event& e) {
+      log << FormatEvent(plane.policy(), e, WallTime(plane.wall_start() + e.at)) << "\n";
+      log.flush();
+    };
+    hooks.stats_interval = config.dataplane.stats_interval;
+    hooks.on_stats = [&] { std::cout << plane.CountersReport() << std::flush; };
+    plane.RunMain(hooks);
+    std::cout << "final counters:\n" << plane.CountersReport() << std::flush;
+  }
+  rte_eal_cleanup();
+  return status;
+}
+
+}  // namespace knockgate

@@ -1,0 +1,158 @@
+// The burst loop: receive, parse, classify, forward or free, per side; then
+// housekeeping between bursts (list reclamation, events, idle backoff).
+#include "dataplane/worker.h"
+
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace knockgate {
+
+static_assert(sizeof(Event) % 4 == 0, "rte_ring elements are multiples of 4 bytes");
+
+Worker::Worker(uint16_t id, std::shared_ptr<const Policy> policy, const DataplaneConfig& config,
+               const WorkerIo& io, const TscClock& clock, const std::atomic<bool>& stop)
+    : id_(id), policy_(std::move(policy)), config_(config), io_(io), clock_(clock), stop_(stop) {}
+
+Worker::~Worker() { rte_ring_free(events_ring_); }
+
+absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(uint16_t id,
+                                                       std::shared_ptr<const Policy> policy,
+                                                       const DataplaneConfig& config,
+                                                       const WorkerIo& io, const TscClock& clock,
+                                                       const std::atomic<bool>& stop) {
+  if (config.burst > kMaxBurst) {
+    return absl::InvalidArgumentError(absl::StrCat("burst ", config.burst, " exceeds ", kMaxBurst));
+  }
+  std::unique_ptr<Worker> w(new Worker(id, policy, config, io, clock, stop));
+  KG_ASSIGN_OR_RETURN(w->lists_, AddressTable::Create(policy->ListCapacities()));
+  if (policy->layer7_database() != nullptr) {
+    KG_ASSIGN_OR_RETURN(w->layer7_, HyperscanScanner::Create(*policy->layer7_database()));
+  }
+  w->state_.lists = w->lists_.get();
+  w->state_.layer7 = w->layer7_.get();
+  w->state_.rule_counters.resize(policy->rules().size());
+  const std::string ring_name = absl::StrCat("kg_events_", id);
+  w->events_ring_ = rte_ring_create_elem(ring_name.c_str(), sizeof(Event), 4096, SOCKET_ID_ANY,
+                                         RING_F_SP_ENQ | RING_F_SC_DEQ);
+  if (w->events_ring_ == nullptr) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("worker ", id, ": cannot create its event ring: ", rte_strerror(rte_errno)));
+  }
+  return w;
+}
+
+uint16_t Worker::Receive(Side side, rte_mbuf** pkts) {
+  const int s = static_cast<int>(side);
+  if (io_.in[s] != nullptr) {
+    return static_cast<uint16_t>(
+        rte_ring_dequeue_burst(io_.in[s], reinterpret_cast<void**>(pkts), config_.burst, nullptr));
+  }
+  return rte_eth_rx_burst(io_.port[s], io_.rx_queue[s], pkts, static_cast<uint16_t>(config_.burst));
+}
+
+uint16_t Worker::Transmit(Side side, rte_mbuf** pkts, uint16_t n) {
+  const int s = static_cast<int>(side);
+  if (io_.out[s] != nullptr) {
+    return static_cast<uint16_t>(
+        rte_ring_enqueue_burst(io_.out[s], reinterpret_cast<void**>(pkts), n, nullptr));
+  }
+  return rte_eth_tx_burst(io_.port[s], io_.tx_queue[s], pkts, n);
+}
+
+uint16_t Worker::ProcessBurst(Side side, std::span<rte_mbuf*> pkts, Nanos now) {
+  const Policy& policy = *policy_;
+  const InterfaceList in = ToInterfaceList(side);
+  const uint64_t start = rte_rdtsc();
+  uint16_t n_fwd = 0;
+  uint16_t n_drop = 0;
+  for (size_t i = 0; i < pkts.size(); ++i) {
+    if (i + 1 < pkts.size()) {
+      rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
+    }
+    rte_mbuf* m = pkts[i];
+    const std::span<const uint8_t> frame(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len);
+    ParsedPacket pkt;
+    DropReason reason = ParsePacket(frame, pkt);
+    if (reason == DropReason::kNone) {
+      const Decision d = Classify(policy, state_, frame, pkt, in, now);
+      reason = d.verdict == Verdict::kAccept ? DropReason::kNone : d.reason;
+    }
+    if (reason == DropReason::kNone) {
+      fwd_[n_fwd++] = m;
+    } else {
+      drop_[n_drop++] = m;
+      ++drop_counts_[static_cast<size_t>(reason)];
+    }
+  }
+  counters_.classify_cycles.Add(rte_rdtsc() - start);
+  counters_.classified.Add(pkts.size());
+
+  const uint16_t sent = n_fwd == 0 ? 0 : Transmit(Other(side), fwd_, n_fwd);
+  if (sent < n_fwd) {
+    // Whatever the queue did not take is still ours to free.
+    rte_pktmbuf_free_bulk(fwd_ + sent, n_fwd - sent);
+    drop_counts_[static_cast<size_t>(DropReason::kTxFull)] += n_fwd - sent;
+  }
+  if (n_drop > 0) {
+    rte_pktmbuf_free_bulk(drop_, n_drop);
+  }
+  counters_.tx[static_cast<int>(Other(side))].Add(sent);
+  return sent;
+}
+
+void Worker::FlushEvents() {
+  const std::span<const Event> events = state_.events.events();
+  if (!events.empty()) {
+    const unsigned queued = rte_ring_enqueue_burst_elem(
+        events_ring_, events.data(), sizeof(Event), static_cast<unsigned>(events.size()), nullptr);
+    counters_.events_lost.Add(events.size() - queued);
+    state_.events.Clear();
+  }
+}
+
+int Worker::Run() {
+  uint32_t idle_polls = 0;
+  uint64_t events_dropped_seen = 0;
+  while (!stop_.load(std::memory_order_relaxed)) {
+    const Nanos now = clock_.Now();
+    uint32_t received = 0;
+    for (Side side : {Side::kWan, Side::kLan}) {
+      const uint16_t n = Receive(side, rx_);
+      if (n == 0) {
+        continue;
+      }
+      received += n;
+      counters_.rx[static_cast<int>(side)].Add(n);
+      ProcessBurst(side, std::span<rte_mbuf*>(rx_, n), now);
+    }
+    if (received != 0) {
+      for (size_t r = 0; r < kDropReasonCount; ++r) {
+        if (drop_counts_[r] != 0) {
+          counters_.drops[r].Add(drop_counts_[r]);
+          drop_counts_[r] = 0;
+        }
+      }
+      FlushEvents();
+      if (state_.events.dropped() != events_dropped_seen) {
+        counters_.events_lost.Add(state_.events.dropped() - events_dropped_seen);
+        events_dropped_seen = state_.events.dropped();
+      }
+      idle_polls = 0;
+    } else if (++idle_polls >= kIdlePollsBeforeSleep && config_.idle_sleep != 0) {
+      // Share a small host politely: nothing arrived for a while.
+      rte_delay_us_sleep(std::max<unsigned>(1, static_cast<unsigned>(config_.idle_sleep / 1000)));
+      counters_.idle_sleeps.Add(1);
+    }
+    lists_->Reclaim(now, kReclaimBudget);
+  }
+  return 0;
+}
+
+}  // namespace knockgate

@@ -1,0 +1,120 @@
+// A worker lcore: owns one RX/TX queue per port (or a pair of rings from the
+// dispatcher), the address-list shard of the WAN-side addresses steered to it,
+// its counters and its event ring. Nothing in it is shared for writing.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "classify/classifier.h"
+#include "dataplane/clock.h"
+#include "dataplane/port.h"
+
+struct rte_mbuf;
+struct rte_ring;
+
+namespace knockgate {
+
+// A counter with one writer: plain loads and stores (no read-modify-write),
+// so the writer pays nothing and a reader on another lcore never sees a tear.
+class Counter {
+ public:
+  void Add(uint64_t n) {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  uint64_t Get() const { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> v_{0};
+};
+
+// datapath: wo (once per burst), control: ro
+struct alignas(64) WorkerCounters {
+  Counter rx[kSides];
+  Counter tx[kSides];
+  Counter drops[kDropReasonCount];
+  Counter classify_cycles;
+  Counter classified;
+  Counter events_lost;
+  Counter idle_sleeps;
+};
+
+// Where a worker's packets come from and go to.
+struct WorkerIo {
+  uint16_t port[kSides] = {0, 0};
+  uint16_t rx_queue[kSides] = {0, 0};
+  uint16_t tx_queue[kSides] = {0, 0};
+  // Dispatcher mode: packets arriving on a side come in on in[side]; packets
+  // to transmit on a side go out on out[side]. Null in RSS mode.
+  rte_ring* in[kSides] = {nullptr, nullptr};
+  rte_ring* out[kSides] = {nullptr, nullptr};
+};
+
+class Worker {
+ public:
+  static constexpr uint16_t kMaxBurst = 512;
+  static constexpr size_t kReclaimBudget = 64;
+  static constexpr uint32_t kIdlePollsBeforeSleep = 256;
+
+  // Builds the worker's list shard, layer-7 scratch and event ring on the
+  // control plane; nothing is allocated once Run starts.
+  static absl::StatusOr<std::unique_ptr<Worker>> Create(uint16_t id,
+                                                        std::shared_ptr<const Policy> policy,
+                                                        const DataplaneConfig& config,
+                                                        const WorkerIo& io, const TscClock& clock,
+                                                        const std::atomic<bool>& stop);
+  ~Worker();
+
+  // The lcore's main loop; returns when `stop` is set.
+  int Run();
+
+  uint16_t id() const { return id_; }
+  const WorkerCounters& counters() const { return counters_; }
+  rte_ring* event_ring() const { return events_ring_; }
+  // control: read only after the worker has stopped.
+  const std::vector<RuleCounter>& rule_counters() const { return state_.rule_counters; }
+  const AddressTable& lists() const { return *lists_; }
+
+ private:
+  Worker(uint16_t id, std::shared_ptr<const Policy> policy, const DataplaneConfig& config,
+         const WorkerIo& io, const TscClock& clock, const std::atomic<bool>& stop);
+
+  uint16_t Receive(Side side, rte_mbuf** pkts);
+  // Classifies a burst that arrived on `side` and sends what passes to the
+  // other side. Returns how many it forwarded.
+  uint16_t ProcessBurst(Side side, std::span<rte_mbuf*> pkts, Nanos now);
+  uint16_t Transmit(Side side, rte_mbuf** pkts, uint16_t n);
+  void FlushEvents();
+
+  const uint16_t id_;
+  std::shared_ptr<const Policy> policy_;
+  const DataplaneConfig config_;
+  const WorkerIo io_;
+  const TscClock& clock_;
+  const std::atomic<bool>& stop_;  // datapath: ro, control: wo
+
+  std::unique_ptr<AddressTable> lists_;
+  std::unique_ptr<Layer7Scanner> layer7_;
+  ClassifierState state_;
+  rte_ring* events_ring_ = nullptr;  // single producer (this worker), single consumer (main)
+  WorkerCounters counters_;
+
+  // Burst buffers, members so that nothing is allocated per burst.
+  rte_mbuf* rx_[kMaxBurst];
+  rte_mbuf* fwd_[kMaxBurst];
+  rte_mbuf* drop_[kMaxBurst];
+  uint64_t drop_counts_[kDropReasonCount] = {};
+};
+
+// The worker that owns `hash`, as the dispatcher computes it. A NIC's
+// redirection table (bucket i -> queue i % workers, see StartPort) agrees
+// whenever its size is a multiple of the worker count.
+inline uint16_t WorkerForHash(uint32_t hash, uint16_t workers) {
+  return static_cast<uint16_t>(hash % workers);
+}
+
+}  // namespace knockgate
