@@ -110,8 +110,10 @@ bool Matches(const CompiledRule& c, const ParsedPacket& pkt, InterfaceList in, F
   return true;
 }
 
-Event MakeEvent(EventType type, int rule, const ParsedPacket& pkt, InterfaceList in, Nanos now) {
+Event MakeEvent(EventType type, int rule, const ParsedPacket& pkt, InterfaceList in, Nanos now,
+                uint8_t worker) {
   Event e;
+  e.worker = worker;
   e.type = type;
   e.in = in;
   e.rule = static_cast<int16_t>(rule);
@@ -148,7 +150,7 @@ Decision Classify(const Policy& policy, ClassifierState& state, std::span<const 
       counter.bytes += frame.size();
       const Action action = c.spec.action;
       if (c.spec.log || action == Action::kLog) {
-        state.events.Push(MakeEvent(EventType::kLog, i, pkt, in, now));
+        state.events.Push(MakeEvent(EventType::kLog, i, pkt, in, now, state.worker_id));
       }
       switch (action) {
         case Action::kAccept:
@@ -161,7 +163,7 @@ Decision Classify(const Policy& policy, ClassifierState& state, std::span<const 
           const ListId list = static_cast<ListId>(c.target_list);
           const Nanos timeout = c.spec.address_list_timeout;
           if (state.lists->Add(addr, list, now, timeout) == AddressTable::AddResult::kAdded) {
-            Event e = MakeEvent(EventType::kListAdd, i, pkt, in, now);
+            Event e = MakeEvent(EventType::kListAdd, i, pkt, in, now, state.worker_id);
             e.list = static_cast<int16_t>(list);
             e.timeout = timeout;
             e.address = addr;

@@ -31,6 +31,7 @@ struct Event {
   InterfaceList in = InterfaceList::kWan;
   int16_t rule = kNoId;
   int16_t list = kNoId;  // kListAdd: the list joined
+  uint8_t worker = 0;    // the worker whose shard holds the address
   uint8_t protocol = 0;
   uint16_t src_port = 0;
   uint16_t dst_port = 0;
@@ -75,6 +76,7 @@ struct ClassifierState {
   std::vector<RuleCounter> rule_counters;  // sized to the policy's rules by the control plane
   EventBuffer events;
   uint64_t layer7_scans = 0;
+  uint8_t worker_id = 0;  // stamped on events
 };
 
 // Decides one packet that ParsePacket accepted. `frame` is the whole frame

@@ -32,7 +32,7 @@ std::string FormatEvent(const Policy& policy, const Event& e, const std::string&
   }
   return absl::StrCat(time, " list-add rule=", e.rule, " list=", policy.lists()[e.list].name,
                       " address=", e.address.ToString(), " timeout=", FormatDuration(e.timeout),
-                      " ", flow);
+                      " worker=", static_cast<int>(e.worker), " ", flow);
 }
 
 }  // namespace knockgate

@@ -38,6 +38,7 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(uint16_t id,
   w->state_.lists = w->lists_.get();
   w->state_.layer7 = w->layer7_.get();
   w->state_.rule_counters.resize(policy->rules().size());
+  w->state_.worker_id = static_cast<uint8_t>(id);
   const std::string ring_name = absl::StrCat("kg_events_", id);
   w->events_ring_ = rte_ring_create_elem(ring_name.c_str(), sizeof(Event), 4096, SOCKET_ID_ANY,
                                          RING_F_SP_ENQ | RING_F_SC_DEQ);
