@@ -11,7 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libpcap-dev libpcre2-dev
   # test and lab tools
   iproute2 ethtool nmap knockd curl socat hping3 netcat-openbsd tcpdump
-  python3-scapy procps
+  python3-scapy procps iputils-ping
 )
 
 missing=()

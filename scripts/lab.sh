@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# The namespace lab: a WAN client, a LAN server and knockgate between them on
+# net_af_packet vdevs. Source it for the lab_* functions, or run it:
+#   scripts/lab.sh up ID | down ID
+#
+#   [kg-ID-c]  c0 ==veth== w0  [kg-ID-g: knockgate]  l0 ==veth== s0  [kg-ID-s]
+#   10.77.0.2/24 (+ .3-.9)                                  10.77.0.10/24
+#   fd77::2/64                                               fd77::10/64
+set -euo pipefail
+
+LAB_CLIENT_IP=10.77.0.2
+LAB_SERVER_IP=10.77.0.10
+LAB_CLIENT_IP6=fd77::2
+LAB_SERVER_IP6=fd77::10
+LAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LAB_KNOCKGATE=${LAB_KNOCKGATE:-$LAB_ROOT/build/app/knockgate/knockgate}
+
+lab_ns() { echo "kg-$1-$2"; }  # lab_ns ID c|s|g
+
+lab_up() {
+  local id=$1 c s g
+  c=$(lab_ns "$id" c) s=$(lab_ns "$id" s) g=$(lab_ns "$id" g)
+  lab_down "$id" 2>/dev/null || true
+  ip netns add "$c"
+  ip netns add "$s"
+  ip netns add "$g"
+  ip link add c0 netns "$c" type veth peer name w0 netns "$g"
+  ip link add s0 netns "$s" type veth peer name l0 netns "$g"
+  # The gate's ends carry no stack of their own: no IPv6 autoconf chatter.
+  for ifc in w0 l0; do
+    ip netns exec "$g" sysctl -qw "net.ipv6.conf.$ifc.disable_ipv6=1"
+    ip -n "$g" link set "$ifc" up
+  done
+  ip -n "$c" addr add "$LAB_CLIENT_IP/24" dev c0
+  for n in 3 4 5 6 7 8 9; do
+    ip -n "$c" addr add "10.77.0.$n/24" dev c0
+  done
+  ip -n "$s" addr add "$LAB_SERVER_IP/24" dev s0
+  ip -n "$c" addr add "$LAB_CLIENT_IP6/64" dev c0 nodad
+  ip -n "$s" addr add "$LAB_SERVER_IP6/64" dev s0 nodad
+  for pair in "$c c0" "$s s0"; do
+    set -- $pair
+    ip -n "$1" link set lo up
+    ip -n "$1" link set "$2" up
+    # veth TX checksum offload would leave TCP checksums unfilled through af_packet.
+    ip netns exec "$1" ethtool -K "$2" tx off >/dev/null
+  done
+}
+
+lab_down() {
+  local id=$1 ns pid
+  for ns in "$(lab_ns "$id" g)" "$(lab_ns "$id" c)" "$(lab_ns "$id" s)"; do
+    if ip netns list | grep -qw "$ns"; then
+      for pid in $(ip netns pids "$ns" 2>/dev/null); do
+        kill "$pid" 2>/dev/null || true
+      done
+      sleep 0.2
+      for pid in $(ip netns pids "$ns" 2>/dev/null); do
+        kill -9 "$pid" 2>/dev/null || true
+      done
+      ip netns del "$ns"
+    fi
+  done
+  rm -rf "/var/run/dpdk/kg$id"
+}
+
+# lab_config ID WINDOW GRANT: the shipped recipe with shorter knock windows and grant.
+lab_config() {
+  local out=/tmp/kg-$1-lab.toml
+  sed -e "s/address-list-timeout = \"30s\"/address-list-timeout = \"$2\"/" \
+      -e "s/address-list-timeout = \"30m\"/address-list-timeout = \"$3\"/" \
+      -e 's/^mbufs = 65536/mbufs = 16384/' \
+      "$LAB_ROOT/conf/knockgate.toml" >"$out"
+  echo "$out"
+}
+
+# lab_gate_start ID CONFIG LOG: knockgate on the gate's two veth ends.
+lab_gate_start() {
+  local id=$1 config=$2 log=$3
+  ip netns exec "$(lab_ns "$id" g)" "$LAB_KNOCKGATE" -l 0-1 --no-huge -m 256 --no-pci \
+    --file-prefix "kg$id" \
+    --vdev net_af_packet0,iface=w0 --vdev net_af_packet1,iface=l0 \
+    -- --config "$config" >"$log" 2>&1 &
+  LAB_GATE_PID=$!
+  # Forwarding starts a few seconds in: wait for ARP to cross the gate.
+  local i
+  for i in $(seq 1 60); do
+    ip -n "$(lab_ns "$id" c)" neigh flush dev c0 2>/dev/null || true
+    ip netns exec "$(lab_ns "$id" c)" ping -c1 -W1 "$LAB_SERVER_IP" >/dev/null 2>&1 || true
+    if ip -n "$(lab_ns "$id" c)" neigh show "$LAB_SERVER_IP" | grep -q lladdr; then
+      return 0
+    fi
+    if ! kill -0 "$LAB_GATE_PID" 2>/dev/null; then
+      echo "lab: knockgate exited:" >&2
+      cat "$log" >&2
+      return 1
+    fi
+  done
+  echo "lab: ARP never crossed the gate" >&2
+  return 1
+}
+
+lab_gate_stop() {
+  if [[ -n ${LAB_GATE_PID:-} ]] && kill -0 "$LAB_GATE_PID" 2>/dev/null; then
+    kill -INT "$LAB_GATE_PID"
+    wait "$LAB_GATE_PID" || true
+  fi
+}
+
+# lab_http ID: a web server on the LAN side, port 80.
+lab_http() {
+  local id=$1 dir=/tmp/kg-$1-www
+  mkdir -p "$dir"
+  echo "hello from the LAN" >"$dir/index.html"
+  ip netns exec "$(lab_ns "$id" s)" /usr/bin/python3 -m http.server 80 --bind :: \
+    --directory "$dir" >/dev/null 2>&1 &
+  local i
+  for i in $(seq 1 50); do
+    ip netns exec "$(lab_ns "$id" s)" curl -s -m 1 "http://$LAB_SERVER_IP/" >/dev/null && return 0
+    sleep 0.1
+  done
+  echo "lab: http server did not start" >&2
+  return 1
+}
+
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  case ${1:-} in
+    up) lab_up "$2" ;;
+    down) lab_down "$2" ;;
+    *) echo "usage: $0 up|down ID" >&2; exit 2 ;;
+  esac
+fi

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# End to end in network namespaces: real nmap, knock, curl, nc against
+# knockgate on net_af_packet vdevs, with the shipped recipe on short timers.
+# Needs root. Usage: lab_test.sh [KNOCKGATE]
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+[[ -n ${1:-} ]] && export LAB_KNOCKGATE=$1
+source "$HERE/../../scripts/lab.sh"
+set +e
+
+ID=e$$$RANDOM
+ID=${ID:0:8}
+WINDOW=5s
+GRANT=15
+LOG=/tmp/kg-$ID-gate.log
+trap 'lab_gate_stop; lab_down "$ID"; rm -rf /tmp/kg-$ID-*' EXIT
+
+C="ip netns exec $(lab_ns "$ID" c)"
+SERVER=$LAB_SERVER_IP
+fail=0
+expect() {  # expect DESCRIPTION COMMAND...
+  local what=$1
+  shift
+  if "$@"; then echo "ok   - $what"; else echo "FAIL - $what"; fail=1; fi
+}
+open_from() { $C curl -s -m 3 --interface "$1" "http://$SERVER/" | grep -q "hello from the LAN"; }
+closed_from() { ! open_from "$1"; }
+nmap_knock() {  # nmap_knock SRC PORT...: one nmap run per port, in order
+  local src=$1 port
+  shift
+  for port in "$@"; do
+    $C nmap -n -Pn -S "$src" -e c0 -p "$port" "$SERVER" >/dev/null 2>&1
+  done
+}
+granted() { grep -q "list=secured address=$1 " "$LOG"; }
+
+lab_up "$ID" || exit 1
+lab_http "$ID" || exit 1
+CONFIG=$(lab_config "$ID" "$WINDOW" "${GRANT}s")
+lab_gate_start "$ID" "$CONFIG" "$LOG" || exit 1
+
+expect "the server is invisible before knocking" closed_from 10.77.0.2
+expect "nmap sees no open port" sh -c "! $C nmap -n -Pn -p 22,80,443 $SERVER | grep -q open"
+
+# The seed's knock, one nmap run per port, in order (the README says why).
+for x in 888 555 222; do $C nmap -n -Pn -p $x "$SERVER" >/dev/null; done
+expect "nmap knock 888 555 222 opens it" open_from 10.77.0.2
+expect "the grant is logged" granted 10.77.0.2
+expect "a second client address stays closed" closed_from 10.77.0.3
+
+nmap_knock 10.77.0.4 555 888 222
+expect "a wrong order stays closed" closed_from 10.77.0.4
+
+nmap_knock 10.77.0.5 888
+sleep 6
+nmap_knock 10.77.0.5 555 222
+expect "a step after its window stays closed" closed_from 10.77.0.5
+
+echo "# waiting ${GRANT}s for the grant to expire"
+sleep $((GRANT + 1))
+expect "the grant expires" closed_from 10.77.0.2
+$C knock -d 100 "$SERVER" 888 555 222 >/dev/null
+expect "knock (knockd's client) 888 555 222 opens it again" open_from 10.77.0.2
+
+echo passphrase/ | $C nc -u -w1 -s 10.77.0.6 "$SERVER" 888
+nmap_knock 10.77.0.6 555 222
+expect "a UDP passphrase knock (echo | nc -u) opens it" open_from 10.77.0.6
+echo wrongphrase/ | $C nc -u -w1 -s 10.77.0.7 "$SERVER" 888
+nmap_knock 10.77.0.7 555 222
+expect "a wrong passphrase stays closed" closed_from 10.77.0.7
+printf 'passphrase/' | $C socat - "UDP4-SENDTO:$SERVER:888,bind=10.77.0.8"
+nmap_knock 10.77.0.8 555 222
+expect "socat sends the passphrase too" open_from 10.77.0.8
+
+lab_gate_stop
+expect "knockgate stops cleanly and prints its counters" grep -q '^final counters:' "$LOG"
+if ((fail)); then
+  echo "--- gate log ---"
+  cat "$LOG"
+fi
+exit $fail
