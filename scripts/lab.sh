@@ -3,7 +3,8 @@
 # net_af_packet vdevs. Source it for the lab_* functions, or run it:
 #   scripts/lab.sh up ID | down ID
 #
-#   [kg-ID-c]  c0 ==veth== w0  [kg-ID-g: knockgate]  l0 ==veth== s0  [kg-ID-s]
+#   [kg-ID-c]  c0 ==veth== kg-wan  [kg-ID-g: knockgate]  kg-lan ==veth== s0  [kg-ID-s]
+# The gate's ends carry the names conf/knockgate.toml's [eal].args expect.
 #   10.77.0.2/24 (+ .3-.9)                                  10.77.0.10/24
 #   fd77::2/64                                               fd77::10/64
 set -euo pipefail
@@ -24,10 +25,10 @@ lab_up() {
   ip netns add "$c"
   ip netns add "$s"
   ip netns add "$g"
-  ip link add c0 netns "$c" type veth peer name w0 netns "$g"
-  ip link add s0 netns "$s" type veth peer name l0 netns "$g"
+  ip link add c0 netns "$c" type veth peer name kg-wan netns "$g"
+  ip link add s0 netns "$s" type veth peer name kg-lan netns "$g"
   # The gate's ends carry no stack of their own: no IPv6 autoconf chatter.
-  for ifc in w0 l0; do
+  for ifc in kg-wan kg-lan; do
     ip netns exec "$g" sysctl -qw "net.ipv6.conf.$ifc.disable_ipv6=1"
     ip -n "$g" link set "$ifc" up
   done
@@ -74,13 +75,14 @@ lab_config() {
   echo "$out"
 }
 
-# lab_gate_start ID CONFIG LOG: knockgate on the gate's two veth ends.
+# lab_gate_start ID CONFIG LOG [shipped]: knockgate on the gate's two veth
+# ends; with "shipped", EAL arguments come from the config's [eal].args.
 lab_gate_start() {
   local id=$1 config=$2 log=$3
-  ip netns exec "$(lab_ns "$id" g)" "$LAB_KNOCKGATE" -l 0-1 --no-huge -m 256 --no-pci \
-    --file-prefix "kg$id" \
-    --vdev net_af_packet0,iface=w0 --vdev net_af_packet1,iface=l0 \
-    -- --config "$config" >"$log" 2>&1 &
+  local -a eal=(-l 0-1 --no-huge -m 256 --no-pci --file-prefix "kg$id"
+    --vdev net_af_packet0,iface=kg-wan --vdev net_af_packet1,iface=kg-lan --)
+  [[ ${4:-} == shipped ]] && eal=()
+  ip netns exec "$(lab_ns "$id" g)" "$LAB_KNOCKGATE" "${eal[@]}" --config "$config" >"$log" 2>&1 &
   LAB_GATE_PID=$!
   # Forwarding starts a few seconds in: wait for ARP to cross the gate.
   local i
