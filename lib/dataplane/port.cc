@@ -102,7 +102,14 @@ absl::Status StartPort(const PortCaps& caps, const PortSetup& setup, rte_mempool
   const unsigned sock = socket < 0 ? 0u : static_cast<unsigned>(socket);
   for (uint16_t q = 0; q < setup.rx_queues; ++q) {
     if (int rc = rte_eth_rx_queue_setup(port, q, rxd, sock, nullptr, pool); rc != 0) {
-      return PortError(name, absl::StrCat("rx queue ", q, " setup"), rc);
+      absl::Status s = PortError(name, absl::StrCat("rx queue ", q, " setup"), rc);
+      if (caps.driver == "net_pcap") {
+        // infinite_rx loads the whole capture into mbufs at setup.
+        return absl::Status(s.code(), absl::StrCat(s.message(),
+                                                   " (with infinite_rx, [dataplane] mbufs must "
+                                                   "hold every packet of the pcap as well)"));
+      }
+      return s;
     }
   }
   for (uint16_t q = 0; q < setup.tx_queues; ++q) {
