@@ -131,7 +131,9 @@ Event MakeEvent(EventType type, int rule, const ParsedPacket& pkt, InterfaceList
 Decision Classify(const Policy& policy, ClassifierState& state, std::span<const uint8_t> frame,
                   const ParsedPacket& pkt, InterfaceList in, Nanos now) {
   const PolicyDefaults& defaults = policy.defaults();
-  if (pkt.family == Family::kNone) {
+  // ARP and its IPv6 counterpart are bridged (or not) by the non-ip policy,
+  // before any rule: they carry no knock and no service.
+  if (pkt.family == Family::kNone || IsNeighbourDiscovery(pkt)) {
     return defaults.non_ip == Verdict::kAccept ? Decision{Verdict::kAccept}
                                                : Decision{Verdict::kDrop, DropReason::kNonIp};
   }

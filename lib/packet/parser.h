@@ -37,6 +37,13 @@ struct ParsedPacket {
   IpAddress dst;
 };
 
+// IPv6 neighbour discovery (router/neighbour solicitation and advertisement,
+// redirect): IPv6's ARP, which a bridge must pass for IPv6 to work at all.
+inline bool IsNeighbourDiscovery(const ParsedPacket& p) {
+  return p.family == Family::kIpv6 && p.protocol == ip_proto::kIcmpv6 && !p.fragment &&
+         p.icmp_type >= 133 && p.icmp_type <= 137;
+}
+
 // Parses `frame` into `out`. Returns DropReason::kNone for a well-formed
 // packet, IP or not; otherwise the reason it must be dropped.
 DropReason ParsePacket(std::span<const uint8_t> frame, ParsedPacket& out);

@@ -684,6 +684,29 @@ class Loader {
   // References that may point forward in the file (a rule naming a layer7
   // protocol defined below it) are resolved once everything is read.
   absl::Status CheckCrossReferences() const {
+    // Lists are sharded by the WAN-side address (DESIGN.md section 3). A rule
+    // that could add a LAN-side address cannot be sharded over several workers.
+    if (config_.dataplane.workers > 1) {
+      for (const FilterRule& r : config_.filters) {
+        if (r.disabled || (r.action != Action::kAddSrcToAddressList &&
+                           r.action != Action::kAddDstToAddressList)) {
+          continue;
+        }
+        // The side a packet must arrive on for the added address to be WAN-side.
+        const InterfaceList needed =
+            r.action == Action::kAddSrcToAddressList ? InterfaceList::kWan : InterfaceList::kLan;
+        const bool only_needed = r.in_interface_list && ((r.in_interface_list->value == needed) !=
+                                                         r.in_interface_list->negated);
+        if (!only_needed) {
+          return Error(
+              r.pos, "action",
+              absl::StrCat(ActionName(r.action), " here can add LAN-side addresses to \"",
+                           r.address_list, "\", which cannot be sharded over ",
+                           config_.dataplane.workers, " workers: add in-interface-list = \"",
+                           InterfaceListName(needed), "\" or set workers = 1"));
+        }
+      }
+    }
     for (const FilterRule& r : config_.filters) {
       if (!r.layer7_protocol) {
         continue;

@@ -292,6 +292,25 @@ TEST_F(SeedTest, LanSideAndNonIp) {
        {},
        InterfaceList::kLan},
       {"arp is bridged", 0, BuildArp(), kAccept},
+      {"ipv6 neighbour solicitation is bridged like arp", 0,
+       [] {
+         PacketSpec s;
+         s.src = "fe80::1";
+         s.dst = "ff02::1:ff00:10";
+         s.protocol = 58;
+         s.icmp_type = 135;
+         return BuildPacket(s);
+       }(),
+       kAccept},
+      {"an ipv6 echo from the wan is not", 0,
+       [] {
+         PacketSpec s;
+         s.src = "2001:db8::7";
+         s.dst = "2001:db8:1::10";
+         s.protocol = 58;
+         return BuildPacket(s);
+       }(),
+       kDrop, kWan},
   });
 }
 

@@ -25,6 +25,8 @@ expect() {  # expect DESCRIPTION COMMAND...
 }
 open_from() { $C curl -s -m 3 --interface "$1" "http://$SERVER/" | grep -q "hello from the LAN"; }
 closed_from() { ! open_from "$1"; }
+open6() { $C curl -s -m 3 -g "http://[$LAB_SERVER_IP6]/" | grep -q "hello from the LAN"; }
+closed6() { ! open6; }
 nmap_knock() {  # nmap_knock SRC PORT...: one nmap run per port, in order
   local src=$1 port
   shift
@@ -47,6 +49,10 @@ for x in 888 555 222; do $C nmap -n -Pn -p $x "$SERVER" >/dev/null; done
 expect "nmap knock 888 555 222 opens it" open_from 10.77.0.2
 expect "the grant is logged" granted 10.77.0.2
 expect "a second client address stays closed" closed_from 10.77.0.3
+expect "a v4 grant does not open IPv6" closed6
+for x in 888 555 222; do $C nmap -6 -n -Pn -p $x "$LAB_SERVER_IP6" >/dev/null; done
+expect "nmap -6 knock 888 555 222 opens it over IPv6" open6
+expect "the IPv6 grant is logged" granted "$LAB_CLIENT_IP6"
 
 nmap_knock 10.77.0.4 555 888 222
 expect "a wrong order stays closed" closed_from 10.77.0.4

@@ -266,6 +266,22 @@ TEST(ConfigLoaderTest, IdleSleepForms) {
   }
 }
 
+TEST(ConfigLoaderTest, LanSideListsNeedOneWorker) {
+  const std::string rule =
+      "[[filter]]\naction = \"add-dst-to-address-list\"\naddress-list = \"seen\"\n";
+  EXPECT_EQ(ErrorOf("[dataplane]\nworkers = 2\n" + rule),
+            "t.toml:3:1: action: add-dst-to-address-list here can add LAN-side addresses to "
+            "\"seen\", which cannot be sharded over 2 workers: add in-interface-list = \"LAN\" "
+            "or set workers = 1");
+  EXPECT_EQ(ErrorOf("[dataplane]\nworkers = 2\n" + rule + "in-interface-list = \"LAN\"\n"), "");
+  EXPECT_EQ(ErrorOf("[dataplane]\nworkers = 1\n" + rule), "");
+  std::string knock_from_lan = kKnock;
+  knock_from_lan.replace(knock_from_lan.find("\"WAN\""), 5, "\"!WAN\"");
+  EXPECT_THAT(ErrorOf("[dataplane]\nworkers = 3\n" + knock_from_lan),
+              HasSubstr("add-src-to-address-list here can add LAN-side addresses"));
+  EXPECT_EQ(ErrorOf(std::string("[dataplane]\nworkers = 3\n") + kKnock), "");
+}
+
 TEST(ConfigLoaderTest, ShippedConfigLoads) {
   absl::StatusOr<Config> c = LoadConfigFile(KNOCKGATE_SOURCE_ROOT "/conf/knockgate.toml");
   ASSERT_TRUE(c.ok()) << c.status();
