@@ -109,16 +109,18 @@ lab_gate_stop() {
   fi
 }
 
-# lab_http ID: a web server on the LAN side, port 80.
+# lab_http ID [c|s]: a web server in the LAN server's namespace (default) on
+# port 80, or in the WAN client's on port 8080.
 lab_http() {
-  local id=$1 dir=/tmp/kg-$1-www
+  local id=$1 where=${2:-s} dir=/tmp/kg-$1-www-${2:-s} port=80 ip=$LAB_SERVER_IP
+  [[ $where == c ]] && port=8080 ip=$LAB_CLIENT_IP
   mkdir -p "$dir"
-  echo "hello from the LAN" >"$dir/index.html"
-  ip netns exec "$(lab_ns "$id" s)" /usr/bin/python3 -m http.server 80 --bind :: \
+  echo "hello from the $([[ $where == c ]] && echo WAN || echo LAN)" >"$dir/index.html"
+  ip netns exec "$(lab_ns "$id" "$where")" /usr/bin/python3 -m http.server "$port" --bind :: \
     --directory "$dir" >/dev/null 2>&1 &
   local i
   for i in $(seq 1 50); do
-    ip netns exec "$(lab_ns "$id" s)" curl -s -m 1 "http://$LAB_SERVER_IP/" >/dev/null && return 0
+    ip netns exec "$(lab_ns "$id" "$where")" curl -s -m 1 "http://$ip:$port/" >/dev/null && return 0
     sleep 0.1
   done
   echo "lab: http server did not start" >&2

@@ -59,7 +59,12 @@ absl::Status ReplayPcap(const Policy& policy, const std::string& pcap_path, std:
   if (policy.layer7_database() != nullptr) {
     KG_ASSIGN_OR_RETURN(scanner, HyperscanScanner::Create(*policy.layer7_database()));
   }
+  std::unique_ptr<ConnTable> conntrack;
+  if (policy.uses_conntrack()) {
+    KG_ASSIGN_OR_RETURN(conntrack, ConnTable::Create(policy.conntrack()));
+  }
   auto state = std::make_unique<ClassifierState>();
+  state->conntrack = conntrack.get();
   state->lists = lists.get();
   state->layer7 = scanner.get();
   state->rule_counters.resize(policy.rules().size());
@@ -85,6 +90,9 @@ absl::Status ReplayPcap(const Policy& policy, const std::string& pcap_path, std:
       d = Classify(policy, *state, frame, pkt, InterfaceList::kWan, now);
     }
     lists->Reclaim(now, 64);
+    if (conntrack) {
+      conntrack->Reclaim(now, 64);
+    }
     const std::string time = Seconds(now - first);
     out << time << " #" << frames << " WAN " << FlowText(pkt) << " -> "
         << (d.verdict == Verdict::kAccept ? "forward" : "drop");

@@ -66,8 +66,13 @@ class Facts {
 
 bool InList(ListMask mask, int list) { return (mask >> list) & 1; }
 
-bool Matches(const CompiledRule& c, const ParsedPacket& pkt, InterfaceList in, Facts& facts) {
+bool Matches(const CompiledRule& c, const ParsedPacket& pkt, InterfaceList in, uint8_t ct_state,
+             Facts& facts) {
   const FilterRule& r = c.spec;
+  if (r.connection_state &&
+      ((r.connection_state->value & ct_state) != 0) == r.connection_state->negated) {
+    return false;
+  }
   if (r.in_interface_list && ((r.in_interface_list->value == in) == r.in_interface_list->negated)) {
     return false;
   }
@@ -126,17 +131,10 @@ Event MakeEvent(EventType type, int rule, const ParsedPacket& pkt, InterfaceList
   return e;
 }
 
-}  // namespace
-
-Decision Classify(const Policy& policy, ClassifierState& state, std::span<const uint8_t> frame,
-                  const ParsedPacket& pkt, InterfaceList in, Nanos now) {
+// The filter proper: rules in order, then the interface default.
+Decision Evaluate(const Policy& policy, ClassifierState& state, std::span<const uint8_t> frame,
+                  const ParsedPacket& pkt, InterfaceList in, uint8_t ct_state, Nanos now) {
   const PolicyDefaults& defaults = policy.defaults();
-  // ARP and its IPv6 counterpart are bridged (or not) by the non-ip policy,
-  // before any rule: they carry no knock and no service.
-  if (pkt.family == Family::kNone || IsNeighbourDiscovery(pkt)) {
-    return defaults.non_ip == Verdict::kAccept ? Decision{Verdict::kAccept}
-                                               : Decision{Verdict::kDrop, DropReason::kNonIp};
-  }
   Facts facts(policy, state, frame, pkt, now);
   const RuleSet candidates = policy.Candidates(pkt.protocol, pkt.has_ports, pkt.dst_port);
   const std::vector<CompiledRule>& rules = policy.rules();
@@ -144,7 +142,7 @@ Decision Classify(const Policy& policy, ClassifierState& state, std::span<const 
     for (uint64_t bits = candidates[w]; bits != 0; bits &= bits - 1) {
       const int i = static_cast<int>(w * 64 + std::countr_zero(bits));
       const CompiledRule& c = rules[i];
-      if (!Matches(c, pkt, in, facts)) {
+      if (!Matches(c, pkt, in, ct_state, facts)) {
         continue;
       }
       RuleCounter& counter = state.rule_counters[i];
@@ -188,6 +186,26 @@ Decision Classify(const Policy& policy, ClassifierState& state, std::span<const 
   return defaults.lan_default == Verdict::kAccept
              ? Decision{Verdict::kAccept}
              : Decision{Verdict::kDrop, DropReason::kLanDefault};
+}
+
+}  // namespace
+
+Decision Classify(const Policy& policy, ClassifierState& state, std::span<const uint8_t> frame,
+                  const ParsedPacket& pkt, InterfaceList in, Nanos now) {
+  // ARP and its IPv6 counterpart are bridged (or not) by the non-ip policy,
+  // before any rule: they carry no knock and no service.
+  if (pkt.family == Family::kNone || IsNeighbourDiscovery(pkt)) {
+    return policy.defaults().non_ip == Verdict::kAccept
+               ? Decision{Verdict::kAccept}
+               : Decision{Verdict::kDrop, DropReason::kNonIp};
+  }
+  if (state.conntrack == nullptr) {
+    return Evaluate(policy, state, frame, pkt, in, conn_state::kUntracked, now);
+  }
+  const ConnLookup look = state.conntrack->Lookup(pkt, in, now);
+  const Decision d = Evaluate(policy, state, frame, pkt, in, look.state, now);
+  state.conntrack->Update(look, pkt, in, d.verdict == Verdict::kAccept, now);
+  return d;
 }
 
 }  // namespace knockgate

@@ -212,7 +212,10 @@ uint16_t Dataplane::SteerFrame(Side side, std::span<const uint8_t> frame) const 
   if (ParsePacket(frame, pkt) != DropReason::kNone || pkt.family == Family::kNone) {
     return 0;  // malformed and non-IP frames: worker 0 counts or bridges them
   }
-  const IpAddress& wan_side = side == Side::kWan ? pkt.src : pkt.dst;
+  // An ICMP error belongs with the flow it quotes (the router that sent it
+  // is not the WAN-side end of that flow).
+  const IpAddress& wan_side = pkt.icmp_error ? (side == Side::kWan ? pkt.inner_dst : pkt.inner_src)
+                                             : (side == Side::kWan ? pkt.src : pkt.dst);
   return WorkerForHash(SteeringHash(wan_side), static_cast<uint16_t>(workers_.size()));
 }
 
@@ -395,6 +398,20 @@ std::string Dataplane::CountersReport() const {
       }
       absl::StrAppend(&out, absl::StrFormat("rule %d: packets=%d bytes=%d%s\n", r, packets, bytes,
                                             rules[r].spec.disabled ? " (disabled)" : ""));
+    }
+    uint64_t flows = 0;
+    uint64_t created = 0;
+    uint64_t evicted = 0;
+    for (const auto& w : workers_) {
+      if (const ConnTable* ct = w->conntrack()) {
+        flows += ct->stats().size;
+        created += ct->stats().created;
+        evicted += ct->stats().evicted;
+      }
+    }
+    if (policy_->uses_conntrack()) {
+      absl::StrAppend(&out, absl::StrFormat("conntrack: entries=%d created=%d evicted=%d\n", flows,
+                                            created, evicted));
     }
     const auto& lists = policy_->lists();
     for (size_t l = 0; l < lists.size(); ++l) {

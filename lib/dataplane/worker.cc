@@ -35,6 +35,10 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(uint16_t id,
   if (policy->layer7_database() != nullptr) {
     KG_ASSIGN_OR_RETURN(w->layer7_, HyperscanScanner::Create(*policy->layer7_database()));
   }
+  if (policy->uses_conntrack()) {
+    KG_ASSIGN_OR_RETURN(w->conntrack_, ConnTable::Create(policy->conntrack()));
+  }
+  w->state_.conntrack = w->conntrack_.get();
   w->state_.lists = w->lists_.get();
   w->state_.layer7 = w->layer7_.get();
   w->state_.rule_counters.resize(policy->rules().size());
@@ -152,6 +156,9 @@ int Worker::Run() {
       counters_.idle_sleeps.Add(1);
     }
     lists_->Reclaim(now, kReclaimBudget);
+    if (conntrack_) {
+      conntrack_->Reclaim(now, kReclaimBudget);
+    }
   }
   return 0;
 }

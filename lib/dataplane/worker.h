@@ -78,6 +78,7 @@ class Worker {
   // control: read only after the worker has stopped.
   const std::vector<RuleCounter>& rule_counters() const { return state_.rule_counters; }
   const AddressTable& lists() const { return *lists_; }
+  const ConnTable* conntrack() const { return conntrack_.get(); }
 
  private:
   Worker(uint16_t id, std::shared_ptr<const Policy> policy, const DataplaneConfig& config,
@@ -99,6 +100,7 @@ class Worker {
 
   std::unique_ptr<AddressTable> lists_;
   std::unique_ptr<Layer7Scanner> layer7_;
+  std::unique_ptr<ConnTable> conntrack_;  // only when a rule matches connection-state
   ClassifierState state_;
   rte_ring* events_ring_ = nullptr;  // single producer (this worker), single consumer (main)
   WorkerCounters counters_;

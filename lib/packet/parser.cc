@@ -20,6 +20,48 @@ bool CarriesPorts(uint8_t proto) {
          proto == 136 /* udp-lite */ || proto == 33 /* dccp */;
 }
 
+bool IsIcmpErrorType(uint8_t type, bool v6) {
+  return v6 ? (type >= 1 && type <= 4)
+            : (type == 3 || type == 4 || type == 5 || type == 11 || type == 12);
+}
+
+// Reads the packet an ICMP error quotes: its IP header and the first 8 bytes
+// after it (enough for ports). A quote cut short leaves icmp_error false.
+void ParseIcmpQuote(const uint8_t* q, size_t len, bool v6, ParsedPacket& out) {
+  if (!IsIcmpErrorType(out.icmp_type, v6)) {
+    return;
+  }
+  size_t ip_len = 0;
+  if (!v6) {
+    if (len < 20 || (q[0] >> 4) != 4 || (q[0] & 0x0f) < 5) {
+      return;
+    }
+    ip_len = static_cast<size_t>(q[0] & 0x0f) * 4;
+    if (len < ip_len) {
+      return;
+    }
+    out.inner_src = IpAddress::V4(q + 12);
+    out.inner_dst = IpAddress::V4(q + 16);
+    out.inner_protocol = q[9];
+  } else {
+    if (len < 40 || (q[0] >> 4) != 6) {
+      return;
+    }
+    ip_len = 40;
+    out.inner_src = IpAddress::V6(q + 8);
+    out.inner_dst = IpAddress::V6(q + 24);
+    out.inner_protocol = q[6];
+  }
+  if (CarriesPorts(out.inner_protocol) && len >= ip_len + 4) {
+    out.inner_src_port = Load16(q + ip_len);
+    out.inner_dst_port = Load16(q + ip_len + 2);
+  } else if ((out.inner_protocol == ip_proto::kIcmp || out.inner_protocol == ip_proto::kIcmpv6) &&
+             len >= ip_len + 8) {
+    out.inner_src_port = out.inner_dst_port = Load16(q + ip_len + 4);  // echo id
+  }
+  out.icmp_error = true;
+}
+
 // Parses the L4 header at `l4` (length `len`, already bounded by the IP length).
 DropReason ParseL4(const uint8_t* l4, size_t len, size_t l4_offset, ParsedPacket& out) {
   const uint8_t proto = out.protocol;
@@ -61,6 +103,10 @@ DropReason ParseL4(const uint8_t* l4, size_t len, size_t l4_offset, ParsedPacket
     out.icmp_type = l4[0];
     out.icmp_code = l4[1];
     header = len < 8 ? len : 8;
+    if (len >= 8) {
+      out.icmp_id = Load16(l4 + 4);
+      ParseIcmpQuote(l4 + 8, len - 8, proto == ip_proto::kIcmpv6, out);
+    }
   }
   if (CarriesPorts(proto)) {
     out.has_ports = true;

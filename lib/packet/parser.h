@@ -28,6 +28,8 @@ struct ParsedPacket {
   uint8_t tcp_flags = 0;
   uint8_t icmp_type = 0;
   uint8_t icmp_code = 0;
+  uint16_t icmp_id = 0;     // echo request/reply identifier
+  bool icmp_error = false;  // an ICMP error whose quoted packet parsed (below)
   uint16_t src_port = 0;
   uint16_t dst_port = 0;
   uint16_t l3_offset = 0;
@@ -35,7 +37,23 @@ struct ParsedPacket {
   uint16_t payload_length = 0;  // (not Ethernet padding)
   IpAddress src;
   IpAddress dst;
+  // The packet an ICMP error quotes, as it was sent (for conntrack "related"
+  // and for steering by the address inside).
+  uint8_t inner_protocol = 0;
+  uint16_t inner_src_port = 0;
+  uint16_t inner_dst_port = 0;
+  IpAddress inner_src;
+  IpAddress inner_dst;
 };
+
+inline bool IsIcmpEcho(const ParsedPacket& p) {
+  return (p.protocol == ip_proto::kIcmp && (p.icmp_type == 8 || p.icmp_type == 0)) ||
+         (p.protocol == ip_proto::kIcmpv6 && (p.icmp_type == 128 || p.icmp_type == 129));
+}
+inline bool IsIcmpEchoRequest(const ParsedPacket& p) {
+  return (p.protocol == ip_proto::kIcmp && p.icmp_type == 8) ||
+         (p.protocol == ip_proto::kIcmpv6 && p.icmp_type == 128);
+}
 
 // IPv6 neighbour discovery (router/neighbour solicitation and advertisement,
 // redirect): IPv6's ARP, which a bridge must pass for IPv6 to work at all.

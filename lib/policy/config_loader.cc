@@ -111,6 +111,8 @@ class Loader {
         KG_RETURN_IF_ERROR(LoadLists(key, node));
       } else if (k == "log") {
         KG_RETURN_IF_ERROR(LoadLog(key, node));
+      } else if (k == "conntrack") {
+        KG_RETURN_IF_ERROR(LoadConntrack(key, node));
       } else if (k == "layer7-protocol") {
         KG_RETURN_IF_ERROR(
             ForEachTable(key, node, [this](const toml::table& t) { return LoadLayer7(t); }));
@@ -535,7 +537,8 @@ class Loader {
           r.layer7_protocol_pos = PosOf(v.source());
         }
       } else if (name == "connection-state") {
-        return Error(v, name, "not supported yet: connection tracking is not part of this build");
+        KG_ASSIGN_OR_RETURN(std::string s, String(v, name));
+        KG_ASSIGN_OR_RETURN(r.connection_state, ParseConnectionState(v, s));
       } else if (name == "address-list") {
         KG_ASSIGN_OR_RETURN(r.address_list, String(v, name));
         if (r.address_list.empty()) {
@@ -607,6 +610,79 @@ class Loader {
                  absl::StrCat("unknown action \"", s,
                               "\" (expected accept, drop, add-src-to-address-list, "
                               "add-dst-to-address-list, log or passthrough)"));
+  }
+
+  absl::StatusOr<Negatable<uint8_t>> ParseConnectionState(const toml::node& v,
+                                                          absl::string_view s) const {
+    static constexpr std::pair<absl::string_view, uint8_t> kStates[] = {
+        {"new", conn_state::kNew},
+        {"established", conn_state::kEstablished},
+        {"related", conn_state::kRelated},
+        {"invalid", conn_state::kInvalid},
+        {"untracked", conn_state::kUntracked},
+    };
+    Negatable<uint8_t> m{0, false};
+    m.negated = absl::ConsumePrefix(&s, "!");
+    for (absl::string_view part : absl::StrSplit(s, ',')) {
+      uint8_t bit = 0;
+      for (const auto& [word, state] : kStates) {
+        if (part == word) {
+          bit = state;
+        }
+      }
+      if (bit == 0) {
+        return Error(v, "connection-state",
+                     absl::StrCat("\"", s,
+                                  "\": expected a comma list of new, established, related, "
+                                  "invalid, untracked, optionally negated with a leading \"!\""));
+      }
+      m.value |= bit;
+    }
+    return m;
+  }
+
+  absl::Status LoadConntrack(const toml::key& key, const toml::node& node) {
+    KG_ASSIGN_OR_RETURN(const toml::table* t, Table(key, node));
+    ConntrackConfig& c = config_.conntrack;
+    const std::pair<absl::string_view, Nanos*> timeouts[] = {
+        {"tcp-syn-sent-timeout", &c.tcp_syn_sent_timeout},
+        {"tcp-syn-received-timeout", &c.tcp_syn_received_timeout},
+        {"tcp-established-timeout", &c.tcp_established_timeout},
+        {"tcp-fin-wait-timeout", &c.tcp_fin_wait_timeout},
+        {"tcp-time-wait-timeout", &c.tcp_time_wait_timeout},
+        {"tcp-close-timeout", &c.tcp_close_timeout},
+        {"udp-timeout", &c.udp_timeout},
+        {"udp-stream-timeout", &c.udp_stream_timeout},
+        {"icmp-timeout", &c.icmp_timeout},
+        {"generic-timeout", &c.generic_timeout},
+    };
+    for (auto&& [k, v] : *t) {
+      const absl::string_view name = ToAbsl(k.str());
+      if (name == "capacity") {
+        KG_ASSIGN_OR_RETURN(c.capacity, Integer(v, name, 1, 1 << 26));
+        continue;
+      }
+      Nanos* field = nullptr;
+      for (const auto& [word, f] : timeouts) {
+        if (name == word) {
+          field = f;
+        }
+      }
+      if (field == nullptr) {
+        std::vector<absl::string_view> valid = {"capacity"};
+        for (const auto& [word, f] : timeouts) {
+          valid.push_back(word);
+        }
+        return UnknownKey(k, valid);
+      }
+      KG_ASSIGN_OR_RETURN(std::string s, StringOrInteger(v, name, "a duration"));
+      absl::StatusOr<Nanos> d = ParseDuration(s);
+      if (!d.ok() || *d == kNever) {
+        return Error(v, name, "expected a duration such as \"10s\" or \"1d\"");
+      }
+      *field = *d;
+    }
+    return absl::OkStatus();
   }
 
   absl::StatusOr<TcpFlagsMatch> ParseTcpFlags(const toml::node& v, absl::string_view s) const {

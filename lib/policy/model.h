@@ -93,6 +93,7 @@ struct FilterRule {
   std::optional<Negatable<std::string>> src_address_list;
   std::optional<Negatable<std::string>> dst_address_list;
   std::optional<Negatable<std::string>> layer7_protocol;
+  std::optional<Negatable<uint8_t>> connection_state;  // conn_state bits
   SourcePos src_address_list_pos;
   SourcePos dst_address_list_pos;
   SourcePos layer7_protocol_pos;
@@ -147,6 +148,30 @@ struct DataplaneConfig {
   Nanos stats_interval = 0;  // 0: counters only on exit
 };
 
+// RouterOS's /ip firewall connection tracking timeouts, with its defaults.
+struct ConntrackConfig {
+  uint32_t capacity = 262144;  // connections per worker
+  Nanos tcp_syn_sent_timeout = 5 * kNanosPerSecond;
+  Nanos tcp_syn_received_timeout = 5 * kNanosPerSecond;
+  Nanos tcp_established_timeout = 86400 * kNanosPerSecond;
+  Nanos tcp_fin_wait_timeout = 10 * kNanosPerSecond;
+  Nanos tcp_time_wait_timeout = 10 * kNanosPerSecond;
+  Nanos tcp_close_timeout = 10 * kNanosPerSecond;
+  Nanos udp_timeout = 10 * kNanosPerSecond;
+  Nanos udp_stream_timeout = 180 * kNanosPerSecond;
+  Nanos icmp_timeout = 10 * kNanosPerSecond;
+  Nanos generic_timeout = 600 * kNanosPerSecond;
+};
+
+// connection-state values, one bit each.
+namespace conn_state {
+inline constexpr uint8_t kNew = 1;
+inline constexpr uint8_t kEstablished = 2;
+inline constexpr uint8_t kRelated = 4;
+inline constexpr uint8_t kInvalid = 8;
+inline constexpr uint8_t kUntracked = 16;
+}  // namespace conn_state
+
 struct LogConfig {
   std::string file;  // empty: events go to stdout
 };
@@ -172,6 +197,7 @@ struct Config {
   PolicyDefaults policy;
   ListsConfig lists;
   LogConfig log;
+  ConntrackConfig conntrack;
   std::vector<Layer7Protocol> layer7_protocols;
   std::vector<StaticAddress> static_addresses;
   std::vector<FilterRule> filters;

@@ -74,6 +74,17 @@ std::string DescribeRule(const FilterRule& r) {
     absl::StrAppend(&out, " layer7-protocol=", Neg(r.layer7_protocol->negated),
                     r.layer7_protocol->value);
   }
+  if (r.connection_state) {
+    static constexpr const char* kNames[] = {"new", "established", "related", "invalid",
+                                             "untracked"};
+    std::string states;
+    for (int bit = 0; bit < 5; ++bit) {
+      if (r.connection_state->value & (1u << bit)) {
+        absl::StrAppend(&states, states.empty() ? "" : ",", kNames[bit]);
+      }
+    }
+    absl::StrAppend(&out, " connection-state=", Neg(r.connection_state->negated), states);
+  }
   if (r.log) {
     absl::StrAppend(&out, " log=yes");
   }
@@ -109,6 +120,7 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::Compile(const Config& conf
   std::shared_ptr<Policy> p(new Policy());
   p->path_ = config.path;
   p->defaults_ = config.policy;
+  p->conntrack_ = config.conntrack;
   p->layer7_ = config.layer7_protocols;
   const std::string& path = config.path;
 
@@ -165,6 +177,7 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::Compile(const Config& conf
         }
       }
     }
+    p->uses_conntrack_ = p->uses_conntrack_ || (r.connection_state && !r.disabled);
     p->rules_.push_back(std::move(c));
   }
 

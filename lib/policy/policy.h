@@ -51,6 +51,9 @@ class Policy {
   const StaticLists& static_lists() const { return static_lists_; }
   const PolicyDefaults& defaults() const { return defaults_; }
   const std::vector<std::string>& warnings() const { return warnings_; }
+  // Whether any enabled rule matches on connection-state (else conntrack is off).
+  bool uses_conntrack() const { return uses_conntrack_; }
+  const ConntrackConfig& conntrack() const { return conntrack_; }
   int FindList(absl::string_view name) const;
   // Capacities by list id, for AddressTable::Create.
   std::vector<uint32_t> ListCapacities() const;
@@ -90,6 +93,8 @@ class Policy {
   std::unique_ptr<const HyperscanDatabase> layer7_db_;
   StaticLists static_lists_;
   PolicyDefaults defaults_;
+  ConntrackConfig conntrack_;
+  bool uses_conntrack_ = false;
   std::vector<std::string> warnings_;
   std::string path_;
 

@@ -41,8 +41,10 @@ struct Step {
   InterfaceList in = InterfaceList::kWan;
 };
 
-std::vector<uint8_t> Tcp(const char* src, uint16_t dport, const char* dst = kServer) {
+std::vector<uint8_t> Tcp(const char* src, uint16_t dport, const char* dst = kServer,
+                         uint16_t sport = 40000) {
   PacketSpec s;
+  s.src_port = sport;
   s.src = src;
   s.dst = dst;
   s.dst_port = dport;
@@ -76,6 +78,12 @@ class SeedTest : public ::testing::Test {
       scanner_ = std::move(scanner).value();
     }
     state_ = std::make_unique<ClassifierState>();
+    if (policy_->uses_conntrack()) {
+      auto conntrack = ConnTable::Create(policy_->conntrack());
+      ASSERT_TRUE(conntrack.ok());
+      conntrack_ = std::move(conntrack).value();
+      state_->conntrack = conntrack_.get();
+    }
     state_->lists = lists_.get();
     state_->layer7 = scanner_.get();
     state_->rule_counters.resize(policy_->rules().size());
@@ -121,6 +129,7 @@ class SeedTest : public ::testing::Test {
   std::shared_ptr<const Policy> policy_;
   std::unique_ptr<AddressTable> lists_;
   std::unique_ptr<HyperscanScanner> scanner_;
+  std::unique_ptr<ConnTable> conntrack_;
   std::unique_ptr<ClassifierState> state_;
 };
 
@@ -141,11 +150,12 @@ TEST_F(SeedTest, RightOrderGrantsAndGrantEndsAfter30m) {
       {"open after the knock", 4 * kS, Tcp(kClient, 80), kAccept},
       {"any port, any protocol", 5 * kS, Udp(kClient, 53, "q"), kAccept},
       {"still open just before 30m", 3 * kS + 1800 * kS - 1, Tcp(kClient, 80), kAccept},
-      {"closed at 30m", 3 * kS + 1800 * kS, Tcp(kClient, 80), kDrop, kWan},
+      // A new connection (another source port): the last one is still tracked.
+      {"closed at 30m", 3 * kS + 1800 * kS, Tcp(kClient, 80, kServer, 40001), kDrop, kWan},
   });
-  EXPECT_EQ(state_->rule_counters[7].packets, 4u);
-  EXPECT_EQ(state_->rule_counters[3].packets, 1u);
-  EXPECT_EQ(state_->rule_counters[3].bytes, Tcp(kClient, 888).size());
+  EXPECT_EQ(state_->rule_counters[8].packets, 4u);
+  EXPECT_EQ(state_->rule_counters[4].packets, 1u);
+  EXPECT_EQ(state_->rule_counters[4].bytes, Tcp(kClient, 888).size());
 }
 
 TEST_F(SeedTest, WrongOrderDoesNotGrant) {
@@ -241,7 +251,7 @@ TEST_F(SeedTest, DisabledBlacklistRulesAreSkipped) {
       {"scan port 22", 0, Tcp(kClient, 22), kDrop, kWan},
   });
   EXPECT_FALSE(In("blacklist", kClient, 1));
-  EXPECT_EQ(state_->rule_counters[1].packets, 0u);
+  EXPECT_EQ(state_->rule_counters[2].packets, 0u);
 }
 
 TEST_F(SeedTest, EnabledBlacklistJailsAndDrops) {
@@ -403,13 +413,14 @@ protocol = "udp"
 
 TEST_F(SeedTest, CandidateTablesSkipRulesForOtherPorts) {
   LoadShipped();
-  // tcp/888 can only meet the knock-1 and accept rules (disabled ones never).
+  // tcp/888 can only meet the conntrack, knock-1 and accept rules (disabled
+  // ones never).
   RuleSet set = policy_->Candidates(6, true, 888);
-  EXPECT_EQ(set[0], (1u << 3) | (1u << 7));
+  EXPECT_EQ(set[0], 1u | (1u << 4) | (1u << 8));
   set = policy_->Candidates(17, true, 888);
-  EXPECT_EQ(set[0], (1u << 4) | (1u << 7));
+  EXPECT_EQ(set[0], 1u | (1u << 5) | (1u << 8));
   set = policy_->Candidates(1, false, 0);
-  EXPECT_EQ(set[0], 1u << 7);
+  EXPECT_EQ(set[0], 1u | (1u << 8));
 }
 
 TEST(Layer7Test, HyperscanErrorNamesTheProtocol) {

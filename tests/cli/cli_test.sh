@@ -44,8 +44,8 @@ expect "an unknown option fails" test $? -ne 0
 expect "replay runs" test $? -eq 0
 verdict() { grep -E "^ *[0-9.]+ #$1 " "$tmp/replay.out"; }
 expect "client closed before knocking" sh -c "$(declare -f verdict); tmp=$tmp; verdict 6 | grep -q 'drop (wan_default)'"
-expect "knock 3 is granted" grep -q 'list-add rule=6 list=secured address=198.51.100.7 timeout=30m' "$tmp/replay.out"
-expect "client open after knocking" sh -c "$(declare -f verdict); tmp=$tmp; verdict 10 | grep -q 'forward rule=7'"
+expect "knock 3 is granted" grep -q 'list-add rule=7 list=secured address=198.51.100.7 timeout=30m' "$tmp/replay.out"
+expect "client open after knocking" sh -c "$(declare -f verdict); tmp=$tmp; verdict 10 | grep -q 'forward rule=8'"
 expect "wrong order stays closed" sh -c "$(declare -f verdict); tmp=$tmp; verdict 14 | grep -q 'drop'"
 expect "passphrase knock grants" grep -q 'list=secured address=198.51.100.9' "$tmp/replay.out"
 expect "wrong passphrase does not knock" sh -c "! grep -q '^ *8.000000 list-add' '$tmp/replay.out'"

@@ -38,11 +38,18 @@ granted() { grep -q "list=secured address=$1 " "$LOG"; }
 
 lab_up "$ID" || exit 1
 lab_http "$ID" || exit 1
+lab_http "$ID" c || exit 1
+S="ip netns exec $(lab_ns "$ID" s)"
 CONFIG=$(lab_config "$ID" "$WINDOW" "${GRANT}s")
 lab_gate_start "$ID" "$CONFIG" "$LOG" || exit 1
 
 expect "the server is invisible before knocking" closed_from 10.77.0.2
 expect "nmap sees no open port" sh -c "! $C nmap -n -Pn -p 22,80,443 $SERVER | grep -q open"
+
+# Connection tracking: the LAN host browses out and gets its replies.
+expect "the LAN host reaches a WAN web server (replies are established)" \
+  sh -c "$S curl -s -m 3 http://$LAB_CLIENT_IP:8080/ | grep -q 'hello from the WAN'"
+expect "while that WAN host still cannot reach into the LAN" closed_from 10.77.0.2
 
 # The seed's knock, one nmap run per port, in order (the README says why).
 for x in 888 555 222; do $C nmap -n -Pn -p $x "$SERVER" >/dev/null; done

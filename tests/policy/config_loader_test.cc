@@ -245,9 +245,23 @@ TEST(ConfigLoaderTest, AddActionNeedsList) {
               StartsWith("t.toml:3:16: address-list: only add-src-to-address-list"));
 }
 
-TEST(ConfigLoaderTest, ConnectionStateIsNotYetSupported) {
-  EXPECT_THAT(ErrorOf("[[filter]]\naction = \"accept\"\nconnection-state = \"established\"\n"),
-              StartsWith("t.toml:3:20: connection-state: not supported yet"));
+TEST(ConfigLoaderTest, ConnectionState) {
+  absl::StatusOr<Config> c = LoadConfig(
+      "[[filter]]\naction = \"accept\"\nconnection-state = \"established,related\"\n"
+      "[[filter]]\naction = \"drop\"\nconnection-state = \"!new\"\n"
+      "[conntrack]\ntcp-established-timeout = \"1h\"\ncapacity = 1000\n",
+      "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->filters[0].connection_state->value, conn_state::kEstablished | conn_state::kRelated);
+  EXPECT_TRUE(c->filters[1].connection_state->negated);
+  EXPECT_EQ(c->conntrack.tcp_established_timeout, 3600 * kNanosPerSecond);
+  EXPECT_EQ(c->conntrack.capacity, 1000u);
+  EXPECT_THAT(ErrorOf("[[filter]]\naction = \"accept\"\nconnection-state = \"established,open\"\n"),
+              StartsWith("t.toml:3:20: connection-state: \"established,open\": expected"));
+  EXPECT_THAT(ErrorOf("[conntrack]\nudp-timeout = \"soon\"\n"),
+              StartsWith("t.toml:2:15: udp-timeout: expected a duration"));
+  EXPECT_THAT(ErrorOf("[conntrack]\ntcp-timeout = \"5s\"\n"),
+              StartsWith("t.toml:2:1: tcp-timeout: unknown key"));
 }
 
 TEST(ConfigLoaderTest, OutOfRangeDataplaneValues) {
@@ -285,7 +299,7 @@ TEST(ConfigLoaderTest, LanSideListsNeedOneWorker) {
 TEST(ConfigLoaderTest, ShippedConfigLoads) {
   absl::StatusOr<Config> c = LoadConfigFile(KNOCKGATE_SOURCE_ROOT "/conf/knockgate.toml");
   ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_EQ(c->filters.size(), 8u);
+  EXPECT_EQ(c->filters.size(), 9u);
   EXPECT_EQ(c->layer7_protocols.size(), 1u);
 }
 

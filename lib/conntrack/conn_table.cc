@@ -1,0 +1,322 @@
+// Flow table: linear probing with backward-shift deletion, a min-heap on
+// expiry for eviction and reclamation, and a small TCP state machine.
+#include "conntrack/conn_table.h"
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace knockgate {
+namespace {
+
+constexpr uint32_t kEmpty = UINT32_MAX;
+
+bool IsTcp(const ParsedPacket& p) { return p.protocol == ip_proto::kTcp; }
+
+}  // namespace
+
+FlowKey FlowOf(const ParsedPacket& pkt, InterfaceList in) {
+  FlowKey k;
+  k.protocol = pkt.protocol;
+  const bool from_wan = in == InterfaceList::kWan;
+  k.remote = from_wan ? pkt.src : pkt.dst;
+  k.local = from_wan ? pkt.dst : pkt.src;
+  if (IsIcmpEcho(pkt)) {
+    k.remote_port = k.local_port = pkt.icmp_id;
+  } else if (pkt.has_ports) {
+    k.remote_port = from_wan ? pkt.src_port : pkt.dst_port;
+    k.local_port = from_wan ? pkt.dst_port : pkt.src_port;
+  }
+  return k;
+}
+
+FlowKey QuotedFlowOf(const ParsedPacket& pkt, InterfaceList in) {
+  // The quoted packet travelled the other way: an error arriving on the WAN
+  // quotes a packet that left through it (its destination is the remote end).
+  FlowKey k;
+  k.protocol = pkt.inner_protocol;
+  const bool quoted_from_lan = in == InterfaceList::kWan;
+  k.remote = quoted_from_lan ? pkt.inner_dst : pkt.inner_src;
+  k.local = quoted_from_lan ? pkt.inner_src : pkt.inner_dst;
+  k.remote_port = quoted_from_lan ? pkt.inner_dst_port : pkt.inner_src_port;
+  k.local_port = quoted_from_lan ? pkt.inner_src_port : pkt.inner_dst_port;
+  return k;
+}
+
+absl::StatusOr<std::unique_ptr<ConnTable>> ConnTable::Create(const ConntrackConfig& config) {
+  if (config.capacity == 0 || config.capacity >= (1u << 30)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("conntrack capacity ", config.capacity, " is out of range"));
+  }
+  return std::unique_ptr<ConnTable>(new ConnTable(config));
+}
+
+ConnTable::ConnTable(const ConntrackConfig& config) : config_(config) {
+  entries_.resize(config.capacity);
+  heap_.reserve(config.capacity);
+  free_.reserve(config.capacity);
+  for (uint32_t e = config.capacity; e > 0; --e) {
+    free_.push_back(e - 1);
+  }
+  size_t slots = 16;
+  while (slots < config.capacity * 2ull) {
+    slots <<= 1;
+  }
+  slots_.assign(slots, kEmpty);
+  slot_mask_ = slots - 1;
+}
+
+uint64_t ConnTable::Hash(const FlowKey& k) {
+  uint64_t w[4];
+  std::memcpy(&w[0], k.remote.bytes.data(), 8);
+  std::memcpy(&w[1], k.remote.bytes.data() + 8, 8);
+  std::memcpy(&w[2], k.local.bytes.data(), 8);
+  std::memcpy(&w[3], k.local.bytes.data() + 8, 8);
+  uint64_t h = (uint64_t{k.remote_port} << 32 | uint64_t{k.local_port} << 16 | k.protocol) *
+               0x9E3779B97F4A7C15ULL;
+  for (uint64_t x : w) {
+    h = (h ^ x) * 0xBF58476D1CE4E5B9ULL;
+    h ^= h >> 31;
+  }
+  return h;
+}
+
+uint32_t ConnTable::FindAny(const FlowKey& k) const {
+  for (uint64_t i = Hash(k) & slot_mask_;; i = (i + 1) & slot_mask_) {
+    const uint32_t e = slots_[i];
+    if (e == kEmpty || entries_[e].key == k) {
+      return e;
+    }
+  }
+}
+
+uint32_t ConnTable::Find(const FlowKey& k, Nanos now) const {
+  const uint32_t e = FindAny(k);
+  // Exact: a flow past its timeout is gone even before Reclaim frees it.
+  return e != kEmpty && entries_[e].expiry > now ? e : kEmpty;
+}
+
+TcpState ConnTable::tcp_state(const FlowKey& key, Nanos now) const {
+  const uint32_t e = Find(key, now);
+  return e == kEmpty ? TcpState::kNone : entries_[e].tcp;
+}
+
+ConnLookup ConnTable::Lookup(const ParsedPacket& pkt, InterfaceList in, Nanos now) const {
+  ConnLookup look;
+  if (pkt.later_fragment) {
+    return look;  // untracked
+  }
+  if (pkt.icmp_error) {
+    look.key = QuotedFlowOf(pkt, in);
+    look.state = Find(look.key, now) != kEmpty ? conn_state::kRelated : conn_state::kInvalid;
+    return look;
+  }
+  look.key = FlowOf(pkt, in);
+  look.entry = Find(look.key, now);
+  if (look.entry != kEmpty) {
+    look.state = conn_state::kEstablished;
+    return look;
+  }
+  const bool tcp_opener =
+      IsTcp(pkt) &&
+      (pkt.tcp_flags & (tcp_flag::kSyn | tcp_flag::kAck | tcp_flag::kRst)) == tcp_flag::kSyn;
+  const bool icmp_reply = IsIcmpEcho(pkt) && !IsIcmpEchoRequest(pkt);
+  if ((IsTcp(pkt) && !tcp_opener) || icmp_reply) {
+    look.state = conn_state::kInvalid;
+  } else {
+    look.state = conn_state::kNew;
+  }
+  return look;
+}
+
+Nanos ConnTable::InitialTimeout(const ParsedPacket& pkt) const {
+  if (IsTcp(pkt)) {
+    return config_.tcp_syn_sent_timeout;
+  }
+  if (pkt.protocol == ip_proto::kUdp) {
+    return config_.udp_timeout;
+  }
+  if (pkt.protocol == ip_proto::kIcmp || pkt.protocol == ip_proto::kIcmpv6) {
+    return config_.icmp_timeout;
+  }
+  return config_.generic_timeout;
+}
+
+void ConnTable::Update(const ConnLookup& look, const ParsedPacket& pkt, InterfaceList in,
+                       bool accepted, Nanos now) {
+  if (look.state == conn_state::kEstablished) {
+    Advance(entries_[look.entry], pkt, in, now);
+  } else if (look.state == conn_state::kNew && accepted) {
+    Insert(look.key, in, pkt, now);
+  }
+}
+
+void ConnTable::Advance(Entry& e, const ParsedPacket& pkt, InterfaceList in, Nanos now) {
+  const uint32_t index = static_cast<uint32_t>(&e - entries_.data());
+  const bool reply = in != e.opened_from;
+  e.seen_reply = e.seen_reply || reply;
+  Nanos timeout = 0;
+  if (!IsTcp(pkt)) {
+    timeout = pkt.protocol == ip_proto::kUdp
+                  ? (e.seen_reply ? config_.udp_stream_timeout : config_.udp_timeout)
+                  : InitialTimeout(pkt);
+  } else {
+    const uint8_t f = pkt.tcp_flags;
+    if (f & tcp_flag::kRst) {
+      e.tcp = TcpState::kClose;
+    } else if (f & tcp_flag::kFin) {
+      e.fin_from[static_cast<int>(in)] = true;
+      e.tcp = (e.fin_from[0] && e.fin_from[1]) ? TcpState::kTimeWait : TcpState::kFinWait;
+    } else if (e.tcp == TcpState::kSynSent && reply && (f & tcp_flag::kSyn) &&
+               (f & tcp_flag::kAck)) {
+      e.tcp = TcpState::kSynReceived;
+    } else if (e.tcp == TcpState::kSynReceived && !reply && (f & tcp_flag::kAck)) {
+      e.tcp = TcpState::kEstablished;
+    }
+    switch (e.tcp) {
+      case TcpState::kSynSent:
+        timeout = config_.tcp_syn_sent_timeout;
+        break;
+      case TcpState::kSynReceived:
+        timeout = config_.tcp_syn_received_timeout;
+        break;
+      case TcpState::kEstablished:
+      case TcpState::kNone:
+        timeout = config_.tcp_established_timeout;
+        break;
+      case TcpState::kFinWait:
+        timeout = config_.tcp_fin_wait_timeout;
+        break;
+      case TcpState::kTimeWait:
+        timeout = config_.tcp_time_wait_timeout;
+        break;
+      case TcpState::kClose:
+        timeout = config_.tcp_close_timeout;
+        break;
+    }
+  }
+  SetExpiry(index, now + timeout);
+}
+
+void ConnTable::Insert(const FlowKey& k, InterfaceList from, const ParsedPacket& pkt, Nanos now) {
+  if (const uint32_t stale = FindAny(k); stale != kEmpty) {
+    Erase(stale);  // the same flow, expired but not reclaimed yet
+    ++stats_.expired;
+  }
+  if (free_.empty()) {
+    // Full: the flow closest to expiring goes first.
+    const uint32_t victim = heap_.front();
+    ++(entries_[victim].expiry > now ? stats_.evicted : stats_.expired);
+    Erase(victim);
+  }
+  const uint32_t e = free_.back();
+  free_.pop_back();
+  Entry& entry = entries_[e];
+  entry = Entry{};
+  entry.key = k;
+  entry.opened_from = from;
+  entry.tcp = IsTcp(pkt) ? TcpState::kSynSent : TcpState::kNone;
+  entry.expiry = now + InitialTimeout(pkt);
+  uint64_t i = Hash(k) & slot_mask_;
+  while (slots_[i] != kEmpty) {
+    i = (i + 1) & slot_mask_;
+  }
+  slots_[i] = e;
+  heap_.push_back(e);
+  entry.heap_pos = static_cast<uint32_t>(heap_.size() - 1);
+  SiftUp(entry.heap_pos);
+  ++stats_.created;
+  stats_.size = static_cast<uint32_t>(heap_.size());
+}
+
+void ConnTable::Erase(uint32_t e) {
+  uint64_t i = Hash(entries_[e].key) & slot_mask_;
+  while (slots_[i] != e) {
+    i = (i + 1) & slot_mask_;
+  }
+  for (uint64_t j = (i + 1) & slot_mask_;; j = (j + 1) & slot_mask_) {
+    const uint32_t r = slots_[j];
+    if (r == kEmpty) {
+      break;
+    }
+    const uint64_t home = Hash(entries_[r].key) & slot_mask_;
+    const bool home_in_range = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+    if (!home_in_range) {
+      slots_[i] = r;
+      i = j;
+    }
+  }
+  slots_[i] = kEmpty;
+  const uint32_t pos = entries_[e].heap_pos;
+  const uint32_t last = heap_.back();
+  heap_.pop_back();
+  if (last != e) {
+    HeapSet(pos, last);
+    SiftUp(pos);
+    SiftDown(entries_[last].heap_pos);
+  }
+  free_.push_back(e);
+  stats_.size = static_cast<uint32_t>(heap_.size());
+}
+
+size_t ConnTable::Reclaim(Nanos now, size_t budget) {
+  size_t freed = 0;
+  while (freed < budget && !heap_.empty() && entries_[heap_.front()].expiry <= now) {
+    Erase(heap_.front());
+    ++stats_.expired;
+    ++freed;
+  }
+  return freed;
+}
+
+void ConnTable::SetExpiry(uint32_t e, Nanos expiry) {
+  const Nanos old = entries_[e].expiry;
+  entries_[e].expiry = expiry;
+  if (expiry < old) {
+    SiftUp(entries_[e].heap_pos);
+  } else {
+    SiftDown(entries_[e].heap_pos);
+  }
+}
+
+void ConnTable::HeapSet(uint32_t pos, uint32_t e) {
+  heap_[pos] = e;
+  entries_[e].heap_pos = pos;
+}
+
+void ConnTable::SiftUp(uint32_t pos) {
+  const uint32_t e = heap_[pos];
+  const Nanos x = entries_[e].expiry;
+  while (pos > 0) {
+    const uint32_t parent = (pos - 1) / 2;
+    if (entries_[heap_[parent]].expiry <= x) {
+      break;
+    }
+    HeapSet(pos, heap_[parent]);
+    pos = parent;
+  }
+  HeapSet(pos, e);
+}
+
+void ConnTable::SiftDown(uint32_t pos) {
+  const uint32_t n = static_cast<uint32_t>(heap_.size());
+  const uint32_t e = heap_[pos];
+  const Nanos x = entries_[e].expiry;
+  for (;;) {
+    uint32_t child = 2 * pos + 1;
+    if (child >= n) {
+      break;
+    }
+    if (child + 1 < n && entries_[heap_[child + 1]].expiry < entries_[heap_[child]].expiry) {
+      ++child;
+    }
+    if (entries_[heap_[child]].expiry >= x) {
+      break;
+    }
+    HeapSet(pos, heap_[child]);
+    pos = child;
+  }
+  HeapSet(pos, e);
+}
+
+}  // namespace knockgate
