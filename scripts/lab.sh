@@ -65,13 +65,15 @@ lab_down() {
   rm -rf "/var/run/dpdk/kg$id"
 }
 
-# lab_config ID WINDOW GRANT: the shipped recipe with shorter knock windows and grant.
+# lab_config ID WINDOW GRANT [SOURCE]: the shipped recipe (or SOURCE) with
+# shorter knock windows and grant.
 lab_config() {
-  local out=/tmp/kg-$1-lab.toml
+  local out=/tmp/kg-$1-lab-$RANDOM.toml src=${4:-$LAB_ROOT/conf/knockgate.toml}
   sed -e "s/address-list-timeout = \"30s\"/address-list-timeout = \"$2\"/" \
       -e "s/address-list-timeout = \"30m\"/address-list-timeout = \"$3\"/" \
       -e 's/^mbufs = 65536/mbufs = 16384/' \
-      "$LAB_ROOT/conf/knockgate.toml" >"$out"
+      "$src" >"$out"
+  grep -q '^\[dataplane\]' "$out" || printf '\n[dataplane]\nmbufs = 16384\n' >>"$out"
   echo "$out"
 }
 

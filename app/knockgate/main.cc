@@ -1,16 +1,36 @@
 // knockgate's entry point: parses the command line, loads and compiles the
 // policy, and dispatches to --check, --replay or the gateway.
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "classify/classifier.h"
 #include "options.h"
 #include "policy/config_loader.h"
 #include "policy/policy.h"
+#include "policy/routeros_import.h"
 #include "replay.h"
 #include "run.h"
 
 namespace knockgate {
 namespace {
+
+int ImportRouterOsFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::cerr << path << ": cannot open RouterOS script\n";
+    return 1;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<std::string> toml = ImportRouterOs(text.str(), path);
+  if (!toml.ok()) {
+    std::cerr << toml.status().message() << "\n";
+    return 1;
+  }
+  std::cout << *toml;
+  return 0;
+}
 
 int Main(int argc, char** argv) {
   absl::StatusOr<Options> options = ParseOptions(argc, argv);
@@ -25,6 +45,9 @@ int Main(int argc, char** argv) {
   if (options->mode == Options::Mode::kVersion) {
     std::cout << "knockgate " << KNOCKGATE_VERSION << "\n";
     return 0;
+  }
+  if (options->mode == Options::Mode::kImport) {
+    return ImportRouterOsFile(options->import_path);
   }
   absl::StatusOr<Config> config = LoadConfigFile(options->config_path);
   if (!config.ok()) {

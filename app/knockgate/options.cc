@@ -13,6 +13,9 @@ const char kUsage[] = R"(usage:
   knockgate --replay PCAP --config FILE  classify PCAP's frames as arriving on the WAN port,
                                          using their capture timestamps as the clock; print
                                          each verdict, every event and the counters
+  knockgate --import-routeros FILE.rsc   translate a RouterOS script (/ip firewall filter,
+                                         layer7-protocol, address-list; /ipv6 firewall) to
+                                         TOML on stdout
   knockgate --config FILE                run the gateway, EAL arguments from [eal].args
   knockgate [EAL args] -- --config FILE  run it with these EAL arguments instead
 
@@ -20,6 +23,8 @@ options:
   -c, --config FILE   TOML configuration (see conf/knockgate.toml)
       --check         load and compile only; never starts EAL
       --replay PCAP   offline replay through the classifier; never starts EAL
+      --import-routeros FILE.rsc
+                      RouterOS script to TOML; never starts EAL
   -h, --help          this text
       --version       print the version
 
@@ -58,6 +63,9 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
     } else if (arg == "--replay") {
       o.mode = Options::Mode::kReplay;
       status = value(o.replay_path);
+    } else if (arg == "--import-routeros") {
+      o.mode = Options::Mode::kImport;
+      status = value(o.import_path);
     } else if (arg == "-h" || arg == "--help") {
       o.mode = Options::Mode::kHelp;
       return o;
@@ -72,7 +80,7 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
       return status;
     }
   }
-  if (o.config_path.empty()) {
+  if (o.config_path.empty() && o.mode != Options::Mode::kImport) {
     return absl::InvalidArgumentError("--config FILE is required (see --help)");
   }
   return o;

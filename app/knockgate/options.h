@@ -10,10 +10,11 @@
 namespace knockgate {
 
 struct Options {
-  enum class Mode { kRun, kCheck, kReplay, kHelp, kVersion };
+  enum class Mode { kRun, kCheck, kReplay, kImport, kHelp, kVersion };
   Mode mode = Mode::kRun;
   std::string config_path;
   std::string replay_path;
+  std::string import_path;
   std::vector<std::string> eal_args;  // from the command line, before "--"
   bool eal_args_given = false;
 };

@@ -54,6 +54,13 @@ expect "late knock stays closed" sh -c "$(declare -f verdict); tmp=$tmp; verdict
 expect "grant over after 30m" sh -c "$(declare -f verdict); tmp=$tmp; verdict 25 | grep -q 'drop (wan_default)'"
 expect "counters printed" grep -q '^frames=25 forwarded=5$' "$tmp/replay.out"
 
+printf '/ip firewall filter\nadd chain=input in-interface=ether1 action=drop\n' >"$tmp/x.rsc"
+"$KG" --import-routeros "$tmp/x.rsc" >"$tmp/import.out" 2>&1
+expect "--import-routeros refuses what it cannot express, with status 1" test $? -eq 1
+expect "the refusal names the line and the word" grep -q "^$tmp/x.rsc:2: in-interface: " "$tmp/import.out"
+"$KG" --import-routeros "$SRC/tests/data/seed.rsc" >"$tmp/seed.toml"
+expect "--import-routeros translates the seed" "$KG" --check --config "$tmp/seed.toml"
+
 if [ $fail -ne 0 ]; then
   echo "--- replay output ---"
   cat "$tmp/replay.out"

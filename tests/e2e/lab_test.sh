@@ -87,6 +87,19 @@ expect "socat sends the passphrase too" open_from 10.77.0.8
 
 lab_gate_stop
 expect "knockgate stops cleanly and prints its counters" grep -q '^final counters:' "$LOG"
+
+# The seed's RouterOS commands, imported, behave like the shipped recipe.
+IMPORTED=/tmp/kg-$ID-imported.toml
+"$LAB_KNOCKGATE" --import-routeros "$HERE/../data/seed.rsc" >"$IMPORTED"
+expect "the seed's RouterOS commands import" test -s "$IMPORTED"
+LOG=/tmp/kg-$ID-gate-imported.log
+lab_gate_start "$ID" "$(lab_config "$ID" "$WINDOW" "${GRANT}s" "$IMPORTED")" "$LOG" || exit 1
+expect "the imported recipe keeps the server invisible" closed_from 10.77.0.9
+nmap_knock 10.77.0.9 888 555 222
+expect "the imported recipe opens to the same knock" open_from 10.77.0.9
+nmap_knock 10.77.0.3 555 888 222
+expect "and stays closed to a wrong order" closed_from 10.77.0.3
+lab_gate_stop
 if ((fail)); then
   echo "--- gate log ---"
   cat "$LOG"
