@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -36,9 +37,9 @@ constexpr ProtocolEntry kProtocols[] = {
 };
 
 // Keys accepted in each section, for "unknown key" errors that say what is valid.
-const std::vector<absl::string_view> kTopKeys = {"eal",          "interfaces", "dataplane",
-                                                 "policy",       "lists",      "layer7-protocol",
-                                                 "address-list", "filter"};
+const std::vector<absl::string_view> kTopKeys = {
+    "eal",       "interfaces",      "dataplane",    "policy", "lists", "log",
+    "conntrack", "layer7-protocol", "address-list", "filter", "knock"};
 const std::vector<absl::string_view> kFilterKeys = {"chain",
                                                     "action",
                                                     "in-interface-list",
@@ -122,10 +123,16 @@ class Loader {
       } else if (k == "filter") {
         KG_RETURN_IF_ERROR(
             ForEachTable(key, node, [this](const toml::table& t) { return LoadFilter(t); }));
+      } else if (k == "knock") {
+        KG_RETURN_IF_ERROR(
+            ForEachTable(key, node, [this](const toml::table& t) { return LoadKnock(t); }));
       } else {
         return UnknownKey(key, kTopKeys);
       }
     }
+    // [[knock]] sections run after the [[filter]] rules, so a blacklist drop
+    // written as a filter still comes first.
+    config_.filters.insert(config_.filters.end(), knock_rules_.begin(), knock_rules_.end());
     KG_RETURN_IF_ERROR(CheckCrossReferences());
     return std::move(config_);
   }
@@ -592,6 +599,152 @@ class Loader {
     return absl::OkStatus();
   }
 
+  // A [[knock]] section: ordered steps, a window per step, a grant list and
+  // its timeout. Expands to the filter rules one would write by hand.
+  absl::Status LoadKnock(const toml::table& t) {
+    const SourcePos pos = PosOf(t.source());
+    std::string name;
+    std::string grant_list = "secured";
+    std::string comment;
+    Nanos window = 30 * kNanosPerSecond;
+    Nanos grant_timeout = 1800 * kNanosPerSecond;
+    InterfaceList in = InterfaceList::kWan;
+    bool accept = true;
+    bool disabled = false;
+    struct Step {
+      uint8_t protocol;
+      uint16_t port;
+      std::string layer7;
+      SourcePos pos;
+    };
+    std::vector<Step> steps;
+    auto duration = [&](const toml::node& v, absl::string_view key) -> absl::StatusOr<Nanos> {
+      KG_ASSIGN_OR_RETURN(std::string text, StringOrInteger(v, key, "a duration"));
+      absl::StatusOr<Nanos> d = ParseDuration(text);
+      if (!d.ok()) {
+        return Error(v, key, d.status().message());
+      }
+      return *d;
+    };
+    auto parse_step = [&](const toml::node& v, absl::string_view text) -> absl::StatusOr<Step> {
+      Step step{0, 0, "", PosOf(v.source())};
+      std::vector<absl::string_view> parts = absl::StrSplit(text, ':');
+      uint32_t port = 0;
+      if (parts.size() != 2 || (parts[0] != "tcp" && parts[0] != "udp") ||
+          !absl::SimpleAtoi(parts[1], &port) || port < 1 || port > 65535) {
+        return Error(v, "steps",
+                     absl::StrCat("\"", text,
+                                  "\": expected \"tcp:PORT\" or \"udp:PORT\" with a port "
+                                  "1..65535"));
+      }
+      step.protocol = parts[0] == "tcp" ? 6 : 17;
+      step.port = static_cast<uint16_t>(port);
+      return step;
+    };
+    for (auto&& [k, v] : t) {
+      const absl::string_view key = ToAbsl(k.str());
+      if (key == "name") {
+        KG_ASSIGN_OR_RETURN(name, String(v, key));
+      } else if (key == "steps") {
+        const toml::array* arr = v.as_array();
+        if (arr == nullptr || arr->empty()) {
+          return WrongType(v, key, "a non-empty array of steps");
+        }
+        for (const toml::node& item : *arr) {
+          if (const auto* str = item.as_string()) {
+            KG_ASSIGN_OR_RETURN(Step step, parse_step(item, ToAbsl(str->get())));
+            steps.push_back(step);
+          } else if (const toml::table* tab = item.as_table()) {
+            const toml::node* port = tab->get("step");
+            if (port == nullptr || !port->is_string()) {
+              return Error(item, "steps",
+                           "an inline step needs step = \"tcp:PORT\" or \"udp:PORT\"");
+            }
+            KG_ASSIGN_OR_RETURN(Step step, parse_step(*port, ToAbsl(port->as_string()->get())));
+            for (auto&& [sk, sv] : *tab) {
+              if (ToAbsl(sk.str()) == "layer7-protocol") {
+                KG_ASSIGN_OR_RETURN(step.layer7, String(sv, "layer7-protocol"));
+                step.pos = PosOf(sv.source());
+              } else if (ToAbsl(sk.str()) != "step") {
+                return UnknownKey(sk, {"step", "layer7-protocol"});
+              }
+            }
+            steps.push_back(step);
+          } else {
+            return WrongType(
+                item, key,
+                "a step: \"tcp:PORT\" or { step = \"udp:PORT\", layer7-protocol = ... }");
+          }
+        }
+      } else if (key == "window") {
+        KG_ASSIGN_OR_RETURN(window, duration(v, key));
+      } else if (key == "grant-list") {
+        KG_ASSIGN_OR_RETURN(grant_list, String(v, key));
+      } else if (key == "grant-timeout") {
+        KG_ASSIGN_OR_RETURN(grant_timeout, duration(v, key));
+      } else if (key == "in-interface-list") {
+        KG_ASSIGN_OR_RETURN(std::string s, String(v, key));
+        if (s != "WAN" && s != "LAN") {
+          return Error(v, key, absl::StrCat("expected \"WAN\" or \"LAN\", got \"", s, "\""));
+        }
+        in = s == "WAN" ? InterfaceList::kWan : InterfaceList::kLan;
+      } else if (key == "accept") {
+        KG_ASSIGN_OR_RETURN(accept, Bool(v, key));
+      } else if (key == "comment") {
+        KG_ASSIGN_OR_RETURN(comment, String(v, key));
+      } else if (key == "disabled") {
+        KG_ASSIGN_OR_RETURN(disabled, Bool(v, key));
+      } else {
+        return UnknownKey(k, {"name", "steps", "window", "grant-list", "grant-timeout",
+                              "in-interface-list", "accept", "comment", "disabled"});
+      }
+    }
+    if (name.empty()) {
+      return Error(pos, "name", "missing: every [[knock]] needs a name");
+    }
+    if (steps.empty()) {
+      return Error(pos, "steps", "missing: every [[knock]] needs its steps");
+    }
+    for (size_t i = 0; i < steps.size(); ++i) {
+      FilterRule r;
+      r.pos = pos;
+      r.chain = Chain::kInput;
+      r.action = Action::kAddSrcToAddressList;
+      r.in_interface_list = Negatable<InterfaceList>{in, false};
+      r.protocol = Negatable<uint8_t>{steps[i].protocol, false};
+      r.dst_port = Negatable<PortSet>{PortSet{{{steps[i].port, steps[i].port}}}, false};
+      if (i > 0) {
+        r.src_address_list = Negatable<std::string>{absl::StrCat(name, "-", i), false};
+        r.src_address_list_pos = pos;
+      }
+      if (!steps[i].layer7.empty()) {
+        r.layer7_protocol = Negatable<std::string>{steps[i].layer7, false};
+        r.layer7_protocol_pos = steps[i].pos;
+      }
+      const bool last = i + 1 == steps.size();
+      r.address_list = last ? grant_list : absl::StrCat(name, "-", i + 1);
+      r.address_list_pos = pos;
+      r.address_list_timeout = last ? grant_timeout : window;
+      r.comment = absl::StrCat("knock ", name, " step ", i + 1, "/", steps.size(),
+                               comment.empty() ? "" : ": ", comment);
+      r.disabled = disabled;
+      knock_rules_.push_back(std::move(r));
+    }
+    if (accept) {
+      FilterRule r;
+      r.pos = pos;
+      r.chain = Chain::kInput;
+      r.action = Action::kAccept;
+      r.in_interface_list = Negatable<InterfaceList>{in, false};
+      r.src_address_list = Negatable<std::string>{grant_list, false};
+      r.src_address_list_pos = pos;
+      r.comment = absl::StrCat("knock ", name, ": ", grant_list, " sources pass");
+      r.disabled = disabled;
+      knock_rules_.push_back(std::move(r));
+    }
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<Action> ParseAction(const toml::node& v, absl::string_view s) const {
     static constexpr std::pair<absl::string_view, Action> kActions[] = {
         {"accept", Action::kAccept},
@@ -802,6 +955,7 @@ class Loader {
 
   absl::string_view path_;
   Config config_;
+  std::vector<FilterRule> knock_rules_;  // from [[knock]], appended after [[filter]]
 };
 
 }  // namespace

@@ -453,3 +453,60 @@ TEST(Layer7Test, CaseSensitiveWhenAsked) {
 
 }  // namespace
 }  // namespace knockgate
+
+namespace knockgate {
+namespace {
+
+// The same recipe written as a [[knock]] section behaves like the rules.
+class KnockSectionTest : public SeedTest {};
+
+constexpr char kKnockSection[] = R"(
+[[layer7-protocol]]
+name = "pass"
+regexp = "^passphrase/$"
+[[knock]]
+name = "seed"
+steps = ["tcp:888", "tcp:555", "tcp:222"]
+window = "30s"
+grant-list = "secured"
+grant-timeout = "30m"
+[[knock]]
+name = "phrase"
+steps = [{ step = "udp:888", layer7-protocol = "pass" }, "tcp:555"]
+grant-list = "secured"
+)";
+
+TEST_F(KnockSectionTest, ExpandsToTheSeedsRules) {
+  Load(kKnockSection);
+  const std::string c = kClient;
+  Run({
+      {"closed", 0, Tcp(kClient, 80), kDrop, kWan},
+      {"888", 1 * kS, Tcp(kClient, 888), kDrop, kWan, {"seed-1 " + c}},
+      {"555", 2 * kS, Tcp(kClient, 555), kDrop, kWan, {"seed-2 " + c}},
+      {"222", 3 * kS, Tcp(kClient, 222), kAccept, DropReason::kNone, {"secured " + c}},
+      {"open", 4 * kS, Tcp(kClient, 80), kAccept},
+      {"wrong order from another", 5 * kS, Tcp(kOther, 555), kDrop, kWan},
+      {"passphrase step",
+       6 * kS,
+       Udp(kOther, 888, "passphrase/\n"),
+       kDrop,
+       kWan,
+       {std::string("phrase-1 ") + kOther}},
+      {"then 555 grants",
+       7 * kS,
+       Tcp(kOther, 555),
+       kAccept,
+       DropReason::kNone,
+       {std::string("secured ") + kOther}},
+  });
+  const std::string described = policy_->Describe();
+  EXPECT_NE(described.find("address-list=seed-1 address-list-timeout=30s in-interface-list=WAN "
+                           "protocol=tcp dst-port=888 comment=\"knock seed step 1/3\""),
+            std::string::npos)
+      << described;
+  EXPECT_NE(described.find("dst-port=888 layer7-protocol=pass comment=\"knock phrase step 1/2\""),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace knockgate

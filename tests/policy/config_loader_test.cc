@@ -296,6 +296,42 @@ TEST(ConfigLoaderTest, LanSideListsNeedOneWorker) {
   EXPECT_EQ(ErrorOf(std::string("[dataplane]\nworkers = 3\n") + kKnock), "");
 }
 
+TEST(ConfigLoaderTest, KnockSectionErrors) {
+  EXPECT_EQ(ErrorOf("[[knock]]\nname = \"k\"\nsteps = [\"tcp:888\", \"sctp:9\"]\n"),
+            "t.toml:3:21: steps: \"sctp:9\": expected \"tcp:PORT\" or \"udp:PORT\" with a port "
+            "1..65535");
+  EXPECT_THAT(ErrorOf("[[knock]]\nname = \"k\"\nsteps = [\"tcp:0\"]\n"),
+              StartsWith("t.toml:3:10: steps: \"tcp:0\""));
+  EXPECT_THAT(ErrorOf("[[knock]]\nsteps = [\"tcp:1\"]\n"), StartsWith("t.toml:1:1: name: missing"));
+  EXPECT_THAT(ErrorOf("[[knock]]\nname = \"k\"\nwindow = \"soon\"\nsteps = [\"tcp:1\"]\n"),
+              StartsWith("t.toml:3:10: window: "));
+  EXPECT_EQ(ErrorOf("[[knock]]\nname = \"k\"\nsteps = [{ step = \"udp:1\", layer7-protocol = "
+                    "\"nope\" }]\n"),
+            "t.toml:3:46: layer7-protocol: no [[layer7-protocol]] is named \"nope\"");
+  EXPECT_THAT(ErrorOf("[[knock]]\nname = \"k\"\nsteps = [\"tcp:1\"]\ngrant = \"x\"\n"),
+              StartsWith("t.toml:4:1: grant: unknown key"));
+}
+
+TEST(ConfigLoaderTest, KnockSectionExpansion) {
+  absl::StatusOr<Config> c = LoadConfig(
+      "[[filter]]\naction = \"drop\"\nsrc-address-list = \"blacklist\"\n"
+      "[[knock]]\nname = \"ssh\"\nsteps = [\"tcp:7000\", \"udp:8000\"]\nwindow = \"10s\"\n"
+      "grant-timeout = \"1h\"\n",
+      "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->filters.size(), 4u);
+  EXPECT_EQ(c->filters[0].action, Action::kDrop) << "filters come first";
+  EXPECT_EQ(c->filters[1].address_list, "ssh-1");
+  EXPECT_EQ(c->filters[1].address_list_timeout, 10 * kNanosPerSecond);
+  EXPECT_FALSE(c->filters[1].src_address_list.has_value());
+  EXPECT_EQ(c->filters[2].protocol->value, 17);
+  EXPECT_EQ(c->filters[2].src_address_list->value, "ssh-1");
+  EXPECT_EQ(c->filters[2].address_list, "secured");
+  EXPECT_EQ(c->filters[2].address_list_timeout, 3600 * kNanosPerSecond);
+  EXPECT_EQ(c->filters[3].action, Action::kAccept);
+  EXPECT_EQ(c->filters[3].src_address_list->value, "secured");
+}
+
 TEST(ConfigLoaderTest, ShippedConfigLoads) {
   absl::StatusOr<Config> c = LoadConfigFile(KNOCKGATE_SOURCE_ROOT "/conf/knockgate.toml");
   ASSERT_TRUE(c.ok()) << c.status();
