@@ -81,6 +81,12 @@ expect "a UDP passphrase knock (echo | nc -u) opens it" open_from 10.77.0.6
 echo wrongphrase/ | $C nc -u -w1 -s 10.77.0.7 "$SERVER" 888
 nmap_knock 10.77.0.7 555 222
 expect "a wrong passphrase stays closed" closed_from 10.77.0.7
+printf 'passphrase' | $C socat - "UDP4-SENDTO:$SERVER:888,bind=10.77.0.7"
+nmap_knock 10.77.0.7 555 222
+expect "a truncated passphrase stays closed" closed_from 10.77.0.7
+printf 'my passphrase/\n' | $C socat - "UDP4-SENDTO:$SERVER:888,bind=10.77.0.7"
+nmap_knock 10.77.0.7 555 222
+expect "a padded passphrase stays closed" closed_from 10.77.0.7
 printf 'passphrase/' | $C socat - "UDP4-SENDTO:$SERVER:888,bind=10.77.0.8"
 nmap_knock 10.77.0.8 555 222
 expect "socat sends the passphrase too" open_from 10.77.0.8

@@ -53,6 +53,14 @@ def build():
     tagged = Ether(src="02:00:00:00:00:02", dst="02:00:00:00:00:01") / Dot1Q(vlan=100) / \
         IP(src=CLIENT, dst=SERVER) / TCP(sport=40002, dport=443, flags="S")
     send(tagged, True)                                # classified by the inner header, tag kept
+    qinq = Ether(src="02:00:00:00:00:02", dst="02:00:00:00:00:01", type=0x88A8) / \
+        Dot1Q(vlan=200, type=0x8100) / Dot1Q(vlan=100) / \
+        IP(src=CLIENT, dst=SERVER) / TCP(sport=40003, dport=443, flags="S")
+    send(qinq, True)                                  # QinQ: both tags kept
+    qinq_closed = Ether(src="02:00:00:00:00:02", dst="02:00:00:00:00:01", type=0x88A8) / \
+        Dot1Q(vlan=200, type=0x8100) / Dot1Q(vlan=100) / \
+        IP(src=WRONG, dst=SERVER) / TCP(sport=40003, dport=443, flags="S")
+    send(qinq_closed, False)                          # and the policy still applies inside
     send(syn(WRONG, 555), False)                      # wrong order
     send(syn(WRONG, 888), False)
     send(syn(WRONG, 222), False)
