@@ -254,8 +254,7 @@ TEST_F(SeedTest, LaterIpv6FragmentNeverMatchesAPortRule) {
   s.ipv6_first_next = 44;
   Run({{"ipv6 fragment at offset 160 to 'port 888'", 0, BuildPacket(s), kDrop, kWan}});
   s.ipv6_ext = {6, 0, 0x00, 0x01, 0, 0, 0, 1};  // the first fragment does knock
-  Run({{"first ipv6 fragment to port 888", 0, BuildPacket(s), kDrop, kWan,
-        {"888 2001:db8::7"}}});
+  Run({{"first ipv6 fragment to port 888", 0, BuildPacket(s), kDrop, kWan, {"888 2001:db8::7"}}});
 }
 
 TEST_F(SeedTest, DisabledBlacklistRulesAreSkipped) {
