@@ -12,6 +12,8 @@ packages=(
   # test and lab tools
   iproute2 ethtool nmap knockd curl socat hping3 netcat-openbsd tcpdump
   python3-scapy procps iputils-ping
+  # performance harness (perf/)
+  python3-matplotlib
 )
 
 missing=()

@@ -208,4 +208,32 @@ Decision Classify(const Policy& policy, ClassifierState& state, std::span<const 
   return d;
 }
 
+size_t ClassifyBurst(const Policy& policy, ClassifierState& state,
+                     std::span<const std::span<const uint8_t>> frames, std::span<ParsedPacket> pkts,
+                     std::span<Decision> out, InterfaceList in, Nanos now) {
+  const size_t n = frames.size();
+  for (size_t i = 0; i < n; ++i) {
+    const DropReason bad = ParsePacket(frames[i], pkts[i]);
+    out[i] = Decision{bad == DropReason::kNone ? Verdict::kAccept : Verdict::kDrop, bad};
+  }
+  // The WAN-side address is the one the lists and the flow table are keyed by.
+  for (size_t i = 0; i < n; ++i) {
+    if (out[i].reason != DropReason::kNone || pkts[i].family == Family::kNone) {
+      continue;
+    }
+    state.lists->Prefetch(in == InterfaceList::kWan ? pkts[i].src : pkts[i].dst);
+    if (state.conntrack != nullptr) {
+      state.conntrack->Prefetch(pkts[i], in);
+    }
+  }
+  size_t accepted = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (out[i].reason == DropReason::kNone) {
+      out[i] = Classify(policy, state, frames[i], pkts[i], in, now);
+    }
+    accepted += out[i].verdict == Verdict::kAccept;
+  }
+  return accepted;
+}
+
 }  // namespace knockgate

@@ -86,4 +86,13 @@ struct ClassifierState {
 Decision Classify(const Policy& policy, ClassifierState& state, std::span<const uint8_t> frame,
                   const ParsedPacket& pkt, InterfaceList in, Nanos now);
 
+// A burst as a worker runs it: parses every frame, prefetches the list and
+// conntrack slots each packet will probe so the misses overlap, then
+// classifies in order. `pkts` and `out` hold at least frames.size() entries;
+// out[i] is frame i's decision (a malformed frame: kDrop with its reason).
+// Returns how many frames were accepted.
+size_t ClassifyBurst(const Policy& policy, ClassifierState& state,
+                     std::span<const std::span<const uint8_t>> frames, std::span<ParsedPacket> pkts,
+                     std::span<Decision> out, InterfaceList in, Nanos now);
+
 }  // namespace knockgate

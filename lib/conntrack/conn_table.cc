@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/hash.h"
 
 namespace knockgate {
 namespace {
@@ -67,18 +68,9 @@ ConnTable::ConnTable(const ConntrackConfig& config) : config_(config) {
 }
 
 uint64_t ConnTable::Hash(const FlowKey& k) {
-  uint64_t w[4];
-  std::memcpy(&w[0], k.remote.bytes.data(), 8);
-  std::memcpy(&w[1], k.remote.bytes.data() + 8, 8);
-  std::memcpy(&w[2], k.local.bytes.data(), 8);
-  std::memcpy(&w[3], k.local.bytes.data() + 8, 8);
-  uint64_t h = (uint64_t{k.remote_port} << 32 | uint64_t{k.local_port} << 16 | k.protocol) *
-               0x9E3779B97F4A7C15ULL;
-  for (uint64_t x : w) {
-    h = (h ^ x) * 0xBF58476D1CE4E5B9ULL;
-    h ^= h >> 31;
-  }
-  return h;
+  const uint64_t seed = uint64_t{k.remote_port} << 32 | uint64_t{k.local_port} << 16 | k.protocol;
+  const uint64_t h = HashWords(k.remote.bytes.data(), 2, seed);
+  return HashWords(k.local.bytes.data(), 2, h);
 }
 
 uint32_t ConnTable::FindAny(const FlowKey& k) const {

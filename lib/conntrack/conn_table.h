@@ -23,6 +23,10 @@ struct FlowKey {
   bool operator==(const FlowKey&) const = default;
 };
 
+// The flow key of a packet arriving on `in`, and of the packet an ICMP error quotes.
+FlowKey FlowOf(const ParsedPacket& pkt, InterfaceList in);
+FlowKey QuotedFlowOf(const ParsedPacket& pkt, InterfaceList in);
+
 enum class TcpState : uint8_t {
   kNone,
   kSynSent,
@@ -60,6 +64,10 @@ class ConnTable {
   // invalid (a TCP segment or echo reply of no known flow), or untracked
   // (a later fragment: no ports to find its flow by).
   ConnLookup Lookup(const ParsedPacket& pkt, InterfaceList in, Nanos now) const;
+  // Starts loading the slot Lookup will read first for this packet.
+  void Prefetch(const ParsedPacket& pkt, InterfaceList in) const {
+    __builtin_prefetch(&slots_[Hash(FlowOf(pkt, in)) & slot_mask_]);
+  }
   // After the filter: a new flow is created only if its first packet was
   // accepted; a known flow's state and timeout advance with every packet.
   void Update(const ConnLookup& look, const ParsedPacket& pkt, InterfaceList in, bool accepted,
@@ -102,9 +110,5 @@ class ConnTable {
   uint64_t slot_mask_ = 0;
   Stats stats_;
 };
-
-// The flow key of a packet arriving on `in`, and of the packet an ICMP error quotes.
-FlowKey FlowOf(const ParsedPacket& pkt, InterfaceList in);
-FlowKey QuotedFlowOf(const ParsedPacket& pkt, InterfaceList in);
 
 }  // namespace knockgate

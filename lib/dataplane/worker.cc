@@ -78,22 +78,18 @@ uint16_t Worker::ProcessBurst(Side side, std::span<rte_mbuf*> pkts, Nanos now) {
   uint16_t n_fwd = 0;
   uint16_t n_drop = 0;
   for (size_t i = 0; i < pkts.size(); ++i) {
-    if (i + 1 < pkts.size()) {
-      rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
-    }
-    rte_mbuf* m = pkts[i];
-    const std::span<const uint8_t> frame(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len);
-    ParsedPacket pkt;
-    DropReason reason = ParsePacket(frame, pkt);
-    if (reason == DropReason::kNone) {
-      const Decision d = Classify(policy, state_, frame, pkt, in, now);
-      reason = d.verdict == Verdict::kAccept ? DropReason::kNone : d.reason;
-    }
-    if (reason == DropReason::kNone) {
-      fwd_[n_fwd++] = m;
+    frames_[i] =
+        std::span<const uint8_t>(rte_pktmbuf_mtod(pkts[i], const uint8_t*), pkts[i]->data_len);
+    rte_prefetch0(frames_[i].data());
+  }
+  ClassifyBurst(policy, state_, std::span(frames_, pkts.size()), std::span(parsed_, pkts.size()),
+                std::span(decisions_, pkts.size()), in, now);
+  for (size_t i = 0; i < pkts.size(); ++i) {
+    if (decisions_[i].verdict == Verdict::kAccept) {
+      fwd_[n_fwd++] = pkts[i];
     } else {
-      drop_[n_drop++] = m;
-      ++drop_counts_[static_cast<size_t>(reason)];
+      drop_[n_drop++] = pkts[i];
+      ++drop_counts_[static_cast<size_t>(decisions_[i].reason)];
     }
   }
   counters_.classify_cycles.Add(rte_rdtsc() - start);

@@ -109,6 +109,9 @@ class Worker {
   rte_mbuf* rx_[kMaxBurst];
   rte_mbuf* fwd_[kMaxBurst];
   rte_mbuf* drop_[kMaxBurst];
+  std::span<const uint8_t> frames_[kMaxBurst];
+  ParsedPacket parsed_[kMaxBurst];
+  Decision decisions_[kMaxBurst];
   uint64_t drop_counts_[kDropReasonCount] = {};
 };
 

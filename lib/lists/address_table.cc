@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/hash.h"
 
 namespace knockgate {
 
@@ -54,15 +55,7 @@ AddressTable::AddressTable(std::span<const uint32_t> capacities) : lists_(capaci
 }
 
 uint64_t AddressTable::Hash(const IpAddress& a) {
-  uint64_t lo;
-  uint64_t hi;
-  std::memcpy(&lo, a.bytes.data(), 8);
-  std::memcpy(&hi, a.bytes.data() + 8, 8);
-  uint64_t h =
-      lo * 0x9E3779B97F4A7C15ULL ^ (hi + static_cast<uint64_t>(a.family)) * 0xC2B2AE3D27D4EB4FULL;
-  h ^= h >> 29;
-  h *= 0xBF58476D1CE4E5B9ULL;
-  return h ^ (h >> 32);
+  return HashWords(a.bytes.data(), 2, static_cast<uint64_t>(a.family));
 }
 
 uint32_t AddressTable::Find(const IpAddress& addr) const {
