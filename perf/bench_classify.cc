@@ -123,7 +123,7 @@ void Run(benchmark::State& bm, Class cls, size_t burst) {
     cycles += Cycles() - start;
     packets += burst;
     s->state->events.Clear();
-    s->lists->Reclaim(s->now, 64);
+    s->lists->Reclaim(s->now, kReclaimStep);
   }
   benchmark::DoNotOptimize(accepted);
   bm.SetItemsProcessed(static_cast<int64_t>(packets));

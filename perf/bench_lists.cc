@@ -112,7 +112,7 @@ void BM_InsertAtCapacity(benchmark::State& bm) {
 }
 
 // A worker loop while a million entries expire at once: each iteration is a
-// burst of 32 lookups and one bounded reclaim step (64), as Worker::Run does.
+// burst of 32 lookups and one bounded reclaim step (kReclaimStep), as Worker::Run does.
 // Reports iteration-time percentiles and the longest reclaim step.
 void BM_LoopDuringMassExpiry(benchmark::State& bm) {
   constexpr uint32_t kEntries = 1'000'000;
@@ -133,7 +133,7 @@ void BM_LoopDuringMassExpiry(benchmark::State& bm) {
       table->Add(IpAddress::V4(i * 2654435761u), 0, 0, 60 * kS);
     }
     loop_ns.clear();
-    loop_ns.reserve(kEntries / 64 + 1);
+    loop_ns.reserve(kEntries / kReclaimStep + 1);
     std::mt19937 rng(4);
     bm.ResumeTiming();
     const Nanos now = 61 * kS;  // everything has expired
@@ -145,7 +145,7 @@ void BM_LoopDuringMassExpiry(benchmark::State& bm) {
             table->Find(IpAddress::V4((rng() % kEntries) * 2654435761u)) != AddressTable::kNoRecord;
       }
       const uint64_t t1 = Cycles();
-      const size_t freed = table->Reclaim(now, 64);
+      const size_t freed = table->Reclaim(now, kReclaimStep);
       const uint64_t t2 = Cycles();
       loop_ns.push_back(static_cast<double>(t2 - t0) * ns_per_cycle);
       longest_step_ns = std::max(longest_step_ns, static_cast<double>(t2 - t1) * ns_per_cycle);

@@ -89,9 +89,9 @@ absl::Status ReplayPcap(const Policy& policy, const std::string& pcap_path, std:
     } else {
       d = Classify(policy, *state, frame, pkt, InterfaceList::kWan, now);
     }
-    lists->Reclaim(now, 64);
+    lists->Reclaim(now, kReclaimStep);
     if (conntrack) {
-      conntrack->Reclaim(now, 64);
+      conntrack->Reclaim(now, kReclaimStep);
     }
     const std::string time = Seconds(now - first);
     out << time << " #" << frames << " WAN " << FlowText(pkt) << " -> "

@@ -151,9 +151,9 @@ int Worker::Run() {
       rte_delay_us_sleep(std::max<unsigned>(1, static_cast<unsigned>(config_.idle_sleep / 1000)));
       counters_.idle_sleeps.Add(1);
     }
-    lists_->Reclaim(now, kReclaimBudget);
+    lists_->Reclaim(now, kReclaimStep);
     if (conntrack_) {
-      conntrack_->Reclaim(now, kReclaimBudget);
+      conntrack_->Reclaim(now, kReclaimStep);
     }
   }
   return 0;

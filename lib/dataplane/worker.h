@@ -57,7 +57,6 @@ struct WorkerIo {
 class Worker {
  public:
   static constexpr uint16_t kMaxBurst = 512;
-  static constexpr size_t kReclaimBudget = 64;
   static constexpr uint32_t kIdlePollsBeforeSleep = 256;
 
   // Builds the worker's list shard, layer-7 scratch and event ring on the
