@@ -56,27 +56,27 @@ std::unique_ptr<Setup> Build(Class cls) {
     switch (cls) {
       case kTrusted:
         s->lists->Add(IpAddress::V4(src), secured, 0, kNever);
-        s->frames.push_back(Frame(src, 6, 443, "", 64, 0x10, static_cast<uint16_t>(1024 + i)));
+        s->frames.push_back(Frame(src, 6, 443, "", 0x10, static_cast<uint16_t>(1024 + i)));
         break;
       case kUnknown:
-        s->frames.push_back(Frame(src, 6, 80, "", 64));
+        s->frames.push_back(Frame(src, 6, 80, ""));
         break;
       case kKnock:
-        s->frames.push_back(Frame(src, 6, 888, "", 64));
+        s->frames.push_back(Frame(src, 6, 888, ""));
         break;
       case kLayer7Knock:
-        s->frames.push_back(Frame(src, 17, 888, "passphrase/\n", 64));
+        s->frames.push_back(Frame(src, 17, 888, "passphrase/\n"));
         break;
       case kBlacklisted:
         s->lists->Add(IpAddress::V4(src), blacklist, 0, kNever);
-        s->frames.push_back(Frame(src, 6, 443, "", 64));
+        s->frames.push_back(Frame(src, 6, 443, ""));
         break;
       case kConntrackReply:
         // A reply from the remote end of a connection the LAN host opened.
         s->frames.push_back(
-            Frame(src, 6, static_cast<uint16_t>(1024 + i), "", 64, 0x12, 443, kLanHost));
+            Frame(src, 6, static_cast<uint16_t>(1024 + i), "", 0x12, 443, kLanHost));
         s->openers.push_back(
-            Frame(kLanHost, 6, 443, "", 64, 0x02, static_cast<uint16_t>(1024 + i), src));
+            Frame(kLanHost, 6, 443, "", 0x02, static_cast<uint16_t>(1024 + i), src));
         break;
     }
   }
@@ -140,7 +140,7 @@ void BM_ConntrackReply(benchmark::State& s) { Run(s, kConntrackReply, s.range(0)
 
 // Parsing alone, for scale.
 void BM_ParseOnly(benchmark::State& bm) {
-  const auto f = Frame(0x0A000001, 6, 443, "", 64);
+  const auto f = Frame(0x0A000001, 6, 443, "");
   for (auto _ : bm) {
     ParsedPacket pkt;
     benchmark::DoNotOptimize(ParsePacket(f, pkt));

@@ -1,5 +1,5 @@
 // Shared helpers for the benchmarks: TSC reads for cycles-per-packet counters
-// and frame builders that do not depend on the test tree.
+// and frames from the tests' packet builder.
 #pragma once
 
 #include <x86intrin.h>
@@ -9,15 +9,26 @@
 #include <vector>
 
 #include "net/ip_address.h"
+#include "support/packet_builder.h"
 
 namespace knockgate::perf {
 
 inline uint64_t Cycles() { return __rdtsc(); }
 
-// An Ethernet/IPv4 frame from `src` to 192.0.2.10, TCP SYN (protocol 6) or UDP
-// (17) to `dport`, carrying `payload`, padded to `size` bytes.
-std::vector<uint8_t> Frame(uint32_t src, uint8_t protocol, uint16_t dport,
-                           const std::string& payload, size_t size, uint8_t tcp_flags = 0x02,
-                           uint16_t sport = 40000, uint32_t dst = 0xC000020A);
+// An Ethernet/IPv4 frame (tests/support's builder) from `src` to `dst`:
+// TCP (protocol 6) with `tcp_flags`, or UDP (17), carrying `payload`.
+inline std::vector<uint8_t> Frame(uint32_t src, uint8_t protocol, uint16_t dport,
+                                  const std::string& payload, uint8_t tcp_flags = 0x02,
+                                  uint16_t sport = 40000, uint32_t dst = 0xC000020A) {
+  testing::PacketSpec spec;
+  spec.src = IpAddress::V4(src).ToString();
+  spec.dst = IpAddress::V4(dst).ToString();
+  spec.protocol = protocol;
+  spec.src_port = sport;
+  spec.dst_port = dport;
+  spec.tcp_flags = tcp_flags;
+  spec.payload = payload;
+  return testing::BuildPacket(spec);
+}
 
 }  // namespace knockgate::perf

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/hash.h"
+#include "common/open_addressing.h"
 
 namespace knockgate {
 namespace {
@@ -222,23 +223,8 @@ void ConnTable::Insert(const FlowKey& k, InterfaceList from, const ParsedPacket&
 }
 
 void ConnTable::Erase(uint32_t e) {
-  uint64_t i = Hash(entries_[e].key) & slot_mask_;
-  while (slots_[i] != e) {
-    i = (i + 1) & slot_mask_;
-  }
-  for (uint64_t j = (i + 1) & slot_mask_;; j = (j + 1) & slot_mask_) {
-    const uint32_t r = slots_[j];
-    if (r == kEmpty) {
-      break;
-    }
-    const uint64_t home = Hash(entries_[r].key) & slot_mask_;
-    const bool home_in_range = i <= j ? (home > i && home <= j) : (home > i || home <= j);
-    if (!home_in_range) {
-      slots_[i] = r;
-      i = j;
-    }
-  }
-  slots_[i] = kEmpty;
+  EraseFromProbeRun(slots_, slot_mask_, kEmpty, Hash(entries_[e].key), e,
+                    [this](uint32_t r) { return Hash(entries_[r].key); });
   const uint32_t pos = entries_[e].heap_pos;
   const uint32_t last = heap_.back();
   heap_.pop_back();

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/hash.h"
+#include "common/open_addressing.h"
 
 namespace knockgate {
 
@@ -157,26 +158,8 @@ uint32_t AddressTable::InsertRecord(const IpAddress& addr) {
 }
 
 void AddressTable::EraseRecord(uint32_t record) {
-  uint64_t i = Hash(keys_[record]) & slot_mask_;
-  while (slots_[i] != record) {
-    i = (i + 1) & slot_mask_;
-  }
-  // Backward-shift deletion: pull later entries of the probe run into the gap
-  // so lookups never need tombstones.
-  for (uint64_t j = (i + 1) & slot_mask_;; j = (j + 1) & slot_mask_) {
-    const uint32_t r = slots_[j];
-    if (r == kNoRecord) {
-      break;
-    }
-    const uint64_t home = Hash(keys_[r]) & slot_mask_;
-    // Move r into the gap at i if its home does not lie in (i, j].
-    const bool home_in_range = i <= j ? (home > i && home <= j) : (home > i || home <= j);
-    if (!home_in_range) {
-      slots_[i] = r;
-      i = j;
-    }
-  }
-  slots_[i] = kNoRecord;
+  EraseFromProbeRun(slots_, slot_mask_, kNoRecord, Hash(keys_[record]), record,
+                    [this](uint32_t r) { return Hash(keys_[r]); });
   free_records_.push_back(record);
   --records_in_use_;
 }

@@ -1,0 +1,36 @@
+// Linear-probing index helpers shared by the address lists and the flow table:
+// slots hold entry indices (or an empty marker) in a power-of-two array.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace knockgate {
+
+// Removes `entry` from `slots` by backward-shift deletion: later members of
+// its probe run move into the gap, so lookups never meet tombstones.
+// `home(e)` is the slot entry e hashes to.
+template <typename HomeFn>
+void EraseFromProbeRun(std::vector<uint32_t>& slots, uint64_t mask, uint32_t empty, uint64_t start,
+                       uint32_t entry, HomeFn home) {
+  uint64_t i = start & mask;
+  while (slots[i] != entry) {
+    i = (i + 1) & mask;
+  }
+  for (uint64_t j = (i + 1) & mask;; j = (j + 1) & mask) {
+    const uint32_t e = slots[j];
+    if (e == empty) {
+      break;
+    }
+    const uint64_t h = home(e) & mask;
+    // Move e into the gap at i unless its home lies in (i, j].
+    const bool stays = i <= j ? (h > i && h <= j) : (h > i || h <= j);
+    if (!stays) {
+      slots[i] = e;
+      i = j;
+    }
+  }
+  slots[i] = empty;
+}
+
+}  // namespace knockgate
