@@ -2,6 +2,7 @@
 // packet, and only if a candidate rule asks for them.
 #include "classify/classifier.h"
 
+#include <algorithm>
 #include <bit>
 
 namespace knockgate {
@@ -190,8 +191,12 @@ Decision Evaluate(const Policy& policy, ClassifierState& state, std::span<const 
 
 }  // namespace
 
-Decision Classify(const Policy& policy, ClassifierState& state, std::span<const uint8_t> frame,
-                  const ParsedPacket& pkt, InterfaceList in, Nanos now) {
+namespace {
+
+// Classify with the flow hint a burst computed already (or null).
+Decision ClassifyHinted(const Policy& policy, ClassifierState& state,
+                        std::span<const uint8_t> frame, const ParsedPacket& pkt, InterfaceList in,
+                        Nanos now, const ConnTable::FlowHint* hint) {
   // ARP and its IPv6 counterpart are bridged (or not) by the non-ip policy,
   // before any rule: they carry no knock and no service.
   if (pkt.family == Family::kNone || IsNeighbourDiscovery(pkt)) {
@@ -202,36 +207,53 @@ Decision Classify(const Policy& policy, ClassifierState& state, std::span<const 
   if (state.conntrack == nullptr) {
     return Evaluate(policy, state, frame, pkt, in, conn_state::kUntracked, now);
   }
-  const ConnLookup look = state.conntrack->Lookup(pkt, in, now);
+  const ConnLookup look = hint != nullptr ? state.conntrack->Lookup(pkt, in, now, *hint)
+                                          : state.conntrack->Lookup(pkt, in, now);
   const Decision d = Evaluate(policy, state, frame, pkt, in, look.state, now);
   state.conntrack->Update(look, pkt, in, d.verdict == Verdict::kAccept, now);
   return d;
 }
 
+}  // namespace
+
+Decision Classify(const Policy& policy, ClassifierState& state, std::span<const uint8_t> frame,
+                  const ParsedPacket& pkt, InterfaceList in, Nanos now) {
+  return ClassifyHinted(policy, state, frame, pkt, in, now, nullptr);
+}
+
 size_t ClassifyBurst(const Policy& policy, ClassifierState& state,
                      std::span<const std::span<const uint8_t>> frames, std::span<ParsedPacket> pkts,
                      std::span<Decision> out, InterfaceList in, Nanos now) {
-  const size_t n = frames.size();
-  for (size_t i = 0; i < n; ++i) {
-    const DropReason bad = ParsePacket(frames[i], pkts[i]);
-    out[i] = Decision{bad == DropReason::kNone ? Verdict::kAccept : Verdict::kDrop, bad};
-  }
-  // The WAN-side address is the one the lists and the flow table are keyed by.
-  for (size_t i = 0; i < n; ++i) {
-    if (out[i].reason != DropReason::kNone || pkts[i].family == Family::kNone) {
-      continue;
-    }
-    state.lists->Prefetch(in == InterfaceList::kWan ? pkts[i].src : pkts[i].dst);
-    if (state.conntrack != nullptr) {
-      state.conntrack->Prefetch(pkts[i], in);
-    }
-  }
+  // In chunks, so the hints fit on the stack and prefetches land just ahead
+  // of their use.
+  constexpr size_t kChunk = 32;
+  ConnTable::FlowHint hints[kChunk];
   size_t accepted = 0;
-  for (size_t i = 0; i < n; ++i) {
-    if (out[i].reason == DropReason::kNone) {
-      out[i] = Classify(policy, state, frames[i], pkts[i], in, now);
+  for (size_t base = 0; base < frames.size(); base += kChunk) {
+    const size_t n = std::min(kChunk, frames.size() - base);
+    for (size_t i = base; i < base + n; ++i) {
+      const DropReason bad = ParsePacket(frames[i], pkts[i]);
+      out[i] = Decision{bad == DropReason::kNone ? Verdict::kAccept : Verdict::kDrop, bad};
     }
-    accepted += out[i].verdict == Verdict::kAccept;
+    // The WAN-side address is the one the lists and the flow table are keyed by.
+    for (size_t i = base; i < base + n; ++i) {
+      if (out[i].reason != DropReason::kNone || pkts[i].family == Family::kNone) {
+        continue;
+      }
+      state.lists->Prefetch(in == InterfaceList::kWan ? pkts[i].src : pkts[i].dst);
+      if (state.conntrack != nullptr) {
+        hints[i - base] = ConnTable::Hint(pkts[i], in);
+        state.conntrack->Prefetch(hints[i - base]);
+      }
+    }
+    for (size_t i = base; i < base + n; ++i) {
+      if (out[i].reason == DropReason::kNone) {
+        const bool hinted = state.conntrack != nullptr && pkts[i].family != Family::kNone;
+        out[i] = ClassifyHinted(policy, state, frames[i], pkts[i], in, now,
+                                hinted ? &hints[i - base] : nullptr);
+      }
+      accepted += out[i].verdict == Verdict::kAccept;
+    }
   }
   return accepted;
 }

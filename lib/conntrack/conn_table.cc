@@ -74,8 +74,8 @@ uint64_t ConnTable::Hash(const FlowKey& k) {
   return HashWords(k.local.bytes.data(), 2, h);
 }
 
-uint32_t ConnTable::FindAny(const FlowKey& k) const {
-  for (uint64_t i = Hash(k) & slot_mask_;; i = (i + 1) & slot_mask_) {
+uint32_t ConnTable::FindAny(const FlowKey& k, uint64_t hash) const {
+  for (uint64_t i = hash & slot_mask_;; i = (i + 1) & slot_mask_) {
     const uint32_t e = slots_[i];
     if (e == kEmpty || entries_[e].key == k) {
       return e;
@@ -83,8 +83,8 @@ uint32_t ConnTable::FindAny(const FlowKey& k) const {
   }
 }
 
-uint32_t ConnTable::Find(const FlowKey& k, Nanos now) const {
-  const uint32_t e = FindAny(k);
+uint32_t ConnTable::Find(const FlowKey& k, uint64_t hash, Nanos now) const {
+  const uint32_t e = FindAny(k, hash);
   // Exact: a flow past its timeout is gone even before Reclaim frees it.
   return e != kEmpty && entries_[e].expiry > now ? e : kEmpty;
 }
@@ -94,7 +94,8 @@ TcpState ConnTable::tcp_state(const FlowKey& key, Nanos now) const {
   return e == kEmpty ? TcpState::kNone : entries_[e].tcp;
 }
 
-ConnLookup ConnTable::Lookup(const ParsedPacket& pkt, InterfaceList in, Nanos now) const {
+ConnLookup ConnTable::Lookup(const ParsedPacket& pkt, InterfaceList in, Nanos now,
+                             const FlowHint& hint) const {
   ConnLookup look;
   if (pkt.later_fragment) {
     return look;  // untracked
@@ -104,8 +105,8 @@ ConnLookup ConnTable::Lookup(const ParsedPacket& pkt, InterfaceList in, Nanos no
     look.state = Find(look.key, now) != kEmpty ? conn_state::kRelated : conn_state::kInvalid;
     return look;
   }
-  look.key = FlowOf(pkt, in);
-  look.entry = Find(look.key, now);
+  look.key = hint.key;
+  look.entry = Find(look.key, hint.hash, now);
   if (look.entry != kEmpty) {
     look.state = conn_state::kEstablished;
     return look;

@@ -63,11 +63,23 @@ class ConnTable {
   // flow), related (an ICMP error about one), new (could open a flow),
   // invalid (a TCP segment or echo reply of no known flow), or untracked
   // (a later fragment: no ports to find its flow by).
-  ConnLookup Lookup(const ParsedPacket& pkt, InterfaceList in, Nanos now) const;
-  // Starts loading the slot Lookup will read first for this packet.
-  void Prefetch(const ParsedPacket& pkt, InterfaceList in) const {
-    __builtin_prefetch(&slots_[Hash(FlowOf(pkt, in)) & slot_mask_]);
+  ConnLookup Lookup(const ParsedPacket& pkt, InterfaceList in, Nanos now) const {
+    return Lookup(pkt, in, now, Hint(pkt, in));
   }
+  // A packet's flow key and its hash, computed once per packet: a burst
+  // prefetches with it and then looks up with it.
+  struct FlowHint {
+    FlowKey key;
+    uint64_t hash;
+  };
+  static FlowHint Hint(const ParsedPacket& pkt, InterfaceList in) {
+    FlowHint h{FlowOf(pkt, in), 0};
+    h.hash = Hash(h.key);
+    return h;
+  }
+  void Prefetch(const FlowHint& hint) const { __builtin_prefetch(&slots_[hint.hash & slot_mask_]); }
+  ConnLookup Lookup(const ParsedPacket& pkt, InterfaceList in, Nanos now,
+                    const FlowHint& hint) const;
   // After the filter: a new flow is created only if its first packet was
   // accepted; a known flow's state and timeout advance with every packet.
   void Update(const ConnLookup& look, const ParsedPacket& pkt, InterfaceList in, bool accepted,
@@ -91,8 +103,11 @@ class ConnTable {
 
   explicit ConnTable(const ConntrackConfig& config);
   static uint64_t Hash(const FlowKey& k);
-  uint32_t Find(const FlowKey& k, Nanos now) const;
-  uint32_t FindAny(const FlowKey& k) const;  // live or expired-but-unreclaimed
+  uint32_t Find(const FlowKey& k, Nanos now) const { return Find(k, Hash(k), now); }
+  uint32_t Find(const FlowKey& k, uint64_t hash, Nanos now) const;
+  uint32_t FindAny(const FlowKey& k) const { return FindAny(k, Hash(k)); }
+  // Live or expired-but-unreclaimed.
+  uint32_t FindAny(const FlowKey& k, uint64_t hash) const;
   void Insert(const FlowKey& k, InterfaceList from, const ParsedPacket& pkt, Nanos now);
   void Erase(uint32_t e);
   void SetExpiry(uint32_t e, Nanos expiry);

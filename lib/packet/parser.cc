@@ -52,6 +52,8 @@ void ParseIcmpQuote(const uint8_t* q, size_t len, bool v6, ParsedPacket& out) {
     out.inner_dst = IpAddress::V6(q + 24);
     out.inner_protocol = q[6];
   }
+  out.inner_src_port = 0;
+  out.inner_dst_port = 0;
   if (CarriesPorts(out.inner_protocol) && len >= ip_len + 4) {
     out.inner_src_port = Load16(q + ip_len);
     out.inner_dst_port = Load16(q + ip_len + 2);
@@ -211,10 +213,33 @@ DropReason ParseIpv6(std::span<const uint8_t> frame, size_t off, ParsedPacket& o
   return ParseL4(frame.data() + pos, end - pos, pos, out);
 }
 
+// Resets what every packet sets. The addresses are written by the IP parsers
+// (and cleared for non-IP frames), the quote fields only under icmp_error:
+// zeroing the whole struct per packet showed up in profiles.
+void ResetHead(ParsedPacket& out) {
+  out.family = Family::kNone;
+  out.ethertype = 0;
+  out.vlan_tags = 0;
+  out.protocol = 0;
+  out.fragment = false;
+  out.later_fragment = false;
+  out.has_ports = false;
+  out.tcp_flags = 0;
+  out.icmp_type = 0;
+  out.icmp_code = 0;
+  out.icmp_id = 0;
+  out.icmp_error = false;
+  out.src_port = 0;
+  out.dst_port = 0;
+  out.l3_offset = 0;
+  out.payload_offset = 0;
+  out.payload_length = 0;
+}
+
 }  // namespace
 
 DropReason ParsePacket(std::span<const uint8_t> frame, ParsedPacket& out) {
-  out = ParsedPacket{};
+  ResetHead(out);
   if (frame.size() < 14) {
     return DropReason::kTruncatedL2;
   }
@@ -240,6 +265,8 @@ DropReason ParsePacket(std::span<const uint8_t> frame, ParsedPacket& out) {
   if (type == kEtherIpv6) {
     return ParseIpv6(frame, off, out);
   }
+  out.src = IpAddress{};
+  out.dst = IpAddress{};
   return DropReason::kNone;
 }
 

@@ -63,7 +63,9 @@ inline bool IsNeighbourDiscovery(const ParsedPacket& p) {
 }
 
 // Parses `frame` into `out`. Returns DropReason::kNone for a well-formed
-// packet, IP or not; otherwise the reason it must be dropped.
+// packet, IP or not; otherwise the reason it must be dropped, and then only
+// `family` and the fields the parser reached are meaningful. The inner_*
+// fields are meaningful only when icmp_error is set.
 DropReason ParsePacket(std::span<const uint8_t> frame, ParsedPacket& out);
 
 }  // namespace knockgate
