@@ -127,6 +127,8 @@ absl::Status Dataplane::Setup() {
   }
 
   io_.resize(workers);
+  steer_buf_.assign(static_cast<size_t>(workers) * dc.burst, nullptr);
+  steer_counts_.assign(workers, 0);
   for (uint16_t w = 0; w < workers; ++w) {
     WorkerIo& io = io_[w];
     for (int s = 0; s < kSides; ++s) {
@@ -223,8 +225,8 @@ uint32_t Dataplane::PollDispatcher() {
   const uint16_t workers = static_cast<uint16_t>(workers_.size());
   const uint16_t burst = static_cast<uint16_t>(config_.dataplane.burst);
   rte_mbuf* pkts[Worker::kMaxBurst];
-  rte_mbuf* per_worker[64][Worker::kMaxBurst];
-  uint16_t counts[64];
+  rte_mbuf** const per_worker = steer_buf_.data();  // workers x burst, sized in Setup
+  uint16_t* const counts = steer_counts_.data();
   uint32_t moved = 0;
   for (int s = 0; s < kSides; ++s) {
     const Side side = static_cast<Side>(s);
@@ -235,16 +237,16 @@ uint32_t Dataplane::PollDispatcher() {
         const std::span<const uint8_t> frame(rte_pktmbuf_mtod(pkts[i], const uint8_t*),
                                              pkts[i]->data_len);
         const uint16_t w = SteerFrame(side, frame);
-        per_worker[w][counts[w]++] = pkts[i];
+        per_worker[w * burst + counts[w]++] = pkts[i];
       }
       for (uint16_t w = 0; w < workers; ++w) {
         if (counts[w] == 0) {
           continue;
         }
         const unsigned queued = rte_ring_enqueue_burst(
-            io_[w].in[s], reinterpret_cast<void**>(per_worker[w]), counts[w], nullptr);
+            io_[w].in[s], reinterpret_cast<void**>(per_worker + w * burst), counts[w], nullptr);
         if (queued < counts[w]) {
-          rte_pktmbuf_free_bulk(per_worker[w] + queued, counts[w] - queued);
+          rte_pktmbuf_free_bulk(per_worker + w * burst + queued, counts[w] - queued);
           dispatch_drops_[static_cast<size_t>(DropReason::kRingFull)] += counts[w] - queued;
         }
       }

@@ -13,6 +13,7 @@
 #include "dataplane/worker.h"
 #include "policy/policy.h"
 
+struct rte_mbuf;
 struct rte_mempool;
 
 namespace knockgate {
@@ -86,6 +87,9 @@ class Dataplane {
   std::atomic<bool> stop_{false};  // datapath: ro, control: wo
   bool launched_ = false;
 
+  // Dispatcher burst buffers (main lcore only), allocated once in Setup.
+  std::vector<rte_mbuf*> steer_buf_;  // per worker, `burst` slots
+  std::vector<uint16_t> steer_counts_;
   // Dispatcher counters (main lcore only).
   uint64_t dispatched_[kSides] = {0, 0};
   uint64_t dispatch_drops_[kDropReasonCount] = {};
