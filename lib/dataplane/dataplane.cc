@@ -9,6 +9,7 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include <array>
 #include <ctime>
 
 #include "absl/strings/str_cat.h"
@@ -32,6 +33,21 @@ Nanos WallNow() {
 }
 
 int LaunchWorker(void* arg) { return static_cast<Worker*>(arg)->Run(); }
+
+// A minimal Ethernet + IPv4 frame from `src` to `dst`, for the start-up check.
+std::array<uint8_t, 34> ProbeFrame(uint32_t src, uint32_t dst) {
+  std::array<uint8_t, 34> f{};
+  f[12] = 0x08;
+  f[14] = 0x45;
+  f[17] = 20;   // total length: the header alone
+  f[22] = 64;   // TTL
+  f[23] = 253;  // protocol: experimental, no L4 header to read
+  for (int i = 0; i < 4; ++i) {
+    f[26 + i] = static_cast<uint8_t>(src >> (24 - 8 * i));
+    f[30 + i] = static_cast<uint8_t>(dst >> (24 - 8 * i));
+  }
+  return f;
+}
 
 }  // namespace
 
@@ -156,13 +172,18 @@ absl::Status Dataplane::Setup() {
   }
 
   // The same address must land on the same worker whichever port it crosses:
-  // as the source of a WAN frame and as the destination of a LAN frame.
+  // as the source of a WAN frame and as the destination of a LAN frame. Check
+  // it through the steering path itself, for a spread of addresses.
   if (mode_ != SteeringMode::kSingle) {
-    const IpAddress probe = IpAddress::V4(0xC6336407);
-    const uint16_t via_wan = WorkerForHash(SteeringHash(probe), workers);
-    const uint16_t via_lan = WorkerForHash(SteeringHash(probe), workers);
-    if (via_wan != via_lan) {
-      return absl::InternalError("steering check failed: WAN and LAN hash one address apart");
+    for (uint32_t i = 0; i < 64; ++i) {
+      const uint32_t remote = 0xC6336400u + i * 2654435761u;
+      const uint32_t local = 0xC000020Au;
+      if (SteerFrame(Side::kWan, ProbeFrame(remote, local)) !=
+          SteerFrame(Side::kLan, ProbeFrame(local, remote))) {
+        return absl::InternalError(
+            absl::StrCat("steering check failed: ", IpAddress::V4(remote).ToString(),
+                         " hashes to different workers on WAN and LAN"));
+      }
     }
   }
   return absl::OkStatus();
