@@ -31,8 +31,10 @@ options:
 Errors in FILE are reported as FILE:LINE:COL: KEY: what was expected, and the
 exit status is 1. Warnings (such as a list nothing fills) do not fail --check.
 Running, knockgate writes one line per event (knock step, grant, blacklisting,
-log rule) to stdout or [log].file; SIGINT/SIGTERM stop it and print the final
-port, worker, drop-reason, rule and list counters.
+log rule) to stdout or [log].file; SIGHUP reloads the config file's rules
+(list entries and connections are kept; a bad file keeps the running policy);
+SIGINT/SIGTERM stop it and print the final port, worker, drop-reason, rule and
+list counters.
 )";
 
 absl::StatusOr<Options> ParseOptions(int argc, char** argv) {

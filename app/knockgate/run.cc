@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "classify/event_text.h"
 #include "dataplane/dataplane.h"
+#include "policy/config_loader.h"
 
 namespace knockgate {
 namespace {
@@ -58,6 +59,46 @@ class Signals {
   sigset_t set_;
   int fd_ = -1;
 };
+
+bool SameRestartOnlySections(const Config& a, const Config& b) {
+  const DataplaneConfig& x = a.dataplane;
+  const DataplaneConfig& y = b.dataplane;
+  return a.eal.args == b.eal.args && a.interfaces.wan == b.interfaces.wan &&
+         a.interfaces.lan == b.interfaces.lan && x.workers == y.workers && x.burst == y.burst &&
+         x.mbufs == y.mbufs && x.idle_sleep == y.idle_sleep && x.steering == y.steering &&
+         x.stats_interval == y.stats_interval && a.log.file == b.log.file &&
+         a.conntrack.capacity == b.conntrack.capacity;
+}
+
+// SIGHUP: re-reads the config file and swaps the policy in; on any error the
+// running policy stays and the line says why.
+std::string ReloadPolicy(Dataplane& plane, const Config& running) {
+  const std::string failed = "knockgate: reload failed, keeping the running policy: ";
+  absl::StatusOr<Config> config = LoadConfigFile(running.path);
+  if (!config.ok()) {
+    return failed + std::string(config.status().message());
+  }
+  absl::StatusOr<std::shared_ptr<const Policy>> next = Policy::Compile(*config, plane.policy());
+  if (!next.ok()) {
+    return failed + std::string(next.status().message());
+  }
+  const size_t rules = (*next)->rules().size();
+  const std::vector<std::string> warnings = (*next)->warnings();
+  if (absl::Status s = plane.Reload(*std::move(next)); !s.ok()) {
+    return failed + std::string(s.message());
+  }
+  std::string line =
+      absl::StrFormat("knockgate: reloaded %s: %d rules; list entries kept", running.path, rules);
+  for (const std::string& w : warnings) {
+    line += "\nwarning: " + w;
+  }
+  if (!SameRestartOnlySections(running, *config)) {
+    line +=
+        "\nknockgate: changes to [eal], [interfaces], [dataplane], [log] or the conntrack "
+        "capacity take effect at the next restart";
+  }
+  return line;
+}
 
 }  // namespace
 
@@ -107,8 +148,7 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
     hooks.should_stop = [&] {
       for (int sig = signals.Poll(); sig != 0; sig = signals.Poll()) {
         if (sig == SIGHUP) {
-          std::cout << "knockgate: SIGHUP: hot reload is not supported yet; keeping the policy"
-                    << std::endl;
+          std::cout << ReloadPolicy(plane, config) << std::endl;
           continue;
         }
         std::cout << "knockgate: " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ", stopping"

@@ -6,6 +6,7 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+#include <rte_pause.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
@@ -344,6 +345,60 @@ void Dataplane::RunMain(const MainLoopHooks& hooks) {
     PollDispatcher();  // flush what workers passed on their way out
   }
   DrainEvents(hooks.on_event);
+}
+
+absl::Status Dataplane::Reload(std::shared_ptr<const Policy> next) {
+  const std::vector<ListInfo>& now_lists = policy_->lists();
+  const std::vector<ListInfo>& next_lists = next->lists();
+  if (next_lists.size() > now_lists.size()) {
+    return absl::FailedPreconditionError(absl::StrCat("address list \"",
+                                                      next_lists[now_lists.size()].name,
+                                                      "\" is new: adding lists needs a restart"));
+  }
+  for (size_t i = 0; i < next_lists.size(); ++i) {
+    if (next_lists[i].capacity != now_lists[i].capacity) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the capacity of list \"", next_lists[i].name, "\" changed (", now_lists[i].capacity,
+          " -> ", next_lists[i].capacity, "): capacities need a restart"));
+    }
+  }
+  if (next->uses_conntrack() && !workers_.empty() && workers_[0]->conntrack() == nullptr) {
+    return absl::FailedPreconditionError(
+        "connection-state rules appear: connection tracking needs a restart to start");
+  }
+  // Everything a worker needs is built here, so switching allocates nothing.
+  ++generation_;
+  updates_.clear();
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    auto u = std::make_unique<PolicyUpdate>();
+    u->generation = generation_;
+    u->policy = next;
+    u->rule_counters.resize(next->rules().size());
+    if (next->layer7_database() != nullptr) {
+      KG_ASSIGN_OR_RETURN(u->layer7, HyperscanScanner::Create(*next->layer7_database()));
+    }
+    updates_.push_back(std::move(u));
+  }
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    workers_[i]->Offer(updates_[i].get());
+  }
+  // Quiescence: every worker has switched (or none is running).
+  const uint64_t deadline = rte_rdtsc() + clock_.hz() * 5;
+  for (const auto& w : workers_) {
+    while (launched_ && w->switched_generation() != generation_) {
+      if (rte_rdtsc() > deadline) {
+        return absl::DeadlineExceededError(
+            absl::StrCat("worker ", w->id(), " did not take the new policy within 5 s"));
+      }
+      rte_pause();
+    }
+  }
+  policy_ = std::move(next);
+  for (const auto& w : workers_) {
+    w->Offer(nullptr);
+  }
+  updates_.clear();  // the old policies, counters and scanners go here
+  return absl::OkStatus();
 }
 
 std::string Dataplane::ModeLine() const {

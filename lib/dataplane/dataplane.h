@@ -48,6 +48,13 @@ class Dataplane {
   void RunMain(const MainLoopHooks& hooks);
   void StopWorkers();
 
+  // Hot reload: publishes `next` to every worker, which switches between two
+  // bursts; returns once all have (RCU-style quiescence), keeping every list
+  // entry and flow. Refuses, keeping the running policy, a policy whose lists
+  // or capacities differ in a way the tables cannot follow (those need a
+  // restart). Main lcore only.
+  absl::Status Reload(std::shared_ptr<const Policy> next);
+
   // One line saying how packets reach workers, for the start-up log.
   std::string ModeLine() const;
   // Per-port, per-worker, per-drop-reason counters; rule counters and list
@@ -84,7 +91,9 @@ class Dataplane {
   std::vector<WorkerIo> io_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<unsigned> lcores_;
-  std::atomic<bool> stop_{false};  // datapath: ro, control: wo
+  std::atomic<bool> stop_{false};                       // datapath: ro, control: wo
+  uint64_t generation_ = 0;                             // of the last policy offered to workers
+  std::vector<std::unique_ptr<PolicyUpdate>> updates_;  // one per worker, in flight
   bool launched_ = false;
 
   // Dispatcher burst buffers (main lcore only), allocated once in Setup.

@@ -118,6 +118,21 @@ void Worker::FlushEvents() {
   }
 }
 
+void Worker::MaybeSwitchPolicy() {
+  PolicyUpdate* u = update_.load(std::memory_order_acquire);
+  if (u == nullptr || u->generation == switched_.load(std::memory_order_relaxed)) {
+    return;
+  }
+  // Swaps, not copies: the worker allocates and frees nothing here.
+  std::swap(policy_, u->policy);
+  std::swap(state_.rule_counters, u->rule_counters);
+  if (u->layer7 != nullptr || policy_->layer7_database() == nullptr) {
+    std::swap(layer7_, u->layer7);
+  }
+  state_.layer7 = policy_->layer7_database() != nullptr ? layer7_.get() : nullptr;
+  switched_.store(u->generation, std::memory_order_release);
+}
+
 int Worker::Run() {
   uint32_t idle_polls = 0;
   uint64_t events_dropped_seen = 0;
@@ -151,6 +166,7 @@ int Worker::Run() {
       rte_delay_us_sleep(std::max<unsigned>(1, static_cast<unsigned>(config_.idle_sleep / 1000)));
       counters_.idle_sleeps.Add(1);
     }
+    MaybeSwitchPolicy();
     lists_->Reclaim(now, kReclaimStep);
     if (conntrack_) {
       conntrack_->Reclaim(now, kReclaimStep);

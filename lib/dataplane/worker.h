@@ -54,6 +54,17 @@ struct WorkerIo {
   rte_ring* out[kSides] = {nullptr, nullptr};
 };
 
+// A new policy and everything a worker needs to switch to it without
+// allocating: built by the control plane, swapped in by the worker at a
+// housekeeping tick, and afterwards holding the old ones for the control
+// plane to free.
+struct PolicyUpdate {
+  uint64_t generation = 0;
+  std::shared_ptr<const Policy> policy;
+  std::vector<RuleCounter> rule_counters;
+  std::unique_ptr<Layer7Scanner> layer7;
+};
+
 class Worker {
  public:
   static constexpr uint16_t kMaxBurst = 512;
@@ -70,6 +81,11 @@ class Worker {
 
   // The lcore's main loop; returns when `stop` is set.
   int Run();
+
+  // control: hands `update` to the worker; it switches between two bursts
+  // and then reports update->generation from switched_generation().
+  void Offer(PolicyUpdate* update) { update_.store(update, std::memory_order_release); }
+  uint64_t switched_generation() const { return switched_.load(std::memory_order_acquire); }
 
   uint16_t id() const { return id_; }
   const WorkerCounters& counters() const { return counters_; }
@@ -89,9 +105,13 @@ class Worker {
   uint16_t ProcessBurst(Side side, std::span<rte_mbuf*> pkts, Nanos now);
   uint16_t Transmit(Side side, rte_mbuf** pkts, uint16_t n);
   void FlushEvents();
+  // Switches to an offered policy, if any (the RCU quiescent point).
+  void MaybeSwitchPolicy();
 
   const uint16_t id_;
   std::shared_ptr<const Policy> policy_;
+  std::atomic<PolicyUpdate*> update_{nullptr};  // datapath: ro, control: wo
+  std::atomic<uint64_t> switched_{0};           // datapath: wo, control: ro
   const DataplaneConfig config_;
   const WorkerIo io_;
   const TscClock& clock_;

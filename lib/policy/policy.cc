@@ -117,7 +117,25 @@ std::vector<uint32_t> Policy::ListCapacities() const {
 }
 
 absl::StatusOr<std::shared_ptr<const Policy>> Policy::Compile(const Config& config) {
+  return CompileImpl(config, nullptr);
+}
+
+absl::StatusOr<std::shared_ptr<const Policy>> Policy::Compile(const Config& config,
+                                                              const Policy& previous) {
+  return CompileImpl(config, &previous);
+}
+
+absl::StatusOr<std::shared_ptr<const Policy>> Policy::CompileImpl(const Config& config,
+                                                                  const Policy* previous) {
   std::shared_ptr<Policy> p(new Policy());
+  if (previous != nullptr) {
+    for (const ListInfo& l : previous->lists_) {
+      const auto cap = config.lists.capacities.find(l.name);
+      p->lists_.push_back(ListInfo{
+          l.name, cap == config.lists.capacities.end() ? config.lists.capacity : cap->second, 0,
+          0});
+    }
+  }
   p->path_ = config.path;
   p->defaults_ = config.policy;
   p->conntrack_ = config.conntrack;

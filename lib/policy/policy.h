@@ -43,6 +43,11 @@ class Policy {
   // Never fails on a Config that LoadConfig accepted, except for Hyperscan
   // rejecting a pattern and limits (64 lists, 64 layer7 protocols).
   static absl::StatusOr<std::shared_ptr<const Policy>> Compile(const Config& config);
+  // For a hot reload: lists keep the ids they have in `previous` (by name),
+  // and lists it has but `config` no longer names keep theirs too, so every
+  // live entry stays where it is. New names get the next ids.
+  static absl::StatusOr<std::shared_ptr<const Policy>> Compile(const Config& config,
+                                                               const Policy& previous);
 
   const std::vector<CompiledRule>& rules() const { return rules_; }
   const std::vector<ListInfo>& lists() const { return lists_; }
@@ -82,6 +87,8 @@ class Policy {
   };
 
   Policy() = default;
+  static absl::StatusOr<std::shared_ptr<const Policy>> CompileImpl(const Config& config,
+                                                                   const Policy* previous);
   RuleSet Set(const std::vector<uint64_t>& sets, size_t index) const {
     return RuleSet(sets.data() + index * words_, words_);
   }

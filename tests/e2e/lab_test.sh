@@ -91,6 +91,26 @@ printf 'passphrase/' | $C socat - "UDP4-SENDTO:$SERVER:888,bind=10.77.0.8"
 nmap_knock 10.77.0.8 555 222
 expect "socat sends the passphrase too" open_from 10.77.0.8
 
+# Hot reload: a bad file is refused and the running policy stays; a good one
+# swaps the rules in and keeps every list entry.
+wait_log() { for _ in $(seq 1 50); do grep -q "$1" "$LOG" && return 0; sleep 0.1; done; return 1; }
+nmap_knock 10.77.0.9 888 555 222
+expect "a client is granted before the reload" open_from 10.77.0.9
+cp "$CONFIG" "$CONFIG.good"
+echo 'not = = toml' >>"$CONFIG"
+kill -HUP "$LAB_GATE_PID"
+expect "SIGHUP with a bad file is refused, saying why" \
+  wait_log "reload failed, keeping the running policy: $CONFIG:"
+expect "and the running policy stays" open_from 10.77.0.9
+sed 's/^dst-port = "555"$/dst-port = "5555"/' "$CONFIG.good" >"$CONFIG"
+kill -HUP "$LAB_GATE_PID"
+expect "SIGHUP reloads a changed recipe" wait_log "knockgate: reloaded $CONFIG"
+expect "grants survive the reload" open_from 10.77.0.9
+nmap_knock 10.77.0.3 888 5555 222
+expect "the reloaded sequence (888 5555 222) opens" open_from 10.77.0.3
+nmap_knock 10.77.0.4 888 555 222
+expect "the old sequence no longer does" closed_from 10.77.0.4
+
 lab_gate_stop
 expect "knockgate stops cleanly and prints its counters" grep -q '^final counters:' "$LOG"
 
