@@ -189,6 +189,9 @@ void RunScenario(const std::string& tag, const std::string& steering, int queues
   std::mutex mu;
   std::map<std::string, std::set<int>> workers_of;  // address -> workers that added it
   std::atomic<bool> done{false};
+  std::atomic<bool> reload_requested{false};
+  std::atomic<bool> reload_done{false};
+  absl::Status reload_status;
   uint64_t fed = 0;
 
   // The queue a NIC's RSS would pick for a WAN frame from `src`.
@@ -249,17 +252,48 @@ void RunScenario(const std::string& tag, const std::string& steering, int queues
     settle();
     lan = lab.Drain(Side::kLan);
     EXPECT_EQ(SourcesTo(lan, 80).count(Client(10)), 0u) << "the grant has expired";
+
+    // Hot reload with every worker running: the second knock moves to 556.
+    reload_requested.store(true);
+    while (!reload_done.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    for (int i = 0; i < 6; ++i) {  // clients spread over the workers
+      feed(Client(100 + i), 888);
+    }
+    settle();
+    for (int i = 0; i < 6; ++i) {
+      feed(Client(100 + i), 556);
+    }
+    settle();
+    for (int i = 0; i < 6; ++i) {
+      feed(Client(100 + i), 222);
+      feed(Client(100 + i), 80);
+    }
+    settle();
+    lan = lab.Drain(Side::kLan);
+    EXPECT_EQ(SourcesTo(lan, 80).size(), 6u) << "every worker runs the reloaded sequence";
     done.store(true);
   });
 
   MainLoopHooks hooks;
-  hooks.should_stop = [&] { return done.load(); };
+  hooks.should_stop = [&] {
+    if (reload_requested.load() && !reload_done.load()) {
+      auto next_config = LoadConfig(
+          absl::StrReplaceAll(text, {{"dst-port = 555", "dst-port = 556"}}), "ring.toml");
+      auto next = Policy::Compile(*next_config, plane.policy());
+      reload_status = next.ok() ? plane.Reload(*next) : next.status();
+      reload_done.store(true);
+    }
+    return done.load();
+  };
   hooks.on_event = [&](const Event& e) {
     std::lock_guard<std::mutex> lock(mu);
     workers_of[e.address.ToString()].insert(e.worker);
   };
   plane.RunMain(hooks);
   scenario.join();
+  EXPECT_TRUE(reload_status.ok()) << reload_status;
   std::cout << plane.CountersReport();
 
   // Each client's knocks all met one worker: the one its hash names.
