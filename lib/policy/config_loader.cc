@@ -960,6 +960,8 @@ class Loader {
 
 }  // namespace
 
+const std::vector<absl::string_view>& FilterKeys() { return kFilterKeys; }
+
 absl::StatusOr<PortSet> ParsePortSet(absl::string_view text) {
   PortSet set;
   auto parse_port = [](absl::string_view s, uint16_t& out) {

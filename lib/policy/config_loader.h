@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 #include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
@@ -17,6 +18,9 @@ absl::StatusOr<Config> LoadConfig(absl::string_view text, absl::string_view path
 
 // Reads the file and calls LoadConfig.
 absl::StatusOr<Config> LoadConfigFile(const std::string& path);
+
+// The keys a [[filter]] table accepts (RouterOS's names, plus `family`).
+const std::vector<absl::string_view>& FilterKeys();
 
 // Parses a RouterOS port list: "22", "21,22,8291,10000-60000". Ports are 1..65535.
 absl::StatusOr<PortSet> ParsePortSet(absl::string_view text);

@@ -321,32 +321,16 @@ class Importer {
   }
 
   absl::Status Filter(const std::vector<std::pair<std::string, std::string>>& words, bool v6) {
-    static const std::vector<absl::string_view> kKeys = {"action",
-                                                         "chain",
-                                                         "address-list",
-                                                         "address-list-timeout",
-                                                         "in-interface-list",
-                                                         "protocol",
-                                                         "src-port",
-                                                         "dst-port",
-                                                         "tcp-flags",
-                                                         "src-address",
-                                                         "dst-address",
-                                                         "src-address-list",
-                                                         "dst-address-list",
-                                                         "layer7-protocol",
-                                                         "connection-state",
-                                                         "comment",
-                                                         "disabled",
-                                                         "log",
-                                                         "log-prefix"};
     static const std::vector<absl::string_view> kActions = {
         "accept", "drop",       "add-src-to-address-list", "add-dst-to-address-list",
         "log",    "passthrough"};
     Begin("filter");
     bool have_action = false;
     for (const auto& [k, v] : words) {
-      if (std::find(kKeys.begin(), kKeys.end(), k) == kKeys.end()) {
+      // The loader's [[filter]] keys are RouterOS's names; `family` is ours
+      // (it comes from the menu, /ip or /ipv6).
+      const std::vector<absl::string_view>& keys = FilterKeys();
+      if (k == "family" || std::find(keys.begin(), keys.end(), k) == keys.end()) {
         return Error(k, "not supported by knockgate (no equivalent matcher or parameter)");
       }
       if (k == "action") {
