@@ -168,7 +168,7 @@ void BM_LoopDuringMassExpiry(benchmark::State& bm) {
 BENCHMARK(BM_LookupHit)->Arg(1000)->Arg(100'000)->Arg(1'000'000)->Arg(10'000'000);
 BENCHMARK(BM_LookupMiss)->Arg(1000)->Arg(100'000)->Arg(1'000'000)->Arg(10'000'000);
 BENCHMARK(BM_Refresh)->Arg(1000)->Arg(100'000)->Arg(1'000'000)->Arg(10'000'000);
-BENCHMARK(BM_InsertAtCapacity)->Arg(1000)->Arg(100'000)->Arg(1'000'000);
+BENCHMARK(BM_InsertAtCapacity)->Arg(1000)->Arg(100'000)->Arg(1'000'000)->Arg(10'000'000);
 BENCHMARK(BM_LoopDuringMassExpiry)->Iterations(3)->Unit(benchmark::kMillisecond);
 
 }  // namespace
