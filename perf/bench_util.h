@@ -20,15 +20,10 @@ inline uint64_t Cycles() { return __rdtsc(); }
 inline std::vector<uint8_t> Frame(uint32_t src, uint8_t protocol, uint16_t dport,
                                   const std::string& payload, uint8_t tcp_flags = 0x02,
                                   uint16_t sport = 40000, uint32_t dst = 0xC000020A) {
-  testing::PacketSpec spec;
-  spec.src = IpAddress::V4(src).ToString();
-  spec.dst = IpAddress::V4(dst).ToString();
-  spec.protocol = protocol;
-  spec.src_port = sport;
-  spec.dst_port = dport;
-  spec.tcp_flags = tcp_flags;
-  spec.payload = payload;
-  return testing::BuildPacket(spec);
+  const std::string from = IpAddress::V4(src).ToString();
+  const std::string to = IpAddress::V4(dst).ToString();
+  return protocol == 6 ? testing::TcpPacket(from, sport, to, dport, tcp_flags)
+                       : testing::UdpPacket(from, sport, to, dport, payload);
 }
 
 }  // namespace knockgate::perf

@@ -23,7 +23,6 @@ namespace {
 
 constexpr unsigned kRingSize = 1024;
 constexpr unsigned kMempoolCache = 256;
-constexpr uint16_t kDescriptorsPerQueue = 1024;
 
 const char* SideName(Side s) { return s == Side::kWan ? "wan" : "lan"; }
 

@@ -20,9 +20,6 @@ constexpr uint8_t kRssKey[40] = {0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2,
                                  0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30,
                                  0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa};
 
-constexpr uint16_t kRxDescriptors = 1024;
-constexpr uint16_t kTxDescriptors = 1024;
-
 absl::Status PortError(const std::string& name, absl::string_view what, int rc) {
   return absl::InternalError(
       absl::StrCat("port ", name, ": ", what, " failed: ", rte_strerror(-rc)));
@@ -93,8 +90,8 @@ absl::Status StartPort(const PortCaps& caps, const PortSetup& setup, rte_mempool
         absl::StrCat("configure with ", setup.rx_queues, " rx and ", setup.tx_queues, " tx queues"),
         rc);
   }
-  uint16_t rxd = kRxDescriptors;
-  uint16_t txd = kTxDescriptors;
+  uint16_t rxd = kDescriptorsPerQueue;
+  uint16_t txd = kDescriptorsPerQueue;
   if (int rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &rxd, &txd); rc != 0) {
     return PortError(name, "descriptor adjustment", rc);
   }

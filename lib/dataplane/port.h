@@ -30,6 +30,9 @@ struct PortCaps {
 // Looks `name` up (a PCI address or a vdev name) and reads its capabilities.
 absl::StatusOr<PortCaps> ProbePort(const std::string& name);
 
+// Descriptors per RX and per TX queue (the PMD may adjust them down).
+inline constexpr uint16_t kDescriptorsPerQueue = 1024;
+
 struct PortSetup {
   uint16_t rx_queues = 1;
   uint16_t tx_queues = 1;

@@ -81,7 +81,6 @@ class AddressTable {
 
   size_t list_count() const { return lists_.size(); }
   size_t records_in_use() const { return records_in_use_; }
-  size_t record_capacity() const { return keys_.size(); }
   const ListStats& stats(ListId list) const { return lists_[list].stats; }
 
  private:

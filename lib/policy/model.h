@@ -36,8 +36,6 @@ enum class Action : uint8_t {
   kPassthrough,
 };
 const char* ActionName(Action a);
-// True for actions after which evaluation goes on with the next rule.
-inline bool IsPassthrough(Action a) { return a != Action::kAccept && a != Action::kDrop; }
 
 enum class Chain : uint8_t { kInput, kForward };
 enum class InterfaceList : uint8_t { kWan = 0, kLan = 1 };

@@ -75,7 +75,6 @@ class Policy {
     }
     return Set(portless_by_protocol_, protocol);
   }
-  RuleSet NonIpCandidates() const { return {}; }
 
   // The --check report: rules, lists, layer7 patterns, warnings.
   std::string Describe() const;

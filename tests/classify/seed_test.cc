@@ -43,22 +43,11 @@ struct Step {
 
 std::vector<uint8_t> Tcp(const char* src, uint16_t dport, const char* dst = kServer,
                          uint16_t sport = 40000) {
-  PacketSpec s;
-  s.src_port = sport;
-  s.src = src;
-  s.dst = dst;
-  s.dst_port = dport;
-  return BuildPacket(s);
+  return testing::TcpPacket(src, sport, dst, dport);
 }
 
 std::vector<uint8_t> Udp(const char* src, uint16_t dport, std::string payload) {
-  PacketSpec s;
-  s.src = src;
-  s.dst = kServer;
-  s.protocol = 17;
-  s.dst_port = dport;
-  s.payload = std::move(payload);
-  return BuildPacket(s);
+  return testing::UdpPacket(src, 40000, kServer, dport, std::move(payload));
 }
 
 class SeedTest : public ::testing::Test {

@@ -33,24 +33,11 @@ in-interface-list = "WAN"
 
 std::vector<uint8_t> Tcp(const char* src, uint16_t sport, const char* dst, uint16_t dport,
                          uint8_t flags) {
-  PacketSpec s;
-  s.src = src;
-  s.dst = dst;
-  s.src_port = sport;
-  s.dst_port = dport;
-  s.tcp_flags = flags;
-  return BuildPacket(s);
+  return testing::TcpPacket(src, sport, dst, dport, flags);
 }
 
 std::vector<uint8_t> Udp(const char* src, uint16_t sport, const char* dst, uint16_t dport) {
-  PacketSpec s;
-  s.protocol = 17;
-  s.src = src;
-  s.dst = dst;
-  s.src_port = sport;
-  s.dst_port = dport;
-  s.payload = "q";
-  return BuildPacket(s);
+  return testing::UdpPacket(src, sport, dst, dport, "q");
 }
 
 // An ICMP error from `router` to `to`, quoting `quoted` (a whole frame).

@@ -27,8 +27,6 @@
 namespace knockgate {
 namespace {
 
-using testing::BuildPacket;
-using testing::PacketSpec;
 using Clock = std::chrono::steady_clock;
 
 constexpr int kWorkers = 3;
@@ -149,11 +147,7 @@ class RingLab {
 std::string Client(int i) { return absl::StrCat("198.51.100.", i); }
 
 std::vector<uint8_t> Syn(const std::string& src, uint16_t dport) {
-  PacketSpec s;
-  s.src = src;
-  s.dst = kServer;
-  s.dst_port = dport;
-  return BuildPacket(s);
+  return testing::TcpPacket(src, 40000, kServer, dport);
 }
 
 // Source addresses of frames sent to `dport`.

@@ -75,6 +75,29 @@ std::vector<uint8_t> BuildPacket(const PacketSpec& s) {
   return f;
 }
 
+std::vector<uint8_t> TcpPacket(const std::string& src, uint16_t sport, const std::string& dst,
+                               uint16_t dport, uint8_t flags) {
+  PacketSpec s;
+  s.src = src;
+  s.dst = dst;
+  s.src_port = sport;
+  s.dst_port = dport;
+  s.tcp_flags = flags;
+  return BuildPacket(s);
+}
+
+std::vector<uint8_t> UdpPacket(const std::string& src, uint16_t sport, const std::string& dst,
+                               uint16_t dport, std::string payload) {
+  PacketSpec s;
+  s.protocol = 17;
+  s.src = src;
+  s.dst = dst;
+  s.src_port = sport;
+  s.dst_port = dport;
+  s.payload = std::move(payload);
+  return BuildPacket(s);
+}
+
 std::vector<uint8_t> BuildArp() {
   std::vector<uint8_t> f = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0,
                             0x01, 0x08, 0x06, 0,    1,    0x08, 0,    6, 4, 0, 1};

@@ -32,6 +32,12 @@ struct PacketSpec {
 // A complete, consistent frame for `spec`; IPv4 or IPv6 by the address family.
 std::vector<uint8_t> BuildPacket(const PacketSpec& spec);
 
+// The common cases: a TCP segment (SYN unless told) and a UDP datagram.
+std::vector<uint8_t> TcpPacket(const std::string& src, uint16_t sport, const std::string& dst,
+                               uint16_t dport, uint8_t flags = 0x02);
+std::vector<uint8_t> UdpPacket(const std::string& src, uint16_t sport, const std::string& dst,
+                               uint16_t dport, std::string payload);
+
 // An ARP request frame.
 std::vector<uint8_t> BuildArp();
 
