@@ -242,7 +242,7 @@ size_t ClassifyBurst(const Policy& policy, ClassifierState& state,
       }
       state.lists->Prefetch(in == InterfaceList::kWan ? pkts[i].src : pkts[i].dst);
       if (state.conntrack != nullptr) {
-        hints[i - base] = ConnTable::Hint(pkts[i], in);
+        ConnTable::FillHint(pkts[i], in, hints[i - base]);
         state.conntrack->Prefetch(hints[i - base]);
       }
     }

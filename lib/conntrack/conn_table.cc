@@ -17,29 +17,15 @@ bool IsTcp(const ParsedPacket& p) { return p.protocol == ip_proto::kTcp; }
 
 }  // namespace
 
-FlowKey FlowOf(const ParsedPacket& pkt, InterfaceList in) {
-  FlowKey k;
-  k.protocol = pkt.protocol;
-  const bool from_wan = in == InterfaceList::kWan;
-  k.remote = from_wan ? pkt.src : pkt.dst;
-  k.local = from_wan ? pkt.dst : pkt.src;
-  if (IsIcmpEcho(pkt)) {
-    k.remote_port = k.local_port = pkt.icmp_id;
-  } else if (pkt.has_ports) {
-    k.remote_port = from_wan ? pkt.src_port : pkt.dst_port;
-    k.local_port = from_wan ? pkt.dst_port : pkt.src_port;
-  }
-  return k;
-}
-
 FlowKey QuotedFlowOf(const ParsedPacket& pkt, InterfaceList in) {
   // The quoted packet travelled the other way: an error arriving on the WAN
   // quotes a packet that left through it (its destination is the remote end).
   FlowKey k;
   k.protocol = pkt.inner_protocol;
   const bool quoted_from_lan = in == InterfaceList::kWan;
-  k.remote = quoted_from_lan ? pkt.inner_dst : pkt.inner_src;
-  k.local = quoted_from_lan ? pkt.inner_src : pkt.inner_dst;
+  k.remote = quoted_from_lan ? pkt.inner_dst.bytes : pkt.inner_src.bytes;
+  k.local = quoted_from_lan ? pkt.inner_src.bytes : pkt.inner_dst.bytes;
+  k.family = pkt.family;
   k.remote_port = quoted_from_lan ? pkt.inner_dst_port : pkt.inner_src_port;
   k.local_port = quoted_from_lan ? pkt.inner_src_port : pkt.inner_dst_port;
   return k;
@@ -66,12 +52,6 @@ ConnTable::ConnTable(const ConntrackConfig& config) : config_(config) {
   }
   slots_.assign(slots, kEmpty);
   slot_mask_ = slots - 1;
-}
-
-uint64_t ConnTable::Hash(const FlowKey& k) {
-  const uint64_t seed = uint64_t{k.remote_port} << 32 | uint64_t{k.local_port} << 16 | k.protocol;
-  const uint64_t h = HashWords(k.remote.bytes.data(), 2, seed);
-  return HashWords(k.local.bytes.data(), 2, h);
 }
 
 uint32_t ConnTable::FindAny(const FlowKey& k, uint64_t hash) const {

@@ -2,29 +2,64 @@
 // LAN-side endpoints, with RouterOS's states and timeouts, in a fixed table.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/hash.h"
 #include "packet/parser.h"
 #include "policy/model.h"
 
 namespace knockgate {
 
 // A flow as seen from the gate: the remote (WAN-side) end and the local
-// (LAN-side) end, whichever side opened it.
-struct FlowKey {
-  IpAddress remote;
-  IpAddress local;
+// (LAN-side) end, whichever side opened it. Five aligned 8-byte words, so
+// hashing and comparing are five loads each.
+struct alignas(8) FlowKey {
+  std::array<uint8_t, 16> remote{};  // IpAddress::bytes
+  std::array<uint8_t, 16> local{};
   uint16_t remote_port = 0;
   uint16_t local_port = 0;
   uint8_t protocol = 0;
-  bool operator==(const FlowKey&) const = default;
-};
+  Family family = Family::kNone;
+  uint16_t zero = 0;  // keeps the last word fully defined
 
-// The flow key of a packet arriving on `in`, and of the packet an ICMP error quotes.
-FlowKey FlowOf(const ParsedPacket& pkt, InterfaceList in);
+  static constexpr size_t kWords = 5;
+  uint64_t Word(size_t i) const {
+    uint64_t w;
+    std::memcpy(&w, reinterpret_cast<const uint8_t*>(this) + 8 * i, 8);
+    return w;
+  }
+  bool operator==(const FlowKey& o) const {
+    uint64_t diff = 0;
+    for (size_t i = 0; i < kWords; ++i) {
+      diff |= Word(i) ^ o.Word(i);
+    }
+    return diff == 0;
+  }
+};
+static_assert(sizeof(FlowKey) == 8 * FlowKey::kWords);
+
+// The flow key of a packet arriving on `in`.
+inline FlowKey FlowOf(const ParsedPacket& pkt, InterfaceList in) {
+  FlowKey k;
+  const bool from_wan = in == InterfaceList::kWan;
+  k.remote = from_wan ? pkt.src.bytes : pkt.dst.bytes;
+  k.local = from_wan ? pkt.dst.bytes : pkt.src.bytes;
+  if (IsIcmpEcho(pkt)) {
+    k.remote_port = k.local_port = pkt.icmp_id;
+  } else if (pkt.has_ports) {
+    k.remote_port = from_wan ? pkt.src_port : pkt.dst_port;
+    k.local_port = from_wan ? pkt.dst_port : pkt.src_port;
+  }
+  k.protocol = pkt.protocol;
+  k.family = pkt.family;
+  return k;
+}
+// The flow of the packet an ICMP error quotes.
 FlowKey QuotedFlowOf(const ParsedPacket& pkt, InterfaceList in);
 
 enum class TcpState : uint8_t {
@@ -64,18 +99,21 @@ class ConnTable {
   // invalid (a TCP segment or echo reply of no known flow), or untracked
   // (a later fragment: no ports to find its flow by).
   ConnLookup Lookup(const ParsedPacket& pkt, InterfaceList in, Nanos now) const {
-    return Lookup(pkt, in, now, Hint(pkt, in));
+    FlowHint hint;
+    FillHint(pkt, in, hint);
+    return Lookup(pkt, in, now, hint);
   }
   // A packet's flow key and its hash, computed once per packet: a burst
   // prefetches with it and then looks up with it.
   struct FlowHint {
     FlowKey key;
-    uint64_t hash;
+    uint64_t hash = 0;
   };
-  static FlowHint Hint(const ParsedPacket& pkt, InterfaceList in) {
-    FlowHint h{FlowOf(pkt, in), 0};
+  // Filled in place: a hint built elsewhere and copied in would be read back
+  // whole before its narrow stores retire (a store-forwarding stall).
+  static void FillHint(const ParsedPacket& pkt, InterfaceList in, FlowHint& h) {
+    h.key = FlowOf(pkt, in);
     h.hash = Hash(h.key);
-    return h;
   }
   void Prefetch(const FlowHint& hint) const { __builtin_prefetch(&slots_[hint.hash & slot_mask_]); }
   ConnLookup Lookup(const ParsedPacket& pkt, InterfaceList in, Nanos now,
@@ -91,7 +129,8 @@ class ConnTable {
   TcpState tcp_state(const FlowKey& key, Nanos now) const;
 
  private:
-  struct Entry {
+  // One cache line: a hit reads the key, the expiry and the state together.
+  struct alignas(64) Entry {
     FlowKey key;
     Nanos expiry = 0;
     uint32_t heap_pos = 0;
@@ -102,7 +141,9 @@ class ConnTable {
   };
 
   explicit ConnTable(const ConntrackConfig& config);
-  static uint64_t Hash(const FlowKey& k);
+  static uint64_t Hash(const FlowKey& k) {
+    return HashWords(reinterpret_cast<const uint8_t*>(&k), FlowKey::kWords, 0);
+  }
   uint32_t Find(const FlowKey& k, Nanos now) const { return Find(k, Hash(k), now); }
   uint32_t Find(const FlowKey& k, uint64_t hash, Nanos now) const;
   uint32_t FindAny(const FlowKey& k) const { return FindAny(k, Hash(k)); }

