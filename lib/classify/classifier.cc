@@ -67,50 +67,57 @@ class Facts {
 
 bool InList(ListMask mask, int list) { return (mask >> list) & 1; }
 
-bool Matches(const CompiledRule& c, const ParsedPacket& pkt, InterfaceList in, uint8_t ct_state,
-             Facts& facts) {
-  const FilterRule& r = c.spec;
-  if (r.connection_state &&
-      ((r.connection_state->value & ct_state) != 0) == r.connection_state->negated) {
-    return false;
-  }
-  if (r.in_interface_list && ((r.in_interface_list->value == in) == r.in_interface_list->negated)) {
-    return false;
-  }
-  if (c.family != Family::kNone && c.family != pkt.family) {
-    return false;
-  }
-  if (r.protocol && ((r.protocol->value == pkt.protocol) == r.protocol->negated)) {
-    return false;
-  }
+// The matchers CompiledRule::slow flags: ports, TCP flags, addresses.
+bool SlowMatches(const FilterRule& r, uint8_t slow, const ParsedPacket& pkt) {
   // A packet without ports (a later fragment, ICMP) never matches a port rule,
   // negated or not.
-  if (r.src_port &&
+  if ((slow & CompiledRule::kSlowSrcPort) &&
       (!pkt.has_ports || r.src_port->value.Contains(pkt.src_port) == r.src_port->negated)) {
     return false;
   }
-  if (r.dst_port &&
+  if ((slow & CompiledRule::kSlowDstPort) &&
       (!pkt.has_ports || r.dst_port->value.Contains(pkt.dst_port) == r.dst_port->negated)) {
     return false;
   }
-  if (r.tcp_flags &&
+  if ((slow & CompiledRule::kSlowTcpFlags) &&
       (!pkt.has_ports || (pkt.tcp_flags & r.tcp_flags->must_set) != r.tcp_flags->must_set ||
        (pkt.tcp_flags & r.tcp_flags->must_clear) != 0)) {
     return false;
   }
-  if (r.src_address && r.src_address->value.Contains(pkt.src) == r.src_address->negated) {
+  if ((slow & CompiledRule::kSlowSrcAddress) &&
+      r.src_address->value.Contains(pkt.src) == r.src_address->negated) {
     return false;
   }
-  if (r.dst_address && r.dst_address->value.Contains(pkt.dst) == r.dst_address->negated) {
+  if ((slow & CompiledRule::kSlowDstAddress) &&
+      r.dst_address->value.Contains(pkt.dst) == r.dst_address->negated) {
     return false;
   }
-  if (c.src_list != kNoId && InList(facts.SrcLists(), c.src_list) == r.src_address_list->negated) {
+  return true;
+}
+
+bool Matches(const CompiledRule& c, const ParsedPacket& pkt, InterfaceList in, uint8_t ct_state,
+             Facts& facts) {
+  if ((c.ct_pass & ct_state) == 0 || ((c.in_pass >> static_cast<int>(in)) & 1) == 0 ||
+      (c.family != Family::kNone && c.family != pkt.family)) {
     return false;
   }
-  if (c.dst_list != kNoId && InList(facts.DstLists(), c.dst_list) == r.dst_address_list->negated) {
+  uint8_t slow = c.slow;
+  if (pkt.has_ports && (pkt.protocol == ip_proto::kTcp || pkt.protocol == ip_proto::kUdp)) {
+    slow &= static_cast<uint8_t>(~CompiledRule::kSlowDstPort);  // the candidate table decided
+  }
+  if (slow != 0 && !SlowMatches(c.spec, slow, pkt)) {
     return false;
   }
-  if (c.layer7 != kNoId && InList(facts.Layer7(), c.layer7) == r.layer7_protocol->negated) {
+  if (c.src_list != kNoId &&
+      InList(facts.SrcLists(), c.src_list) == ((c.negated & CompiledRule::kNegSrcList) != 0)) {
+    return false;
+  }
+  if (c.dst_list != kNoId &&
+      InList(facts.DstLists(), c.dst_list) == ((c.negated & CompiledRule::kNegDstList) != 0)) {
+    return false;
+  }
+  if (c.layer7 != kNoId &&
+      InList(facts.Layer7(), c.layer7) == ((c.negated & CompiledRule::kNegLayer7) != 0)) {
     return false;
   }
   return true;
@@ -149,8 +156,8 @@ Decision Evaluate(const Policy& policy, ClassifierState& state, std::span<const 
       RuleCounter& counter = state.rule_counters[i];
       ++counter.packets;
       counter.bytes += frame.size();
-      const Action action = c.spec.action;
-      if (c.spec.log || action == Action::kLog) {
+      const Action action = c.action;
+      if (c.log) {
         state.events.Push(MakeEvent(EventType::kLog, i, pkt, in, now, state.worker_id));
       }
       switch (action) {
@@ -162,7 +169,7 @@ Decision Evaluate(const Policy& policy, ClassifierState& state, std::span<const 
         case Action::kAddDstToAddressList: {
           const IpAddress& addr = action == Action::kAddSrcToAddressList ? pkt.src : pkt.dst;
           const ListId list = static_cast<ListId>(c.target_list);
-          const Nanos timeout = c.spec.address_list_timeout;
+          const Nanos timeout = c.address_list_timeout;
           if (state.lists->Add(addr, list, now, timeout) == AddressTable::AddResult::kAdded) {
             Event e = MakeEvent(EventType::kListAdd, i, pkt, in, now, state.worker_id);
             e.list = static_cast<int16_t>(list);

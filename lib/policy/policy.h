@@ -18,14 +18,37 @@ namespace knockgate {
 
 inline constexpr int kNoId = -1;
 
-struct CompiledRule {
-  FilterRule spec;  // as written
+// A rule as the packet path reads it: the checks every packet makes come
+// first, as masks that pass when the matcher is absent, so they share one
+// cache line; the rest are flagged in `slow` and read from `spec`.
+struct alignas(64) CompiledRule {
+  static constexpr uint8_t kSlowSrcPort = 1;
+  static constexpr uint8_t kSlowDstPort = 2;  // decided by the candidate tables for TCP/UDP
+  static constexpr uint8_t kSlowTcpFlags = 4;
+  static constexpr uint8_t kSlowSrcAddress = 8;
+  static constexpr uint8_t kSlowDstAddress = 16;
+  static constexpr uint8_t kNegSrcList = 1;
+  static constexpr uint8_t kNegDstList = 2;
+  static constexpr uint8_t kNegLayer7 = 4;
+
+  uint8_t ct_pass = 0xFF;  // connection states (conn_state bits) that pass
+  uint8_t in_pass = 0x3;   // bit per InterfaceList that passes
+  // The one family this rule can match (from `family` or an address), or kNone.
+  Family family = Family::kNone;
+  uint8_t slow = 0;     // kSlow* bits: matchers checked against spec
+  uint8_t negated = 0;  // kNeg* bits for the list and layer7 matchers
+  Action action = Action::kAccept;
+  bool log = false;  // a log event when it matches (log = true, or action log)
   int src_list = kNoId;
   int dst_list = kNoId;
   int target_list = kNoId;  // add-*-to-address-list
   int layer7 = kNoId;
-  // The one family this rule can match (from `family` or an address), or kNone.
-  Family family = Family::kNone;
+  Nanos address_list_timeout = kNever;
+  // The protocol never needs a check on the packet path: the candidate
+  // tables already hold only the rules a packet's protocol allows.
+  FilterRule spec;  // as written
+
+  explicit CompiledRule(const FilterRule& r);
 };
 
 struct ListInfo {
