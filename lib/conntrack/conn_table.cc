@@ -20,14 +20,13 @@ bool IsTcp(const ParsedPacket& p) { return p.protocol == ip_proto::kTcp; }
 FlowKey QuotedFlowOf(const ParsedPacket& pkt, InterfaceList in) {
   // The quoted packet travelled the other way: an error arriving on the WAN
   // quotes a packet that left through it (its destination is the remote end).
-  FlowKey k;
-  k.protocol = pkt.inner_protocol;
   const bool quoted_from_lan = in == InterfaceList::kWan;
-  k.remote = quoted_from_lan ? pkt.inner_dst.bytes : pkt.inner_src.bytes;
-  k.local = quoted_from_lan ? pkt.inner_src.bytes : pkt.inner_dst.bytes;
-  k.family = pkt.family;
-  k.remote_port = quoted_from_lan ? pkt.inner_dst_port : pkt.inner_src_port;
-  k.local_port = quoted_from_lan ? pkt.inner_src_port : pkt.inner_dst_port;
+  FlowKey k;
+  k.Set(quoted_from_lan ? pkt.inner_dst : pkt.inner_src,
+        quoted_from_lan ? pkt.inner_src : pkt.inner_dst,
+        FlowKey::Tail(quoted_from_lan ? pkt.inner_dst_port : pkt.inner_src_port,
+                      quoted_from_lan ? pkt.inner_src_port : pkt.inner_dst_port, pkt.inner_protocol,
+                      pkt.family));
   return k;
 }
 

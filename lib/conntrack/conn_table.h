@@ -16,47 +16,53 @@
 namespace knockgate {
 
 // A flow as seen from the gate: the remote (WAN-side) end and the local
-// (LAN-side) end, whichever side opened it. Five aligned 8-byte words, so
-// hashing and comparing are five loads each.
-struct alignas(8) FlowKey {
-  std::array<uint8_t, 16> remote{};  // IpAddress::bytes
-  std::array<uint8_t, 16> local{};
+// (LAN-side) end, whichever side opened it. Five 8-byte words, each written
+// whole: a key assembled from narrow stores and then hashed or copied stalls
+// store-to-load forwarding.
+struct FlowKey {
+  // remote address, local address (IpAddress::bytes each), then Tail().
+  std::array<uint64_t, 5> words{};
+
+  static uint64_t Tail(uint16_t remote_port, uint16_t local_port, uint8_t protocol, Family family) {
+    return uint64_t{remote_port} | uint64_t{local_port} << 16 | uint64_t{protocol} << 32 |
+           uint64_t{static_cast<uint8_t>(family)} << 40;
+  }
+  void Set(const IpAddress& remote, const IpAddress& local, uint64_t tail) {
+    std::memcpy(&words[0], remote.bytes.data(), 16);
+    std::memcpy(&words[2], local.bytes.data(), 16);
+    words[4] = tail;
+  }
+  // The table hash of a key with these parts, from where they already are.
+  static uint64_t Hash(const IpAddress& remote, const IpAddress& local, uint64_t tail) {
+    return HashWords(local.bytes.data(), 2, HashWords(remote.bytes.data(), 2, tail));
+  }
+  uint64_t Hash() const {
+    return HashWords(reinterpret_cast<const uint8_t*>(&words[2]), 2,
+                     HashWords(reinterpret_cast<const uint8_t*>(&words[0]), 2, words[4]));
+  }
+  bool operator==(const FlowKey&) const = default;
+};
+
+// The flow key of a packet arriving on `in`, and its hash.
+inline uint64_t FlowOf(const ParsedPacket& pkt, InterfaceList in, FlowKey& k) {
+  const bool from_wan = in == InterfaceList::kWan;
+  const IpAddress& remote = from_wan ? pkt.src : pkt.dst;
+  const IpAddress& local = from_wan ? pkt.dst : pkt.src;
   uint16_t remote_port = 0;
   uint16_t local_port = 0;
-  uint8_t protocol = 0;
-  Family family = Family::kNone;
-  uint16_t zero = 0;  // keeps the last word fully defined
-
-  static constexpr size_t kWords = 5;
-  uint64_t Word(size_t i) const {
-    uint64_t w;
-    std::memcpy(&w, reinterpret_cast<const uint8_t*>(this) + 8 * i, 8);
-    return w;
+  if (IsIcmpEcho(pkt)) {
+    remote_port = local_port = pkt.icmp_id;
+  } else if (pkt.has_ports) {
+    remote_port = from_wan ? pkt.src_port : pkt.dst_port;
+    local_port = from_wan ? pkt.dst_port : pkt.src_port;
   }
-  bool operator==(const FlowKey& o) const {
-    uint64_t diff = 0;
-    for (size_t i = 0; i < kWords; ++i) {
-      diff |= Word(i) ^ o.Word(i);
-    }
-    return diff == 0;
-  }
-};
-static_assert(sizeof(FlowKey) == 8 * FlowKey::kWords);
-
-// The flow key of a packet arriving on `in`.
+  const uint64_t tail = FlowKey::Tail(remote_port, local_port, pkt.protocol, pkt.family);
+  k.Set(remote, local, tail);
+  return FlowKey::Hash(remote, local, tail);
+}
 inline FlowKey FlowOf(const ParsedPacket& pkt, InterfaceList in) {
   FlowKey k;
-  const bool from_wan = in == InterfaceList::kWan;
-  k.remote = from_wan ? pkt.src.bytes : pkt.dst.bytes;
-  k.local = from_wan ? pkt.dst.bytes : pkt.src.bytes;
-  if (IsIcmpEcho(pkt)) {
-    k.remote_port = k.local_port = pkt.icmp_id;
-  } else if (pkt.has_ports) {
-    k.remote_port = from_wan ? pkt.src_port : pkt.dst_port;
-    k.local_port = from_wan ? pkt.dst_port : pkt.src_port;
-  }
-  k.protocol = pkt.protocol;
-  k.family = pkt.family;
+  FlowOf(pkt, in, k);
   return k;
 }
 // The flow of the packet an ICMP error quotes.
@@ -112,8 +118,7 @@ class ConnTable {
   // Filled in place: a hint built elsewhere and copied in would be read back
   // whole before its narrow stores retire (a store-forwarding stall).
   static void FillHint(const ParsedPacket& pkt, InterfaceList in, FlowHint& h) {
-    h.key = FlowOf(pkt, in);
-    h.hash = Hash(h.key);
+    h.hash = FlowOf(pkt, in, h.key);
   }
   void Prefetch(const FlowHint& hint) const { __builtin_prefetch(&slots_[hint.hash & slot_mask_]); }
   ConnLookup Lookup(const ParsedPacket& pkt, InterfaceList in, Nanos now,
@@ -141,9 +146,7 @@ class ConnTable {
   };
 
   explicit ConnTable(const ConntrackConfig& config);
-  static uint64_t Hash(const FlowKey& k) {
-    return HashWords(reinterpret_cast<const uint8_t*>(&k), FlowKey::kWords, 0);
-  }
+  static uint64_t Hash(const FlowKey& k) { return k.Hash(); }
   uint32_t Find(const FlowKey& k, Nanos now) const { return Find(k, Hash(k), now); }
   uint32_t Find(const FlowKey& k, uint64_t hash, Nanos now) const;
   uint32_t FindAny(const FlowKey& k) const { return FindAny(k, Hash(k)); }
