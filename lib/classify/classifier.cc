@@ -11,20 +11,28 @@ namespace {
 // Per-packet facts computed on first use.
 class Facts {
  public:
+  // `wan_side_hash`: AddressTable::Hash of the packet's WAN-side address
+  // (its source when it arrived on the WAN), if the caller has it.
   Facts(const Policy& policy, ClassifierState& state, std::span<const uint8_t> frame,
-        const ParsedPacket& pkt, Nanos now)
-      : policy_(policy), state_(state), frame_(frame), pkt_(pkt), now_(now) {}
+        const ParsedPacket& pkt, InterfaceList in, Nanos now, const uint64_t* wan_side_hash)
+      : policy_(policy),
+        state_(state),
+        frame_(frame),
+        pkt_(pkt),
+        now_(now),
+        src_hash_(in == InterfaceList::kWan ? wan_side_hash : nullptr),
+        dst_hash_(in == InterfaceList::kWan ? nullptr : wan_side_hash) {}
 
   ListMask SrcLists() {
     if (!have_src_) {
-      src_ = Lists(pkt_.src);
+      src_ = Lists(pkt_.src, src_hash_);
       have_src_ = true;
     }
     return src_;
   }
   ListMask DstLists() {
     if (!have_dst_) {
-      dst_ = Lists(pkt_.dst);
+      dst_ = Lists(pkt_.dst, dst_hash_);
       have_dst_ = true;
     }
     return dst_;
@@ -43,9 +51,9 @@ class Facts {
   void Invalidate() { have_src_ = have_dst_ = false; }
 
  private:
-  ListMask Lists(const IpAddress& addr) const {
+  ListMask Lists(const IpAddress& addr, const uint64_t* hash) const {
     ListMask mask = policy_.static_lists().Lookup(addr);
-    const uint32_t record = state_.lists->Find(addr);
+    const uint32_t record = state_.lists->Find(addr, hash ? *hash : AddressTable::Hash(addr));
     if (record != AddressTable::kNoRecord) {
       mask |= state_.lists->Membership(record, now_);
     }
@@ -57,6 +65,8 @@ class Facts {
   std::span<const uint8_t> frame_;
   const ParsedPacket& pkt_;
   Nanos now_;
+  const uint64_t* src_hash_;
+  const uint64_t* dst_hash_;
   bool have_src_ = false;
   bool have_dst_ = false;
   bool have_l7_ = false;
@@ -141,9 +151,10 @@ Event MakeEvent(EventType type, int rule, const ParsedPacket& pkt, InterfaceList
 
 // The filter proper: rules in order, then the interface default.
 Decision Evaluate(const Policy& policy, ClassifierState& state, std::span<const uint8_t> frame,
-                  const ParsedPacket& pkt, InterfaceList in, uint8_t ct_state, Nanos now) {
+                  const ParsedPacket& pkt, InterfaceList in, uint8_t ct_state, Nanos now,
+                  const uint64_t* list_hash) {
   const PolicyDefaults& defaults = policy.defaults();
-  Facts facts(policy, state, frame, pkt, now);
+  Facts facts(policy, state, frame, pkt, in, now, list_hash);
   const RuleSet candidates = policy.Candidates(pkt.protocol, pkt.has_ports, pkt.dst_port);
   const std::vector<CompiledRule>& rules = policy.rules();
   for (size_t w = 0; w < candidates.size(); ++w) {
@@ -200,10 +211,10 @@ Decision Evaluate(const Policy& policy, ClassifierState& state, std::span<const 
 
 namespace {
 
-// Classify with the flow hint a burst computed already (or null).
+// Classify with the hashes a burst computed already (or null).
 Decision ClassifyHinted(const Policy& policy, ClassifierState& state,
                         std::span<const uint8_t> frame, const ParsedPacket& pkt, InterfaceList in,
-                        Nanos now, const ConnTable::FlowHint* hint) {
+                        Nanos now, const PacketHint* hint) {
   // ARP and its IPv6 counterpart are bridged (or not) by the non-ip policy,
   // before any rule: they carry no knock and no service.
   if (pkt.family == Family::kNone || IsNeighbourDiscovery(pkt)) {
@@ -211,12 +222,13 @@ Decision ClassifyHinted(const Policy& policy, ClassifierState& state,
                ? Decision{Verdict::kAccept}
                : Decision{Verdict::kDrop, DropReason::kNonIp};
   }
+  const uint64_t* list_hash = hint != nullptr ? &hint->list_hash : nullptr;
   if (state.conntrack == nullptr) {
-    return Evaluate(policy, state, frame, pkt, in, conn_state::kUntracked, now);
+    return Evaluate(policy, state, frame, pkt, in, conn_state::kUntracked, now, list_hash);
   }
-  const ConnLookup look = hint != nullptr ? state.conntrack->Lookup(pkt, in, now, *hint)
+  const ConnLookup look = hint != nullptr ? state.conntrack->Lookup(pkt, in, now, hint->flow)
                                           : state.conntrack->Lookup(pkt, in, now);
-  const Decision d = Evaluate(policy, state, frame, pkt, in, look.state, now);
+  const Decision d = Evaluate(policy, state, frame, pkt, in, look.state, now, list_hash);
   state.conntrack->Update(look, pkt, in, d.verdict == Verdict::kAccept, now);
   return d;
 }
@@ -231,10 +243,9 @@ Decision Classify(const Policy& policy, ClassifierState& state, std::span<const 
 size_t ClassifyBurst(const Policy& policy, ClassifierState& state,
                      std::span<const std::span<const uint8_t>> frames, std::span<ParsedPacket> pkts,
                      std::span<Decision> out, InterfaceList in, Nanos now) {
-  // In chunks, so the hints fit on the stack and prefetches land just ahead
-  // of their use.
-  constexpr size_t kChunk = 32;
-  ConnTable::FlowHint hints[kChunk];
+  // In chunks, so prefetches land just ahead of their use.
+  constexpr size_t kChunk = ClassifierState::kChunk;
+  PacketHint* hints = state.hints.data();
   size_t accepted = 0;
   for (size_t base = 0; base < frames.size(); base += kChunk) {
     const size_t n = std::min(kChunk, frames.size() - base);
@@ -247,15 +258,17 @@ size_t ClassifyBurst(const Policy& policy, ClassifierState& state,
       if (out[i].reason != DropReason::kNone || pkts[i].family == Family::kNone) {
         continue;
       }
-      state.lists->Prefetch(in == InterfaceList::kWan ? pkts[i].src : pkts[i].dst);
+      PacketHint& h = hints[i - base];
+      h.list_hash = AddressTable::Hash(in == InterfaceList::kWan ? pkts[i].src : pkts[i].dst);
+      state.lists->Prefetch(h.list_hash);
       if (state.conntrack != nullptr) {
-        ConnTable::FillHint(pkts[i], in, hints[i - base]);
-        state.conntrack->Prefetch(hints[i - base]);
+        ConnTable::FillHint(pkts[i], in, h.flow);
+        state.conntrack->Prefetch(h.flow);
       }
     }
     for (size_t i = base; i < base + n; ++i) {
       if (out[i].reason == DropReason::kNone) {
-        const bool hinted = state.conntrack != nullptr && pkts[i].family != Family::kNone;
+        const bool hinted = pkts[i].family != Family::kNone;
         out[i] = ClassifyHinted(policy, state, frames[i], pkts[i], in, now,
                                 hinted ? &hints[i - base] : nullptr);
       }

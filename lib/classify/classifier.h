@@ -70,8 +70,15 @@ struct RuleCounter {
   uint64_t bytes = 0;
 };
 
+// What a burst computes once per packet before classifying it.
+struct PacketHint {
+  ConnTable::FlowHint flow;  // when conntrack is on
+  uint64_t list_hash;        // AddressTable::Hash of the WAN-side address
+};
+
 // Everything one worker's classification writes. Owned by that worker.
 struct ClassifierState {
+  static constexpr size_t kChunk = 32;     // packets hinted and prefetched together
   AddressTable* lists = nullptr;           // this worker's shard
   Layer7Scanner* layer7 = nullptr;         // null when the policy has no layer7 protocols
   ConnTable* conntrack = nullptr;          // null when no rule matches connection-state
@@ -79,6 +86,8 @@ struct ClassifierState {
   EventBuffer events;
   uint64_t layer7_scans = 0;
   uint8_t worker_id = 0;  // stamped on events
+  // Scratch for ClassifyBurst, kept here so a burst does not initialise it.
+  std::array<PacketHint, kChunk> hints;
 };
 
 // Decides one packet that ParsePacket accepted. `frame` is the whole frame

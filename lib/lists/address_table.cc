@@ -55,19 +55,6 @@ AddressTable::AddressTable(std::span<const uint32_t> capacities) : lists_(capaci
   slot_mask_ = slots - 1;
 }
 
-uint64_t AddressTable::Hash(const IpAddress& a) {
-  return HashWords(a.bytes.data(), 2, static_cast<uint64_t>(a.family));
-}
-
-uint32_t AddressTable::Find(const IpAddress& addr) const {
-  for (uint64_t i = Hash(addr) & slot_mask_;; i = (i + 1) & slot_mask_) {
-    const uint32_t r = slots_[i];
-    if (r == kNoRecord || keys_[r] == addr) {
-      return r;
-    }
-  }
-}
-
 ListMask AddressTable::Membership(uint32_t record, Nanos now) const {
   ListMask mask = 0;
   const Nanos* e = &expiry_[record * lists_.size()];

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/hash.h"
 #include "net/ip_address.h"
 #include "policy/duration.h"
 
@@ -58,13 +59,23 @@ class AddressTable {
   AddressTable(const AddressTable&) = delete;
   AddressTable& operator=(const AddressTable&) = delete;
 
-  // The record of `addr`, or kNoRecord. The one probe a packet pays.
-  uint32_t Find(const IpAddress& addr) const;
-  // Starts loading the index slot Find(addr) will read first, so a burst can
-  // overlap its cache misses.
-  void Prefetch(const IpAddress& addr) const {
-    __builtin_prefetch(&slots_[Hash(addr) & slot_mask_]);
+  static uint64_t Hash(const IpAddress& a) {
+    return HashWords(a.bytes.data(), 2, static_cast<uint64_t>(a.family));
   }
+  // The record of `addr`, or kNoRecord. The one probe a packet pays.
+  uint32_t Find(const IpAddress& addr) const { return Find(addr, Hash(addr)); }
+  // The same, with Hash(addr) computed already (a burst hashes each packet once).
+  uint32_t Find(const IpAddress& addr, uint64_t hash) const {
+    for (uint64_t i = hash & slot_mask_;; i = (i + 1) & slot_mask_) {
+      const uint32_t r = slots_[i];
+      if (r == kNoRecord || keys_[r] == addr) {
+        return r;
+      }
+    }
+  }
+  // Starts loading the index slot Find will read first, so a burst can
+  // overlap its cache misses.
+  void Prefetch(uint64_t hash) const { __builtin_prefetch(&slots_[hash & slot_mask_]); }
   // Lists `record` is a live member of at `now`.
   ListMask Membership(uint32_t record, Nanos now) const;
   bool Contains(const IpAddress& addr, ListId list, Nanos now) const;
@@ -91,7 +102,6 @@ class AddressTable {
 
   explicit AddressTable(std::span<const uint32_t> capacities);
 
-  static uint64_t Hash(const IpAddress& a);
   Nanos& ExpiryRef(uint32_t record, ListId list) { return expiry_[record * lists_.size() + list]; }
   Nanos Expiry(uint32_t record, ListId list) const {
     return expiry_[record * lists_.size() + list];

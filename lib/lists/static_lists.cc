@@ -19,8 +19,7 @@ void StaticLists::Add(const Cidr& cidr, ListId list) {
             [](const Length& a, const Length& b) { return a.bits > b.bits; });
 }
 
-ListMask StaticLists::Lookup(const IpAddress& addr) const {
-  const std::vector<Length>& by_len = addr.family == Family::kIpv4 ? v4_ : v6_;
+ListMask StaticLists::Lookup(const IpAddress& addr, const std::vector<Length>& by_len) {
   ListMask mask = 0;
   for (const Length& l : by_len) {
     if (auto it = l.prefixes.find(addr.Masked(l.bits)); it != l.prefixes.end()) {

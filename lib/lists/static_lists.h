@@ -20,7 +20,10 @@ class StaticLists {
   void Add(const Cidr& cidr, ListId list);
   // The lists whose static prefixes contain `addr`. One hash probe per distinct
   // prefix length present in that family, longest first.
-  ListMask Lookup(const IpAddress& addr) const;
+  ListMask Lookup(const IpAddress& addr) const {
+    const std::vector<Length>& by_len = addr.family == Family::kIpv4 ? v4_ : v6_;
+    return by_len.empty() ? 0 : Lookup(addr, by_len);
+  }
   bool empty() const { return v4_.empty() && v6_.empty(); }
 
  private:
@@ -28,6 +31,8 @@ class StaticLists {
     int bits;
     absl::flat_hash_map<IpAddress, ListMask> prefixes;
   };
+  static ListMask Lookup(const IpAddress& addr, const std::vector<Length>& by_len);
+
   std::vector<Length> v4_;
   std::vector<Length> v6_;
 };
