@@ -211,7 +211,7 @@ Decision Evaluate(const Policy& policy, ClassifierState& state, std::span<const 
 
 namespace {
 
-// Classify with the hashes a burst computed already (or null).
+// Classify with the hashes a burst computed already (or null: computed here).
 Decision ClassifyHinted(const Policy& policy, ClassifierState& state,
                         std::span<const uint8_t> frame, const ParsedPacket& pkt, InterfaceList in,
                         Nanos now, const PacketHint* hint) {
@@ -226,8 +226,12 @@ Decision ClassifyHinted(const Policy& policy, ClassifierState& state,
   if (state.conntrack == nullptr) {
     return Evaluate(policy, state, frame, pkt, in, conn_state::kUntracked, now, list_hash);
   }
-  const ConnLookup look = hint != nullptr ? state.conntrack->Lookup(pkt, in, now, hint->flow)
-                                          : state.conntrack->Lookup(pkt, in, now);
+  PacketHint own;
+  if (hint == nullptr) {
+    ConnTable::FillHint(pkt, in, own.flow);
+    hint = &own;
+  }
+  const ConnLookup look = state.conntrack->Lookup(pkt, in, now, hint->flow);
   const Decision d = Evaluate(policy, state, frame, pkt, in, look.state, now, list_hash);
   state.conntrack->Update(look, pkt, in, d.verdict == Verdict::kAccept, now);
   return d;

@@ -11,8 +11,6 @@
 namespace knockgate {
 namespace {
 
-constexpr uint32_t kEmpty = UINT32_MAX;
-
 bool IsTcp(const ParsedPacket& p) { return p.protocol == ip_proto::kTcp; }
 
 }  // namespace
@@ -53,53 +51,21 @@ ConnTable::ConnTable(const ConntrackConfig& config) : config_(config) {
   slot_mask_ = slots - 1;
 }
 
-uint32_t ConnTable::FindAny(const FlowKey& k, uint64_t hash) const {
-  for (uint64_t i = hash & slot_mask_;; i = (i + 1) & slot_mask_) {
-    const uint32_t e = slots_[i];
-    if (e == kEmpty || entries_[e].key == k) {
-      return e;
-    }
-  }
-}
-
-uint32_t ConnTable::Find(const FlowKey& k, uint64_t hash, Nanos now) const {
-  const uint32_t e = FindAny(k, hash);
-  // Exact: a flow past its timeout is gone even before Reclaim frees it.
-  return e != kEmpty && entries_[e].expiry > now ? e : kEmpty;
-}
-
 TcpState ConnTable::tcp_state(const FlowKey& key, Nanos now) const {
   const uint32_t e = Find(key, now);
   return e == kEmpty ? TcpState::kNone : entries_[e].tcp;
 }
 
-ConnLookup ConnTable::Lookup(const ParsedPacket& pkt, InterfaceList in, Nanos now,
-                             const FlowHint& hint) const {
-  ConnLookup look;
-  if (pkt.later_fragment) {
-    return look;  // untracked
-  }
-  if (pkt.icmp_error) {
-    look.key = QuotedFlowOf(pkt, in);
-    look.state = Find(look.key, now) != kEmpty ? conn_state::kRelated : conn_state::kInvalid;
-    return look;
-  }
-  look.key = hint.key;
-  look.entry = Find(look.key, hint.hash, now);
-  if (look.entry != kEmpty) {
-    look.state = conn_state::kEstablished;
-    return look;
-  }
+uint8_t ConnTable::RelatedOrInvalid(const ParsedPacket& pkt, InterfaceList in, Nanos now) const {
+  return Find(QuotedFlowOf(pkt, in), now) != kEmpty ? conn_state::kRelated : conn_state::kInvalid;
+}
+
+uint8_t ConnTable::NewOrInvalid(const ParsedPacket& pkt) {
   const bool tcp_opener =
       IsTcp(pkt) &&
       (pkt.tcp_flags & (tcp_flag::kSyn | tcp_flag::kAck | tcp_flag::kRst)) == tcp_flag::kSyn;
   const bool icmp_reply = IsIcmpEcho(pkt) && !IsIcmpEchoRequest(pkt);
-  if ((IsTcp(pkt) && !tcp_opener) || icmp_reply) {
-    look.state = conn_state::kInvalid;
-  } else {
-    look.state = conn_state::kNew;
-  }
-  return look;
+  return (IsTcp(pkt) && !tcp_opener) || icmp_reply ? conn_state::kInvalid : conn_state::kNew;
 }
 
 Nanos ConnTable::InitialTimeout(const ParsedPacket& pkt) const {
@@ -113,15 +79,6 @@ Nanos ConnTable::InitialTimeout(const ParsedPacket& pkt) const {
     return config_.icmp_timeout;
   }
   return config_.generic_timeout;
-}
-
-void ConnTable::Update(const ConnLookup& look, const ParsedPacket& pkt, InterfaceList in,
-                       bool accepted, Nanos now) {
-  if (look.state == conn_state::kEstablished) {
-    Advance(entries_[look.entry], pkt, in, now);
-  } else if (look.state == conn_state::kNew && accepted) {
-    Insert(look.key, in, pkt, now);
-  }
 }
 
 void ConnTable::Advance(Entry& e, const ParsedPacket& pkt, InterfaceList in, Nanos now) {

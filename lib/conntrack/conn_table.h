@@ -82,7 +82,7 @@ enum class TcpState : uint8_t {
 struct ConnLookup {
   uint8_t state = conn_state::kUntracked;  // one conn_state bit
   uint32_t entry = UINT32_MAX;             // the flow's slot when established
-  FlowKey key;
+  const FlowKey* key = nullptr;            // the hint's key when new
 };
 
 // Fixed capacity; nothing on the data path allocates. When the table is full,
@@ -91,6 +91,7 @@ struct ConnLookup {
 // are far longer. Owned by one worker.
 class ConnTable {
  public:
+  static constexpr uint32_t kEmpty = UINT32_MAX;
   struct Stats {
     uint64_t created = 0;
     uint64_t evicted = 0;
@@ -100,15 +101,6 @@ class ConnTable {
 
   static absl::StatusOr<std::unique_ptr<ConnTable>> Create(const ConntrackConfig& config);
 
-  // Classifies `pkt` arriving on `in`: established (a packet of a known
-  // flow), related (an ICMP error about one), new (could open a flow),
-  // invalid (a TCP segment or echo reply of no known flow), or untracked
-  // (a later fragment: no ports to find its flow by).
-  ConnLookup Lookup(const ParsedPacket& pkt, InterfaceList in, Nanos now) const {
-    FlowHint hint;
-    FillHint(pkt, in, hint);
-    return Lookup(pkt, in, now, hint);
-  }
   // A packet's flow key and its hash, computed once per packet: a burst
   // prefetches with it and then looks up with it.
   struct FlowHint {
@@ -121,12 +113,40 @@ class ConnTable {
     h.hash = FlowOf(pkt, in, h.key);
   }
   void Prefetch(const FlowHint& hint) const { __builtin_prefetch(&slots_[hint.hash & slot_mask_]); }
+  // Classifies `pkt` arriving on `in`, whose FillHint is `hint`: established
+  // (a packet of a known flow), related (an ICMP error about one), new (could
+  // open a flow), invalid (a TCP segment or echo reply of no known flow), or
+  // untracked (a later fragment: no ports to find its flow by). The result
+  // refers to `hint`, which must outlive it.
   ConnLookup Lookup(const ParsedPacket& pkt, InterfaceList in, Nanos now,
-                    const FlowHint& hint) const;
+                    const FlowHint& hint) const {
+    ConnLookup look;
+    if (pkt.later_fragment) {
+      return look;  // untracked
+    }
+    if (pkt.icmp_error) {
+      look.state = RelatedOrInvalid(pkt, in, now);
+      return look;
+    }
+    look.entry = Find(hint.key, hint.hash, now);
+    if (look.entry != kEmpty) {
+      look.state = conn_state::kEstablished;
+      return look;
+    }
+    look.key = &hint.key;
+    look.state = NewOrInvalid(pkt);
+    return look;
+  }
   // After the filter: a new flow is created only if its first packet was
   // accepted; a known flow's state and timeout advance with every packet.
   void Update(const ConnLookup& look, const ParsedPacket& pkt, InterfaceList in, bool accepted,
-              Nanos now);
+              Nanos now) {
+    if (look.state == conn_state::kEstablished) {
+      Advance(entries_[look.entry], pkt, in, now);
+    } else if (look.state == conn_state::kNew && accepted) {
+      Insert(*look.key, in, pkt, now);
+    }
+  }
   // Frees at most `budget` expired flows.
   size_t Reclaim(Nanos now, size_t budget);
 
@@ -148,10 +168,23 @@ class ConnTable {
   explicit ConnTable(const ConntrackConfig& config);
   static uint64_t Hash(const FlowKey& k) { return k.Hash(); }
   uint32_t Find(const FlowKey& k, Nanos now) const { return Find(k, Hash(k), now); }
-  uint32_t Find(const FlowKey& k, uint64_t hash, Nanos now) const;
+  uint32_t Find(const FlowKey& k, uint64_t hash, Nanos now) const {
+    const uint32_t e = FindAny(k, hash);
+    // Exact: a flow past its timeout is gone even before Reclaim frees it.
+    return e != kEmpty && entries_[e].expiry > now ? e : kEmpty;
+  }
   uint32_t FindAny(const FlowKey& k) const { return FindAny(k, Hash(k)); }
   // Live or expired-but-unreclaimed.
-  uint32_t FindAny(const FlowKey& k, uint64_t hash) const;
+  uint32_t FindAny(const FlowKey& k, uint64_t hash) const {
+    for (uint64_t i = hash & slot_mask_;; i = (i + 1) & slot_mask_) {
+      const uint32_t e = slots_[i];
+      if (e == kEmpty || entries_[e].key == k) {
+        return e;
+      }
+    }
+  }
+  uint8_t RelatedOrInvalid(const ParsedPacket& pkt, InterfaceList in, Nanos now) const;
+  static uint8_t NewOrInvalid(const ParsedPacket& pkt);
   void Insert(const FlowKey& k, InterfaceList from, const ParsedPacket& pkt, Nanos now);
   void Erase(uint32_t e);
   void SetExpiry(uint32_t e, Nanos expiry);
