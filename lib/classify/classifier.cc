@@ -105,12 +105,9 @@ bool SlowMatches(const FilterRule& r, uint8_t slow, const ParsedPacket& pkt) {
   return true;
 }
 
-bool Matches(const CompiledRule& c, const ParsedPacket& pkt, InterfaceList in, uint8_t ct_state,
-             Facts& facts) {
-  if ((c.ct_pass & ct_state) == 0 || ((c.in_pass >> static_cast<int>(in)) & 1) == 0 ||
-      (c.family != Family::kNone && c.family != pkt.family)) {
-    return false;
-  }
+// The checks Policy::Candidates and Policy::Allowed left: ports, flags,
+// addresses, lists, layer 7.
+bool Matches(const CompiledRule& c, const ParsedPacket& pkt, Facts& facts) {
   uint8_t slow = c.slow;
   if (pkt.has_ports && (pkt.protocol == ip_proto::kTcp || pkt.protocol == ip_proto::kUdp)) {
     slow &= static_cast<uint8_t>(~CompiledRule::kSlowDstPort);  // the candidate table decided
@@ -156,12 +153,13 @@ Decision Evaluate(const Policy& policy, ClassifierState& state, std::span<const 
   const PolicyDefaults& defaults = policy.defaults();
   Facts facts(policy, state, frame, pkt, in, now, list_hash);
   const RuleSet candidates = policy.Candidates(pkt.protocol, pkt.has_ports, pkt.dst_port);
+  const RuleSet allowed = policy.Allowed(in, ct_state, pkt.family);
   const std::vector<CompiledRule>& rules = policy.rules();
   for (size_t w = 0; w < candidates.size(); ++w) {
-    for (uint64_t bits = candidates[w]; bits != 0; bits &= bits - 1) {
+    for (uint64_t bits = candidates[w] & allowed[w]; bits != 0; bits &= bits - 1) {
       const int i = static_cast<int>(w * 64 + std::countr_zero(bits));
       const CompiledRule& c = rules[i];
-      if (!Matches(c, pkt, in, ct_state, facts)) {
+      if (!Matches(c, pkt, facts)) {
         continue;
       }
       RuleCounter& counter = state.rule_counters[i];

@@ -294,6 +294,22 @@ void Policy::BuildCandidateTables() {
     }
   }
 
+  allowed_.assign(2 * kStateBits * 2 * words_, 0);
+  for (InterfaceList in : {InterfaceList::kWan, InterfaceList::kLan}) {
+    for (size_t bit = 0; bit < kStateBits; ++bit) {
+      for (Family family : {Family::kIpv4, Family::kIpv6}) {
+        const uint8_t state = static_cast<uint8_t>(1u << bit);
+        for (size_t i = 0; i < rules_.size(); ++i) {
+          const CompiledRule& c = rules_[i];
+          if ((c.ct_pass & state) != 0 && ((c.in_pass >> static_cast<int>(in)) & 1) != 0 &&
+              (c.family == Family::kNone || c.family == family)) {
+            set_bit(allowed_, words_, AllowedIndex(in, state, family), i);
+          }
+        }
+      }
+    }
+  }
+
   const uint8_t kPortProtocols[2] = {6, 17};
   for (int t = 0; t < 2; ++t) {
     PortTable& table = port_tables_[t];

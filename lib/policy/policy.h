@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <memory>
 #include <span>
 #include <string>
@@ -44,8 +45,8 @@ struct alignas(64) CompiledRule {
   int target_list = kNoId;  // add-*-to-address-list
   int layer7 = kNoId;
   Nanos address_list_timeout = kNever;
-  // The protocol never needs a check on the packet path: the candidate
-  // tables already hold only the rules a packet's protocol allows.
+  // Neither the protocol nor ct_pass, in_pass and family need a check on the
+  // packet path: Candidates() and Allowed() leave out the rules they refuse.
   FilterRule spec;  // as written
 
   explicit CompiledRule(const FilterRule& r);
@@ -99,6 +100,14 @@ class Policy {
     return Set(portless_by_protocol_, protocol);
   }
 
+  // Rules whose connection-state, in-interface-list and family matchers let
+  // a packet with this state (one conn_state bit) and family through.
+  // Intersected with Candidates(), what is left needs only the slow, list and
+  // layer7 checks.
+  RuleSet Allowed(InterfaceList in, uint8_t ct_state, Family family) const {
+    return Set(allowed_, AllowedIndex(in, ct_state, family));
+  }
+
   // The --check report: rules, lists, layer7 patterns, warnings.
   std::string Describe() const;
 
@@ -115,6 +124,13 @@ class Policy {
     return RuleSet(sets.data() + index * words_, words_);
   }
   void BuildCandidateTables();
+  static constexpr size_t kStateBits = 5;  // conn_state::kNew .. kUntracked
+  static size_t AllowedIndex(InterfaceList in, uint8_t ct_state, Family family) {
+    return (static_cast<size_t>(in) * kStateBits +
+            static_cast<size_t>(std::countr_zero(ct_state))) *
+               2 +
+           (family == Family::kIpv6 ? 1 : 0);
+  }
 
   std::vector<CompiledRule> rules_;
   std::vector<ListInfo> lists_;
@@ -131,6 +147,7 @@ class Policy {
   std::array<PortTable, 2> port_tables_;        // tcp, udp
   std::vector<uint64_t> by_protocol_;           // 256 sets: port-bearing, not tcp/udp
   std::vector<uint64_t> portless_by_protocol_;  // 256 sets: packets without ports
+  std::vector<uint64_t> allowed_;               // by AllowedIndex
 };
 
 }  // namespace knockgate
