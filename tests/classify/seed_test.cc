@@ -425,6 +425,36 @@ TEST_F(SeedTest, CandidateTablesSkipRulesForOtherPorts) {
   EXPECT_EQ(set[0], 1u | (1u << 8));
 }
 
+// The state/interface/family prefilter leaves exactly the rules whose own
+// matchers would pass, negated ones included.
+TEST_F(SeedTest, AllowedSetsFollowStateInterfaceAndFamily) {
+  Load(R"(
+[[filter]]
+action = "accept"
+connection-state = "established,related"
+[[filter]]
+action = "drop"
+connection-state = "!new"
+in-interface-list = "WAN"
+[[filter]]
+action = "accept"
+family = "ipv6"
+in-interface-list = "!WAN"
+[[filter]]
+action = "accept"
+src-address = "192.0.2.0/24"
+)");
+  auto allowed = [&](InterfaceList in, uint8_t state, Family family) {
+    return policy_->Allowed(in, state, family)[0];
+  };
+  EXPECT_EQ(allowed(InterfaceList::kWan, conn_state::kEstablished, Family::kIpv4), 0b1011u);
+  EXPECT_EQ(allowed(InterfaceList::kWan, conn_state::kNew, Family::kIpv4), 0b1000u);
+  EXPECT_EQ(allowed(InterfaceList::kWan, conn_state::kInvalid, Family::kIpv6), 0b0010u);
+  EXPECT_EQ(allowed(InterfaceList::kLan, conn_state::kNew, Family::kIpv6), 0b0100u);
+  EXPECT_EQ(allowed(InterfaceList::kLan, conn_state::kRelated, Family::kIpv4), 0b1001u);
+  EXPECT_EQ(allowed(InterfaceList::kLan, conn_state::kUntracked, Family::kIpv4), 0b1000u);
+}
+
 TEST(Layer7Test, HyperscanErrorNamesTheProtocol) {
   absl::StatusOr<Config> config =
       LoadConfig("[[layer7-protocol]]\nname = \"bad\"\nregexp = \"(unclosed\"\n", "l7.toml");
