@@ -2,6 +2,8 @@
 // Control-plane only: the data path builds IpAddress straight from header bytes.
 #include "net/ip_address.h"
 
+#include <algorithm>
+
 #include <arpa/inet.h>
 
 #include <charconv>
@@ -11,17 +13,17 @@
 namespace knockgate {
 
 IpAddress IpAddress::Masked(int prefix_len) const {
+  // Two 64-bit words, each ANDed with its part of the prefix mask (the bytes
+  // are in network order, hence the byte swap). IPv4 keeps bytes 4..15 zero.
   IpAddress out = *this;
-  const int bits = BitLength();
-  for (int i = 0; i < 16; ++i) {
-    const int first_bit = i * 8;
-    if (first_bit >= bits) {
-      out.bytes[i] = 0;
-    } else if (first_bit + 8 > prefix_len) {
-      const int keep = prefix_len > first_bit ? prefix_len - first_bit : 0;
-      out.bytes[i] &= static_cast<uint8_t>(0xff00 >> keep);
-    }
+  uint64_t words[2];
+  std::memcpy(words, bytes.data(), 16);
+  for (int i = 0; i < 2; ++i) {
+    const int keep = std::clamp(prefix_len - 64 * i, 0, 64);
+    const uint64_t mask = keep == 0 ? 0 : ~uint64_t{0} << (64 - keep);
+    words[i] &= __builtin_bswap64(mask);
   }
+  std::memcpy(out.bytes.data(), words, 16);
   return out;
 }
 

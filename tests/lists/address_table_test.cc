@@ -168,5 +168,23 @@ TEST(StaticListsTest, MatchesPrefixesOfBothFamilies) {
   EXPECT_EQ(s.Lookup(*ParseIpAddress("192.0.2.2")), 0u);
 }
 
+// Thousands of prefixes of one length (the table grows), a /0, a /128, and
+// the same prefix in two lists.
+TEST(StaticListsTest, ManyPrefixesAndTheExtremeLengths) {
+  StaticLists s;
+  for (uint32_t i = 0; i < 5000; ++i) {
+    s.Add(Cidr{V4(0x0A000000u + (i << 8)), 24}, 4);  // 10.0.0.0/24, 10.0.1.0/24, ...
+  }
+  s.Add(*ParseCidr("10.0.7.0/24"), 5);
+  s.Add(*ParseCidr("::/0"), 6);
+  s.Add(*ParseCidr("2001:db8::7"), 7);
+  EXPECT_EQ(s.Lookup(*ParseIpAddress("10.0.7.9")), (1u << 4) | (1u << 5));
+  EXPECT_EQ(s.Lookup(*ParseIpAddress("10.19.135.255")), 1u << 4);  // prefix 4999
+  EXPECT_EQ(s.Lookup(*ParseIpAddress("10.19.136.1")), 0u);         // prefix 5000: none
+  EXPECT_EQ(s.Lookup(*ParseIpAddress("2001:db8::7")), (1u << 6) | (1u << 7));
+  EXPECT_EQ(s.Lookup(*ParseIpAddress("2001:db8::8")), 1u << 6);
+  EXPECT_EQ(s.Lookup(*ParseIpAddress("11.0.0.1")), 0u);
+}
+
 }  // namespace
 }  // namespace knockgate
