@@ -60,14 +60,6 @@ uint8_t ConnTable::RelatedOrInvalid(const ParsedPacket& pkt, InterfaceList in, N
   return Find(QuotedFlowOf(pkt, in), now) != kEmpty ? conn_state::kRelated : conn_state::kInvalid;
 }
 
-uint8_t ConnTable::NewOrInvalid(const ParsedPacket& pkt) {
-  const bool tcp_opener =
-      IsTcp(pkt) &&
-      (pkt.tcp_flags & (tcp_flag::kSyn | tcp_flag::kAck | tcp_flag::kRst)) == tcp_flag::kSyn;
-  const bool icmp_reply = IsIcmpEcho(pkt) && !IsIcmpEchoRequest(pkt);
-  return (IsTcp(pkt) && !tcp_opener) || icmp_reply ? conn_state::kInvalid : conn_state::kNew;
-}
-
 Nanos ConnTable::InitialTimeout(const ParsedPacket& pkt) const {
   if (IsTcp(pkt)) {
     return config_.tcp_syn_sent_timeout;

@@ -184,7 +184,16 @@ class ConnTable {
     }
   }
   uint8_t RelatedOrInvalid(const ParsedPacket& pkt, InterfaceList in, Nanos now) const;
-  static uint8_t NewOrInvalid(const ParsedPacket& pkt);
+  // A packet of no known flow: new if it could open one, else invalid (a TCP
+  // segment other than a bare SYN, an echo reply).
+  static uint8_t NewOrInvalid(const ParsedPacket& pkt) {
+    if (pkt.protocol == ip_proto::kTcp) {
+      return (pkt.tcp_flags & (tcp_flag::kSyn | tcp_flag::kAck | tcp_flag::kRst)) == tcp_flag::kSyn
+                 ? conn_state::kNew
+                 : conn_state::kInvalid;
+    }
+    return IsIcmpEcho(pkt) && !IsIcmpEchoRequest(pkt) ? conn_state::kInvalid : conn_state::kNew;
+  }
   void Insert(const FlowKey& k, InterfaceList from, const ParsedPacket& pkt, Nanos now);
   void Erase(uint32_t e);
   void SetExpiry(uint32_t e, Nanos expiry);
