@@ -46,7 +46,14 @@ struct IpAddress {
   }
 
   int BitLength() const { return family == Family::kIpv4 ? 32 : 128; }
-  bool operator==(const IpAddress&) const = default;
+  // Two word compares, not a memcmp call: tables compare keys on every hit.
+  bool operator==(const IpAddress& o) const {
+    uint64_t a[2];
+    uint64_t b[2];
+    std::memcpy(a, bytes.data(), 16);
+    std::memcpy(b, o.bytes.data(), 16);
+    return ((a[0] ^ b[0]) | (a[1] ^ b[1])) == 0 && family == o.family;
+  }
 
   // Zeroes every bit after the first `prefix_len`.
   IpAddress Masked(int prefix_len) const;
