@@ -87,8 +87,8 @@ void ConnTable::Advance(Entry& e, const ParsedPacket& pkt, InterfaceList in, Nan
     if (f & tcp_flag::kRst) {
       e.tcp = TcpState::kClose;
     } else if (f & tcp_flag::kFin) {
-      e.fin_from[static_cast<int>(in)] = true;
-      e.tcp = (e.fin_from[0] && e.fin_from[1]) ? TcpState::kTimeWait : TcpState::kFinWait;
+      e.fin_from |= static_cast<uint8_t>(1u << static_cast<int>(in));
+      e.tcp = e.fin_from == 0x3 ? TcpState::kTimeWait : TcpState::kFinWait;
     } else if (e.tcp == TcpState::kSynSent && reply && (f & tcp_flag::kSyn) &&
                (f & tcp_flag::kAck)) {
       e.tcp = TcpState::kSynReceived;
@@ -127,6 +127,10 @@ void ConnTable::Insert(const FlowKey& k, InterfaceList from, const ParsedPacket&
   }
   if (free_.empty()) {
     // Full: the flow closest to expiring goes first.
+    // The soonest to expire, re-keying flows extended since (bounded, so one
+    // insert never stalls the worker).
+    for (size_t i = 0; i < kEvictFixups && FixTop(); ++i) {
+    }
     const uint32_t victim = heap_.front();
     ++(entries_[victim].expiry > now ? stats_.evicted : stats_.expired);
     Erase(victim);
@@ -139,6 +143,7 @@ void ConnTable::Insert(const FlowKey& k, InterfaceList from, const ParsedPacket&
   entry.opened_from = from;
   entry.tcp = IsTcp(pkt) ? TcpState::kSynSent : TcpState::kNone;
   entry.expiry = now + InitialTimeout(pkt);
+  entry.heap_key = entry.expiry;
   uint64_t i = Hash(k) & slot_mask_;
   while (slots_[i] != kEmpty) {
     i = (i + 1) & slot_mask_;
@@ -168,7 +173,11 @@ void ConnTable::Erase(uint32_t e) {
 
 size_t ConnTable::Reclaim(Nanos now, size_t budget) {
   size_t freed = 0;
-  while (freed < budget && !heap_.empty() && entries_[heap_.front()].expiry <= now) {
+  for (size_t steps = 0;
+       steps < budget && !heap_.empty() && entries_[heap_.front()].heap_key <= now; ++steps) {
+    if (FixTop()) {
+      continue;  // extended since it was keyed: still live
+    }
     Erase(heap_.front());
     ++stats_.expired;
     ++freed;
@@ -176,13 +185,24 @@ size_t ConnTable::Reclaim(Nanos now, size_t budget) {
   return freed;
 }
 
+bool ConnTable::FixTop() {
+  Entry& top = entries_[heap_.front()];
+  if (top.heap_key == top.expiry) {
+    return false;
+  }
+  top.heap_key = top.expiry;
+  SiftDown(0);
+  return true;
+}
+
 void ConnTable::SetExpiry(uint32_t e, Nanos expiry) {
-  const Nanos old = entries_[e].expiry;
-  entries_[e].expiry = expiry;
-  if (expiry < old) {
-    SiftUp(entries_[e].heap_pos);
-  } else {
-    SiftDown(entries_[e].heap_pos);
+  Entry& entry = entries_[e];
+  entry.expiry = expiry;
+  // Later: nothing to do, heap_key stays a lower bound. Earlier (a closing
+  // TCP state): the heap must see it now.
+  if (expiry < entry.heap_key) {
+    entry.heap_key = expiry;
+    SiftUp(entry.heap_pos);
   }
 }
 
@@ -193,10 +213,10 @@ void ConnTable::HeapSet(uint32_t pos, uint32_t e) {
 
 void ConnTable::SiftUp(uint32_t pos) {
   const uint32_t e = heap_[pos];
-  const Nanos x = entries_[e].expiry;
+  const Nanos x = entries_[e].heap_key;
   while (pos > 0) {
     const uint32_t parent = (pos - 1) / 2;
-    if (entries_[heap_[parent]].expiry <= x) {
+    if (entries_[heap_[parent]].heap_key <= x) {
       break;
     }
     HeapSet(pos, heap_[parent]);
@@ -208,16 +228,16 @@ void ConnTable::SiftUp(uint32_t pos) {
 void ConnTable::SiftDown(uint32_t pos) {
   const uint32_t n = static_cast<uint32_t>(heap_.size());
   const uint32_t e = heap_[pos];
-  const Nanos x = entries_[e].expiry;
+  const Nanos x = entries_[e].heap_key;
   for (;;) {
     uint32_t child = 2 * pos + 1;
     if (child >= n) {
       break;
     }
-    if (child + 1 < n && entries_[heap_[child + 1]].expiry < entries_[heap_[child]].expiry) {
+    if (child + 1 < n && entries_[heap_[child + 1]].heap_key < entries_[heap_[child]].heap_key) {
       ++child;
     }
-    if (entries_[heap_[child]].expiry >= x) {
+    if (entries_[heap_[child]].heap_key >= x) {
       break;
     }
     HeapSet(pos, heap_[child]);

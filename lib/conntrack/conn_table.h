@@ -147,7 +147,8 @@ class ConnTable {
       Insert(*look.key, in, pkt, now);
     }
   }
-  // Frees at most `budget` expired flows.
+  // Frees expired flows, doing at most `budget` heap steps (a free, or
+  // re-keying a flow extended since it was keyed). Returns how many it freed.
   size_t Reclaim(Nanos now, size_t budget);
 
   const Stats& stats() const { return stats_; }
@@ -158,12 +159,19 @@ class ConnTable {
   struct alignas(64) Entry {
     FlowKey key;
     Nanos expiry = 0;
+    // What the heap orders by: a lower bound of expiry. A packet that only
+    // extends its flow's timeout leaves the heap alone; the flow is re-keyed
+    // when it reaches the top (FixTop).
+    Nanos heap_key = 0;
     uint32_t heap_pos = 0;
     TcpState tcp = TcpState::kNone;
     InterfaceList opened_from = InterfaceList::kLan;
     bool seen_reply = false;
-    bool fin_from[2] = {false, false};
+    uint8_t fin_from = 0;  // bit per InterfaceList that sent a FIN
   };
+  static_assert(sizeof(Entry) == 64);
+  // Re-keyings an insert into a full table may do to find the soonest expiry.
+  static constexpr size_t kEvictFixups = 16;
 
   explicit ConnTable(const ConntrackConfig& config);
   static uint64_t Hash(const FlowKey& k) { return k.Hash(); }
@@ -197,6 +205,7 @@ class ConnTable {
   void Insert(const FlowKey& k, InterfaceList from, const ParsedPacket& pkt, Nanos now);
   void Erase(uint32_t e);
   void SetExpiry(uint32_t e, Nanos expiry);
+  bool FixTop();
   void SiftUp(uint32_t pos);
   void SiftDown(uint32_t pos);
   void HeapSet(uint32_t pos, uint32_t e);

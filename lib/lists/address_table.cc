@@ -41,6 +41,7 @@ AddressTable::AddressTable(std::span<const uint32_t> capacities) : lists_(capaci
   }
   keys_.resize(records);
   expiry_.assign(records * lists_.size(), 0);
+  heap_key_.assign(records * lists_.size(), 0);
   heap_pos_.assign(records * lists_.size(), 0);
   member_count_.assign(records, 0);
   free_records_.reserve(records);
@@ -86,8 +87,9 @@ AddressTable::AddResult AddressTable::Add(const IpAddress& addr, ListId list, Na
     if (old > now && old >= expiry) {
       return AddResult::kKept;
     }
+    // Later, never earlier: the heap key stays a lower bound and the heap
+    // stays valid without a sift (see FixTop).
     ExpiryRef(r, list) = expiry;
-    SiftDown(list, HeapPos(r, list));
     if (old > now) {
       return AddResult::kRefreshed;
     }
@@ -96,6 +98,11 @@ AddressTable::AddResult AddressTable::Add(const IpAddress& addr, ListId list, Na
     return AddResult::kAdded;
   }
   if (l.heap.size() == l.stats.capacity) {
+    // The soonest to expire: re-key refreshed members until the top is
+    // current. Bounded, so one insert never stalls the worker: past the
+    // bound the top (refreshed, but still among the least recently) goes.
+    for (size_t i = 0; i < kEvictFixups && FixTop(list); ++i) {
+    }
     const uint32_t victim = l.heap.front();
     ++(Expiry(victim, list) > now ? l.stats.evicted : l.stats.expired);
     // `r`, if any, is not in this list, so it is not the victim.
@@ -105,6 +112,7 @@ AddressTable::AddResult AddressTable::Add(const IpAddress& addr, ListId list, Na
     r = InsertRecord(addr);
   }
   ExpiryRef(r, list) = expiry;
+  HeapKey(r, list) = expiry;
   ++member_count_[r];
   l.heap.push_back(r);
   HeapPos(r, list) = static_cast<uint32_t>(l.heap.size() - 1);
@@ -116,10 +124,15 @@ AddressTable::AddResult AddressTable::Add(const IpAddress& addr, ListId list, Na
 
 size_t AddressTable::Reclaim(Nanos now, size_t budget) {
   size_t freed = 0;
-  for (size_t n = 0; n < lists_.size() && freed < budget; ++n) {
+  size_t steps = 0;
+  for (size_t n = 0; n < lists_.size() && steps < budget; ++n) {
     const ListId list = static_cast<ListId>((reclaim_cursor_ + n) % lists_.size());
     List& l = lists_[list];
-    while (freed < budget && !l.heap.empty() && Expiry(l.heap.front(), list) <= now) {
+    while (steps < budget && !l.heap.empty() && HeapKey(l.heap.front(), list) <= now) {
+      ++steps;
+      if (FixTop(list)) {
+        continue;  // refreshed since it was keyed: still a member
+      }
       RemoveMember(l.heap.front(), list);
       ++l.stats.expired;
       ++freed;
@@ -129,6 +142,16 @@ size_t AddressTable::Reclaim(Nanos now, size_t budget) {
     reclaim_cursor_ = (reclaim_cursor_ + 1) % lists_.size();
   }
   return freed;
+}
+
+bool AddressTable::FixTop(ListId list) {
+  const uint32_t top = lists_[list].heap.front();
+  if (HeapKey(top, list) == Expiry(top, list)) {
+    return false;
+  }
+  HeapKey(top, list) = Expiry(top, list);
+  SiftDown(list, 0);
+  return true;
 }
 
 uint32_t AddressTable::InsertRecord(const IpAddress& addr) {
@@ -176,10 +199,10 @@ void AddressTable::HeapSet(ListId list, uint32_t pos, uint32_t record) {
 void AddressTable::SiftUp(ListId list, uint32_t pos) {
   std::vector<uint32_t>& heap = lists_[list].heap;
   const uint32_t record = heap[pos];
-  const Nanos e = Expiry(record, list);
+  const Nanos e = HeapKey(record, list);
   while (pos > 0) {
     const uint32_t parent = (pos - 1) / 2;
-    if (Expiry(heap[parent], list) <= e) {
+    if (HeapKey(heap[parent], list) <= e) {
       break;
     }
     HeapSet(list, pos, heap[parent]);
@@ -192,16 +215,16 @@ void AddressTable::SiftDown(ListId list, uint32_t pos) {
   std::vector<uint32_t>& heap = lists_[list].heap;
   const uint32_t n = static_cast<uint32_t>(heap.size());
   const uint32_t record = heap[pos];
-  const Nanos e = Expiry(record, list);
+  const Nanos e = HeapKey(record, list);
   for (;;) {
     uint32_t child = 2 * pos + 1;
     if (child >= n) {
       break;
     }
-    if (child + 1 < n && Expiry(heap[child + 1], list) < Expiry(heap[child], list)) {
+    if (child + 1 < n && HeapKey(heap[child + 1], list) < HeapKey(heap[child], list)) {
       ++child;
     }
-    if (Expiry(heap[child], list) >= e) {
+    if (HeapKey(heap[child], list) >= e) {
       break;
     }
     HeapSet(list, pos, heap[child]);

@@ -31,8 +31,12 @@ inline constexpr size_t kReclaimStep = 16;
 // - Each list has its own capacity, counted by membership. An insert into a
 //   full list evicts that list's entry with the soonest expiry and touches no
 //   other list, so a flood into a knock stage never pushes out a grant.
-// - Each list keeps its members in a binary min-heap by expiry. The same heap
-//   answers "what expires next" for Reclaim and "what goes first" for eviction.
+// - Each list keeps its members in a binary min-heap. The same heap answers
+//   "what expires next" for Reclaim and "what goes first" for eviction.
+// - Refreshing is O(1): a membership's expiry only ever moves later, so the
+//   heap is ordered by a key that may lag it (a lower bound), and a member is
+//   re-keyed only when it reaches the top. A source that knocks again and
+//   again costs one sift per timeout, not one per packet.
 //
 // Owned by one worker; not thread-safe.
 class AddressTable {
@@ -86,8 +90,9 @@ class AddressTable {
   // Re-adding keeps the later expiry.
   AddResult Add(const IpAddress& addr, ListId list, Nanos now, Nanos timeout);
 
-  // Frees at most `budget` memberships that expired at or before `now`.
-  // Returns how many it freed.
+  // Frees memberships that expired at or before `now`, doing at most
+  // `budget` heap steps (a free, or re-keying a refreshed member that reached
+  // the top). Returns how many it freed.
   size_t Reclaim(Nanos now, size_t budget);
 
   size_t list_count() const { return lists_.size(); }
@@ -95,6 +100,9 @@ class AddressTable {
   const ListStats& stats(ListId list) const { return lists_[list].stats; }
 
  private:
+  // Re-keyings an insert into a full list may do to find the soonest expiry.
+  static constexpr size_t kEvictFixups = 16;
+
   struct List {
     std::vector<uint32_t> heap;  // records, min-heap on their expiry in this list
     ListStats stats;
@@ -103,6 +111,7 @@ class AddressTable {
   explicit AddressTable(std::span<const uint32_t> capacities);
 
   Nanos& ExpiryRef(uint32_t record, ListId list) { return expiry_[record * lists_.size() + list]; }
+  Nanos& HeapKey(uint32_t record, ListId list) { return heap_key_[record * lists_.size() + list]; }
   Nanos Expiry(uint32_t record, ListId list) const {
     return expiry_[record * lists_.size() + list];
   }
@@ -114,6 +123,9 @@ class AddressTable {
   void EraseRecord(uint32_t record);
   // Removes `record` from `list`; frees the record when it was its last list.
   void RemoveMember(uint32_t record, ListId list);
+  // Re-keys the top of `list`'s heap if a refresh left its key behind its
+  // expiry. Returns whether it did.
+  bool FixTop(ListId list);
   void SiftUp(ListId list, uint32_t pos);
   void SiftDown(ListId list, uint32_t pos);
   void HeapSet(ListId list, uint32_t pos, uint32_t record);
@@ -121,7 +133,8 @@ class AddressTable {
   std::vector<List> lists_;
   // Per record; record r's per-list fields start at r * lists_.size().
   std::vector<IpAddress> keys_;
-  std::vector<Nanos> expiry_;  // 0: not a member
+  std::vector<Nanos> expiry_;    // 0: not a member
+  std::vector<Nanos> heap_key_;  // what the heap orders by: <= expiry_
   std::vector<uint32_t> heap_pos_;
   std::vector<uint8_t> member_count_;
   std::vector<uint32_t> free_records_;

@@ -179,6 +179,51 @@ TEST_F(ConntrackTest, FullTableEvictsTheSoonestToExpire) {
   EXPECT_TRUE(Passes(Tcp(kRemote, 80, kLanHost, 50000, kAck), kWan, 100)) << "established survives";
 }
 
+// Packets that extend a flow leave the expiry heap alone; the flow must
+// still outlive its first timeout, and go when it falls silent.
+TEST_F(ConntrackTest, AFlowKeptBusyOutlivesItsFirstTimeout) {
+  EXPECT_TRUE(Passes(Udp(kLanHost, 5353, kRemote, 53), kLan, 0));  // 10 s until answered
+  for (Nanos t = 5 * kS; t <= 60 * kS; t += 5 * kS) {
+    EXPECT_TRUE(Passes(Udp(kRemote, 53, kLanHost, 5353), kWan, t)) << t / kS << " s";
+  }
+  EXPECT_EQ(conntrack_->stats().size, 1u);
+  EXPECT_EQ(conntrack_->stats().expired, 0u);
+  // Answered: udp-stream, 3 minutes after the last packet.
+  conntrack_->Reclaim(60 * kS + 180 * kS - 1, 64);
+  EXPECT_EQ(conntrack_->stats().size, 1u);
+  conntrack_->Reclaim(60 * kS + 180 * kS, 64);
+  EXPECT_EQ(conntrack_->stats().size, 0u);
+  EXPECT_EQ(conntrack_->stats().expired, 1u);
+}
+
+// A timeout that shrinks (an established flow closing) is seen by the heap at
+// once: the flow is reclaimed on time, not a day later.
+TEST_F(ConntrackTest, AClosedFlowIsReclaimedOnTime) {
+  EXPECT_TRUE(Passes(Tcp(kLanHost, 50000, kRemote, 80, kSyn), kLan, 0));
+  EXPECT_TRUE(Passes(Tcp(kRemote, 80, kLanHost, 50000, kSynAck), kWan, 1));
+  EXPECT_TRUE(Passes(Tcp(kLanHost, 50000, kRemote, 80, kAck), kLan, 2));
+  EXPECT_TRUE(Passes(Tcp(kLanHost, 50000, kRemote, 80, kFinAck), kLan, 10 * kS));
+  EXPECT_TRUE(
+      Passes(Tcp(kRemote, 80, kLanHost, 50000, kFinAck), kWan, 11 * kS));  // time-wait, 10 s
+  conntrack_->Reclaim(21 * kS - 1, 64);
+  EXPECT_EQ(conntrack_->stats().size, 1u);
+  conntrack_->Reclaim(21 * kS, 64);
+  EXPECT_EQ(conntrack_->stats().size, 0u);
+}
+
+// A full table evicts the flow that truly expires soonest, even when packets
+// have extended the flow the heap last saw first.
+TEST_F(ConntrackTest, EvictionSeesThroughExtendedFlows) {
+  Load(2);
+  EXPECT_TRUE(Passes(Udp(kLanHost, 1001, kRemote, 53), kLan, 0));       // until 10 s
+  EXPECT_TRUE(Passes(Udp(kLanHost, 1002, kRemote, 53), kLan, 1 * kS));  // until 11 s
+  EXPECT_TRUE(Passes(Udp(kRemote, 53, kLanHost, 1001), kWan, 2 * kS));  // 1001: until 182 s
+  EXPECT_TRUE(Passes(Udp(kLanHost, 1003, kRemote, 53), kLan, 3 * kS));  // evicts 1002
+  EXPECT_EQ(conntrack_->stats().evicted, 1u);
+  EXPECT_TRUE(Passes(Udp(kRemote, 53, kLanHost, 1001), kWan, 4 * kS));
+  EXPECT_FALSE(Passes(Udp(kRemote, 53, kLanHost, 1002), kWan, 4 * kS));
+}
+
 TEST_F(ConntrackTest, LaterFragmentsAreUntracked) {
   PacketSpec s;
   s.src = kRemote;

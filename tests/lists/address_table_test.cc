@@ -54,6 +54,37 @@ TEST(AddressTableTest, ExpiredEntryComesBackAsNew) {
   EXPECT_FALSE(t->Contains(V4(1), 0, 11 * kS));
 }
 
+// Refreshes do not touch the heap; the heap catches up when a refreshed
+// member reaches its old expiry, so nothing live is ever reclaimed.
+TEST(AddressTableTest, RefreshedMemberSurvivesItsOldExpiry) {
+  auto t = Table({16});
+  t->Add(V4(1), 0, 0, 10 * kS);
+  t->Add(V4(2), 0, 0, 15 * kS);
+  EXPECT_EQ(t->Add(V4(1), 0, 8 * kS, 10 * kS), AddressTable::AddResult::kRefreshed);  // to 18 s
+  EXPECT_EQ(t->Reclaim(12 * kS, 16), 0u);  // re-keys 1, frees nothing
+  EXPECT_TRUE(t->Contains(V4(1), 0, 17 * kS));
+  EXPECT_EQ(t->Reclaim(16 * kS, 16), 1u);  // 2 expired at 15 s
+  EXPECT_FALSE(t->Contains(V4(2), 0, 16 * kS));
+  EXPECT_EQ(t->Reclaim(17 * kS, 16), 0u);
+  EXPECT_EQ(t->Reclaim(18 * kS, 16), 1u);
+  EXPECT_EQ(t->records_in_use(), 0u);
+}
+
+// An insert into a full list still evicts the true soonest expiry, whatever
+// refreshes did to the order the heap last saw.
+TEST(AddressTableTest, EvictionSeesThroughRefreshes) {
+  auto t = Table({3});
+  t->Add(V4(1), 0, 0, 10 * kS);
+  t->Add(V4(2), 0, 0, 20 * kS);
+  t->Add(V4(3), 0, 0, 30 * kS);
+  t->Add(V4(1), 0, 5 * kS, 60 * kS);  // 1 now lasts longest
+  EXPECT_EQ(t->Add(V4(4), 0, 6 * kS, 60 * kS), AddressTable::AddResult::kAdded);
+  EXPECT_TRUE(t->Contains(V4(1), 0, 6 * kS));
+  EXPECT_FALSE(t->Contains(V4(2), 0, 6 * kS));  // evicted: it expired soonest
+  EXPECT_TRUE(t->Contains(V4(3), 0, 6 * kS));
+  EXPECT_EQ(t->stats(0).evicted, 1u);
+}
+
 TEST(AddressTableTest, OneRecordHoldsEveryList) {
   auto t = Table({16, 16, 16});
   const IpAddress a = V4(7);
