@@ -40,8 +40,7 @@ AddressTable::AddressTable(std::span<const uint32_t> capacities) : lists_(capaci
     records += capacities[i];
   }
   keys_.resize(records);
-  expiry_.assign(records * lists_.size(), 0);
-  heap_key_.assign(records * lists_.size(), 0);
+  stamps_.assign(records * lists_.size(), Stamp{});
   heap_pos_.assign(records * lists_.size(), 0);
   member_count_.assign(records, 0);
   free_records_.reserve(records);
@@ -58,9 +57,9 @@ AddressTable::AddressTable(std::span<const uint32_t> capacities) : lists_(capaci
 
 ListMask AddressTable::Membership(uint32_t record, Nanos now) const {
   ListMask mask = 0;
-  const Nanos* e = &expiry_[record * lists_.size()];
+  const Stamp* s = &stamps_[record * lists_.size()];
   for (size_t l = 0; l < lists_.size(); ++l) {
-    mask |= static_cast<ListMask>(e[l] > now) << l;
+    mask |= static_cast<ListMask>(s[l].expiry > now) << l;
   }
   return mask;
 }

@@ -110,10 +110,14 @@ class AddressTable {
 
   explicit AddressTable(std::span<const uint32_t> capacities);
 
-  Nanos& ExpiryRef(uint32_t record, ListId list) { return expiry_[record * lists_.size() + list]; }
-  Nanos& HeapKey(uint32_t record, ListId list) { return heap_key_[record * lists_.size() + list]; }
+  Nanos& ExpiryRef(uint32_t record, ListId list) {
+    return stamps_[record * lists_.size() + list].expiry;
+  }
+  Nanos& HeapKey(uint32_t record, ListId list) {
+    return stamps_[record * lists_.size() + list].heap_key;
+  }
   Nanos Expiry(uint32_t record, ListId list) const {
-    return expiry_[record * lists_.size() + list];
+    return stamps_[record * lists_.size() + list].expiry;
   }
   uint32_t& HeapPos(uint32_t record, ListId list) {
     return heap_pos_[record * lists_.size() + list];
@@ -133,8 +137,12 @@ class AddressTable {
   std::vector<List> lists_;
   // Per record; record r's per-list fields start at r * lists_.size().
   std::vector<IpAddress> keys_;
-  std::vector<Nanos> expiry_;    // 0: not a member
-  std::vector<Nanos> heap_key_;  // what the heap orders by: <= expiry_
+  // A membership's times side by side: Reclaim reads both.
+  struct Stamp {
+    Nanos expiry = 0;    // 0: not a member
+    Nanos heap_key = 0;  // what the heap orders by: <= expiry
+  };
+  std::vector<Stamp> stamps_;
   std::vector<uint32_t> heap_pos_;
   std::vector<uint8_t> member_count_;
   std::vector<uint32_t> free_records_;
