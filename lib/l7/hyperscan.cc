@@ -2,11 +2,17 @@
 // and SINGLEMATCH so each protocol reports at most once.
 #include "l7/hyperscan.h"
 
+#include <string_view>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 
 namespace knockgate {
+namespace {
+
+uint8_t LowerAscii(uint8_t c) { return c >= 'A' && c <= 'Z' ? static_cast<uint8_t>(c + 32) : c; }
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<const HyperscanDatabase>> HyperscanDatabase::Compile(
     std::span<const Layer7Protocol> protocols, absl::string_view path) {
@@ -45,7 +51,38 @@ absl::StatusOr<std::unique_ptr<const HyperscanDatabase>> HyperscanDatabase::Comp
     hs_free_database(db);
     return absl::ResourceExhaustedError("layer7-protocol: cannot allocate Hyperscan scratch");
   }
-  return std::unique_ptr<const HyperscanDatabase>(new HyperscanDatabase(db, scratch));
+  auto database = std::unique_ptr<HyperscanDatabase>(new HyperscanDatabase(db, scratch));
+  std::vector<Literal> literals;
+  for (const Layer7Protocol& p : protocols) {
+    std::optional<std::string> text = AnchoredLiteral(p.regexp);
+    if (!text) {
+      literals.clear();
+      break;
+    }
+    if (!p.case_sensitive) {
+      for (char& c : *text) {
+        c = static_cast<char>(LowerAscii(static_cast<uint8_t>(c)));
+      }
+    }
+    literals.push_back(Literal{std::move(*text), p.case_sensitive});
+  }
+  database->literals_ = std::move(literals);
+  return std::unique_ptr<const HyperscanDatabase>(std::move(database));
+}
+
+std::optional<std::string> HyperscanDatabase::AnchoredLiteral(const std::string& regexp) {
+  if (regexp.size() < 3 || regexp.front() != '^' || regexp.back() != '$') {
+    return std::nullopt;
+  }
+  std::string text = regexp.substr(1, regexp.size() - 2);
+  for (char c : text) {
+    const bool word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    // Printable ASCII that is never regex syntax (no \ . ^ $ | ? * + ( ) [ ] { }).
+    if (!word && std::string_view(" !\"#%&',-/:;<=>@_`~").find(c) == std::string_view::npos) {
+      return std::nullopt;
+    }
+  }
+  return text;
 }
 
 absl::StatusOr<std::unique_ptr<HyperscanScanner>> HyperscanScanner::Create(
@@ -58,6 +95,31 @@ absl::StatusOr<std::unique_ptr<HyperscanScanner>> HyperscanScanner::Create(
 }
 
 Layer7Mask HyperscanScanner::Scan(std::span<const uint8_t> payload) {
+  const std::vector<HyperscanDatabase::Literal>& literals = db_.literals();
+  if (literals.empty()) {
+    return ScanWithHyperscan(payload);
+  }
+  // `^LITERAL$`: the whole payload, or all of it but one final newline.
+  const size_t n = payload.size();
+  const bool final_newline = n > 0 && payload[n - 1] == '\n';
+  Layer7Mask matched = 0;
+  for (size_t id = 0; id < literals.size(); ++id) {
+    const HyperscanDatabase::Literal& lit = literals[id];
+    const size_t len = lit.text.size();
+    if (len != n && !(final_newline && len == n - 1)) {
+      continue;
+    }
+    bool same = true;
+    for (size_t i = 0; i < len && same; ++i) {
+      const uint8_t c = lit.case_sensitive ? payload[i] : LowerAscii(payload[i]);
+      same = c == static_cast<uint8_t>(lit.text[i]);
+    }
+    matched |= static_cast<Layer7Mask>(same) << id;
+  }
+  return matched;
+}
+
+Layer7Mask HyperscanScanner::ScanWithHyperscan(std::span<const uint8_t> payload) {
   Layer7Mask matched = 0;
   auto on_match = [](unsigned id, unsigned long long, unsigned long long, unsigned,
                      void* ctx) -> int {

@@ -5,7 +5,10 @@
 #include <hs/hs.h>
 
 #include <memory>
+#include <optional>
 #include <span>
+#include <string>
+#include <vector>
 #include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
@@ -34,8 +37,23 @@ class HyperscanDatabase {
   // A scratch template; workers clone it (see HyperscanScanner::Create).
   const hs_scratch_t* prototype() const { return scratch_.get(); }
 
+  // A pattern that is `^LITERAL$` with LITERAL free of regex syntax, the
+  // form passphrases take (the seed's "^passphrase/$").
+  struct Literal {
+    std::string text;  // lowercased unless case_sensitive
+    bool case_sensitive = false;
+  };
+  // The literal of `regexp` if it is one; otherwise nullopt.
+  static std::optional<std::string> AnchoredLiteral(const std::string& regexp);
+  // Every protocol's literal, by id, when all of them are anchored literals;
+  // then a scan is a length check and a compare per protocol, with the same
+  // result Hyperscan gives (tests/classify/seed_test.cc checks it against
+  // Hyperscan). Empty otherwise.
+  const std::vector<Literal>& literals() const { return literals_; }
+
  private:
   HyperscanDatabase(hs_database_t* db, hs_scratch_t* scratch) : db_(db), scratch_(scratch) {}
+  std::vector<Literal> literals_;
   std::unique_ptr<hs_database_t, HsDatabaseDeleter> db_;
   std::unique_ptr<hs_scratch_t, HsScratchDeleter> scratch_;
 };
@@ -45,6 +63,8 @@ class HyperscanScanner final : public Layer7Scanner {
   // Clones the database's scratch on the control plane, before the worker runs.
   static absl::StatusOr<std::unique_ptr<HyperscanScanner>> Create(const HyperscanDatabase& db);
   Layer7Mask Scan(std::span<const uint8_t> payload) override;
+  // The same result through Hyperscan, whatever the patterns are.
+  Layer7Mask ScanWithHyperscan(std::span<const uint8_t> payload);
 
  private:
   HyperscanScanner(const HyperscanDatabase& db, hs_scratch_t* scratch)

@@ -4,9 +4,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <cstring>
 #include <fstream>
+#include <random>
 #include <sstream>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_replace.h"
 #include "classify/classifier.h"
 #include "policy/config_loader.h"
@@ -481,6 +485,70 @@ TEST(Layer7Test, CaseSensitiveWhenAsked) {
   EXPECT_EQ(scan("Open"), 0b11u);
   EXPECT_EQ(scan("OPEN\n"), 0b10u);
   EXPECT_EQ(scan("open!"), 0u);
+}
+
+// Anchored literals take a fast path; it must say exactly what Hyperscan
+// says, for every payload near a passphrase and for junk.
+TEST(Layer7Test, LiteralFastPathAgreesWithHyperscan) {
+  const std::vector<Layer7Protocol> protocols = {
+      {"seed", "^passphrase/$", false, {}},          {"upper", "^Knock-Knock 42$", false, {}},
+      {"exact", "^S3cret:Door@gate_~#%$", true, {}}, {"short", "^a$", false, {}},
+      {"prefix", "^passphrase$", false, {}},
+  };
+  auto db = HyperscanDatabase::Compile(protocols, "l7.toml");
+  ASSERT_TRUE(db.ok()) << db.status();
+  ASSERT_EQ((*db)->literals().size(), protocols.size()) << "all five are literals";
+  auto scanner = HyperscanScanner::Create(**db);
+  ASSERT_TRUE(scanner.ok());
+
+  std::vector<std::string> payloads = {"", "\n", "a", "A\n", "a\n\n", "\na"};
+  for (const Layer7Protocol& p : protocols) {
+    const std::string lit = p.regexp.substr(1, p.regexp.size() - 2);
+    std::string flipped = lit;
+    for (char& c : flipped) {
+      c = std::isupper(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(c))
+                                                      : static_cast<char>(std::toupper(c));
+    }
+    for (const std::string& base : {lit, flipped}) {
+      for (const char* tail : {"", "\n", "\r\n", "\n\n", " ", "x", "\0"}) {
+        payloads.push_back(base + std::string(tail, tail[0] == '\0' ? 1 : std::strlen(tail)));
+        payloads.push_back("x" + base + tail);
+        payloads.push_back(base.substr(0, base.size() - 1) + tail);
+      }
+    }
+  }
+  std::mt19937 rng(7);
+  for (int i = 0; i < 2000; ++i) {
+    std::string s = payloads[rng() % payloads.size()];
+    if (!s.empty()) {
+      s[rng() % s.size()] = static_cast<char>(rng() % 256);  // one byte changed
+    }
+    payloads.push_back(s);
+  }
+  int matches = 0;
+  for (const std::string& s : payloads) {
+    const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+    const Layer7Mask fast = (*scanner)->Scan(bytes);
+    EXPECT_EQ(fast, (*scanner)->ScanWithHyperscan(bytes)) << absl::CHexEscape(s);
+    matches += fast != 0;
+  }
+  EXPECT_GT(matches, 10);  // the set exercises matches, not only misses
+}
+
+TEST(Layer7Test, PatternsWithRegexSyntaxUseHyperscan) {
+  for (const char* re : {"^pass.word$", "^pass(word)?$", "passphrase", "^pass\\/$", "^a|b$"}) {
+    EXPECT_FALSE(HyperscanDatabase::AnchoredLiteral(re).has_value()) << re;
+  }
+  EXPECT_EQ(HyperscanDatabase::AnchoredLiteral("^passphrase/$"), "passphrase/");
+  const std::vector<Layer7Protocol> mixed = {{"lit", "^open$", false, {}},
+                                             {"re", "^op.n$", false, {}}};
+  auto db = HyperscanDatabase::Compile(mixed, "l7.toml");
+  ASSERT_TRUE(db.ok());
+  EXPECT_TRUE((*db)->literals().empty());
+  auto scanner = HyperscanScanner::Create(**db);
+  ASSERT_TRUE(scanner.ok());
+  const std::string s = "OPEN\n";
+  EXPECT_EQ((*scanner)->Scan({reinterpret_cast<const uint8_t*>(s.data()), s.size()}), 0b11u);
 }
 
 }  // namespace
