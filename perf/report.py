@@ -142,7 +142,10 @@ def main():
     # Goals, judged from the numbers above.
     ratios64 = [r["ratio"] for r in tput["results"] if r["size"] == 64]
     bytes10m = lists["BM_LookupHit/10000000"]["bytes/entry"]
+    mpps64 = [r["knockgate_mpps"] for r in tput["results"] if r["size"] == 64]
     goals = [
+        ("one core holds a 10G line (14.88 Mpps at 64 bytes) on every profile",
+         min(mpps64) >= 14.88, "slowest 64-byte profile %.2f Mpps" % min(mpps64)),
         ("knockgate ≥ 0.9 × testpmd on every 64-byte profile", min(ratios64) >= 0.9,
          "worst 64-byte ratio %.2f" % min(ratios64)),
         ("classification ≤ 100 cycles/pkt for trusted flows", cycles32["BM_Trusted"] <= 100,
