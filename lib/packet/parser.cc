@@ -236,9 +236,72 @@ void ResetHead(ParsedPacket& out) {
   out.payload_length = 0;
 }
 
+// The common case in one straight line: untagged Ethernet, IPv4 without
+// options or fragmentation, a TCP or UDP header that fits. Sets every field
+// the general parser would and returns true, or returns false having written
+// nothing the general parser does not overwrite. detail::ParsePacketGeneral
+// is the reference (tests/packet/parser_test.cc compares the two).
+bool ParseCommonIpv4(std::span<const uint8_t> frame, ParsedPacket& out) {
+  constexpr size_t kL3 = 14;
+  constexpr size_t kL4 = kL3 + 20;
+  const uint8_t* f = frame.data();
+  if (frame.size() < kL4 + 8 || Load16(f + 12) != kEtherIpv4 || f[kL3] != 0x45 ||
+      (Load16(f + kL3 + 6) & 0x3fff) != 0) {
+    return false;
+  }
+  const size_t total = Load16(f + kL3 + 2);
+  if (total < 20 + 8 || total > frame.size() - kL3) {
+    return false;
+  }
+  const uint8_t proto = f[kL3 + 9];
+  const uint8_t* l4 = f + kL4;
+  size_t len = total - 20;
+  size_t header = 0;
+  uint8_t flags = 0;
+  if (proto == ip_proto::kTcp) {
+    header = static_cast<size_t>(l4[12] >> 4) * 4;
+    if (len < 20 || header < 20 || header > len) {
+      return false;
+    }
+    flags = l4[13];
+  } else if (proto == ip_proto::kUdp) {
+    const size_t udp_len = Load16(l4 + 4);
+    if (udp_len < 8 || udp_len > len) {
+      return false;
+    }
+    header = 8;
+    len = udp_len;
+  } else {
+    return false;
+  }
+  ResetHead(out);
+  out.family = Family::kIpv4;
+  out.ethertype = kEtherIpv4;
+  out.protocol = proto;
+  out.has_ports = true;
+  out.tcp_flags = flags;
+  out.src_port = Load16(l4);
+  out.dst_port = Load16(l4 + 2);
+  out.l3_offset = kL3;
+  out.payload_offset = static_cast<uint16_t>(kL4 + header);
+  out.payload_length = static_cast<uint16_t>(len - header);
+  out.src = IpAddress::V4(f + kL3 + 12);
+  out.dst = IpAddress::V4(f + kL3 + 16);
+  return true;
+}
+
 }  // namespace
 
 DropReason ParsePacket(std::span<const uint8_t> frame, ParsedPacket& out) {
+  if (ParseCommonIpv4(frame, out)) {
+    return DropReason::kNone;
+  }
+  return detail::ParsePacketGeneral(frame, out);
+}
+
+namespace detail {
+
+DropReason ParsePacketGeneral(std::span<const uint8_t> frame, ParsedPacket& out) {
   ResetHead(out);
   if (frame.size() < 14) {
     return DropReason::kTruncatedL2;
@@ -270,4 +333,5 @@ DropReason ParsePacket(std::span<const uint8_t> frame, ParsedPacket& out) {
   return DropReason::kNone;
 }
 
+}  // namespace detail
 }  // namespace knockgate

@@ -68,4 +68,10 @@ inline bool IsNeighbourDiscovery(const ParsedPacket& p) {
 // fields are meaningful only when icmp_error is set.
 DropReason ParsePacket(std::span<const uint8_t> frame, ParsedPacket& out);
 
+namespace detail {
+// Every case, without ParsePacket's straight-line path for untagged IPv4
+// TCP/UDP: the reference that path is tested against.
+DropReason ParsePacketGeneral(std::span<const uint8_t> frame, ParsedPacket& out);
+}  // namespace detail
+
 }  // namespace knockgate
