@@ -106,12 +106,10 @@ bool SlowMatches(const FilterRule& r, uint8_t slow, const ParsedPacket& pkt) {
 }
 
 // The checks Policy::Candidates and Policy::Allowed left: ports, flags,
-// addresses, lists, layer 7.
-bool Matches(const CompiledRule& c, const ParsedPacket& pkt, Facts& facts) {
-  uint8_t slow = c.slow;
-  if (pkt.has_ports && (pkt.protocol == ip_proto::kTcp || pkt.protocol == ip_proto::kUdp)) {
-    slow &= static_cast<uint8_t>(~CompiledRule::kSlowDstPort);  // the candidate table decided
-  }
+// addresses, lists, layer 7. `decided`: the kSlow* bits the candidate tables
+// already settled for this packet.
+bool Matches(const CompiledRule& c, const ParsedPacket& pkt, uint8_t decided, Facts& facts) {
+  const uint8_t slow = c.slow & static_cast<uint8_t>(~decided);
   if (slow != 0 && !SlowMatches(c.spec, slow, pkt)) {
     return false;
   }
@@ -154,12 +152,17 @@ Decision Evaluate(const Policy& policy, ClassifierState& state, std::span<const 
   Facts facts(policy, state, frame, pkt, in, now, list_hash);
   const RuleSet candidates = policy.Candidates(pkt.protocol, pkt.has_ports, pkt.dst_port);
   const RuleSet allowed = policy.Allowed(in, ct_state, pkt.family);
+  // TCP and UDP candidates are looked up by destination port.
+  const uint8_t decided =
+      pkt.has_ports && (pkt.protocol == ip_proto::kTcp || pkt.protocol == ip_proto::kUdp)
+          ? CompiledRule::kSlowDstPort
+          : 0;
   const std::vector<CompiledRule>& rules = policy.rules();
   for (size_t w = 0; w < candidates.size(); ++w) {
     for (uint64_t bits = candidates[w] & allowed[w]; bits != 0; bits &= bits - 1) {
       const int i = static_cast<int>(w * 64 + std::countr_zero(bits));
       const CompiledRule& c = rules[i];
-      if (!Matches(c, pkt, facts)) {
+      if (!Matches(c, pkt, decided, facts)) {
         continue;
       }
       RuleCounter& counter = state.rule_counters[i];

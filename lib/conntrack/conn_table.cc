@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/hash.h"
+#include "common/index_heap.h"
 #include "common/open_addressing.h"
 
 namespace knockgate {
@@ -126,9 +127,9 @@ void ConnTable::Insert(const FlowKey& k, InterfaceList from, const ParsedPacket&
     ++stats_.expired;
   }
   if (free_.empty()) {
-    // Full: the flow closest to expiring goes first.
-    // The soonest to expire, re-keying flows extended since (bounded, so one
-    // insert never stalls the worker).
+    // Full: the flow closest to expiring goes first, once flows extended
+    // since they were keyed are re-keyed (bounded, so one insert never
+    // stalls the worker).
     for (size_t i = 0; i < kEvictFixups && FixTop(); ++i) {
     }
     const uint32_t victim = heap_.front();
@@ -212,38 +213,15 @@ void ConnTable::HeapSet(uint32_t pos, uint32_t e) {
 }
 
 void ConnTable::SiftUp(uint32_t pos) {
-  const uint32_t e = heap_[pos];
-  const Nanos x = entries_[e].heap_key;
-  while (pos > 0) {
-    const uint32_t parent = (pos - 1) / 2;
-    if (entries_[heap_[parent]].heap_key <= x) {
-      break;
-    }
-    HeapSet(pos, heap_[parent]);
-    pos = parent;
-  }
-  HeapSet(pos, e);
+  HeapSiftUp(
+      heap_, pos, [&](uint32_t e) { return entries_[e].heap_key; },
+      [&](uint32_t e, uint32_t p) { entries_[e].heap_pos = p; });
 }
 
 void ConnTable::SiftDown(uint32_t pos) {
-  const uint32_t n = static_cast<uint32_t>(heap_.size());
-  const uint32_t e = heap_[pos];
-  const Nanos x = entries_[e].heap_key;
-  for (;;) {
-    uint32_t child = 2 * pos + 1;
-    if (child >= n) {
-      break;
-    }
-    if (child + 1 < n && entries_[heap_[child + 1]].heap_key < entries_[heap_[child]].heap_key) {
-      ++child;
-    }
-    if (entries_[heap_[child]].heap_key >= x) {
-      break;
-    }
-    HeapSet(pos, heap_[child]);
-    pos = child;
-  }
-  HeapSet(pos, e);
+  HeapSiftDown(
+      heap_, pos, [&](uint32_t e) { return entries_[e].heap_key; },
+      [&](uint32_t e, uint32_t p) { entries_[e].heap_pos = p; });
 }
 
 }  // namespace knockgate

@@ -33,12 +33,12 @@ struct FlowKey {
     words[4] = tail;
   }
   // The table hash of a key with these parts, from where they already are.
-  static uint64_t Hash(const IpAddress& remote, const IpAddress& local, uint64_t tail) {
-    return HashWords(local.bytes.data(), 2, HashWords(remote.bytes.data(), 2, tail));
+  static uint64_t Hash(const uint8_t* remote, const uint8_t* local, uint64_t tail) {
+    return HashWords(local, 2, HashWords(remote, 2, tail));
   }
   uint64_t Hash() const {
-    return HashWords(reinterpret_cast<const uint8_t*>(&words[2]), 2,
-                     HashWords(reinterpret_cast<const uint8_t*>(&words[0]), 2, words[4]));
+    return Hash(reinterpret_cast<const uint8_t*>(&words[0]),
+                reinterpret_cast<const uint8_t*>(&words[2]), words[4]);
   }
   bool operator==(const FlowKey&) const = default;
 };
@@ -58,7 +58,7 @@ inline uint64_t FlowOf(const ParsedPacket& pkt, InterfaceList in, FlowKey& k) {
   }
   const uint64_t tail = FlowKey::Tail(remote_port, local_port, pkt.protocol, pkt.family);
   k.Set(remote, local, tail);
-  return FlowKey::Hash(remote, local, tail);
+  return FlowKey::Hash(remote.bytes.data(), local.bytes.data(), tail);
 }
 inline FlowKey FlowOf(const ParsedPacket& pkt, InterfaceList in) {
   FlowKey k;

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/hash.h"
+#include "common/index_heap.h"
 #include "common/open_addressing.h"
 
 namespace knockgate {
@@ -196,40 +197,15 @@ void AddressTable::HeapSet(ListId list, uint32_t pos, uint32_t record) {
 }
 
 void AddressTable::SiftUp(ListId list, uint32_t pos) {
-  std::vector<uint32_t>& heap = lists_[list].heap;
-  const uint32_t record = heap[pos];
-  const Nanos e = HeapKey(record, list);
-  while (pos > 0) {
-    const uint32_t parent = (pos - 1) / 2;
-    if (HeapKey(heap[parent], list) <= e) {
-      break;
-    }
-    HeapSet(list, pos, heap[parent]);
-    pos = parent;
-  }
-  HeapSet(list, pos, record);
+  HeapSiftUp(
+      lists_[list].heap, pos, [&](uint32_t r) { return HeapKey(r, list); },
+      [&](uint32_t r, uint32_t p) { HeapPos(r, list) = p; });
 }
 
 void AddressTable::SiftDown(ListId list, uint32_t pos) {
-  std::vector<uint32_t>& heap = lists_[list].heap;
-  const uint32_t n = static_cast<uint32_t>(heap.size());
-  const uint32_t record = heap[pos];
-  const Nanos e = HeapKey(record, list);
-  for (;;) {
-    uint32_t child = 2 * pos + 1;
-    if (child >= n) {
-      break;
-    }
-    if (child + 1 < n && HeapKey(heap[child + 1], list) < HeapKey(heap[child], list)) {
-      ++child;
-    }
-    if (HeapKey(heap[child], list) >= e) {
-      break;
-    }
-    HeapSet(list, pos, heap[child]);
-    pos = child;
-  }
-  HeapSet(list, pos, record);
+  HeapSiftDown(
+      lists_[list].heap, pos, [&](uint32_t r) { return HeapKey(r, list); },
+      [&](uint32_t r, uint32_t p) { HeapPos(r, list) = p; });
 }
 
 }  // namespace knockgate

@@ -18,10 +18,10 @@ using ListId = uint8_t;
 inline constexpr size_t kMaxLists = 64;
 // A bit per list id.
 using ListMask = uint64_t;
-// Memberships (or flows) a worker reclaims between two bursts. Each costs a
-// few cache misses (heap, index, record); 16 keeps a worker-loop iteration
-// short while a million entries expire at once and still frees millions a
-// second (perf/RESULTS.md).
+// Heap steps (a membership or flow freed, or one re-keyed after a refresh) a
+// worker does between two bursts. Each costs a few cache misses (heap, index,
+// record); 16 keeps a worker-loop iteration short while a million entries
+// expire at once and still frees millions a second (perf/RESULTS.md).
 inline constexpr size_t kReclaimStep = 16;
 
 // Fixed-capacity table sized at creation; nothing on its data path allocates.
@@ -104,7 +104,7 @@ class AddressTable {
   static constexpr size_t kEvictFixups = 16;
 
   struct List {
-    std::vector<uint32_t> heap;  // records, min-heap on their expiry in this list
+    std::vector<uint32_t> heap;  // records, min-heap on their heap key in this list
     ListStats stats;
   };
 

@@ -7,14 +7,18 @@
 
 namespace knockgate {
 
-StaticLists::Slot& StaticLists::Probe(Length& l, const uint64_t key[2]) {
+const StaticLists::Slot& StaticLists::Probe(const Length& l, const uint64_t key[2]) {
   const uint64_t m = l.slots.size() - 1;
   for (uint64_t i = Hash(key) & m;; i = (i + 1) & m) {
-    Slot& s = l.slots[i];
+    const Slot& s = l.slots[i];
     if (s.lists == 0 || (s.key[0] == key[0] && s.key[1] == key[1])) {
       return s;
     }
   }
+}
+
+StaticLists::Slot& StaticLists::Probe(Length& l, const uint64_t key[2]) {
+  return const_cast<Slot&>(Probe(static_cast<const Length&>(l), key));
 }
 
 void StaticLists::Add(const Cidr& cidr, ListId list) {
@@ -59,17 +63,7 @@ ListMask StaticLists::Lookup(const IpAddress& addr, const std::vector<Length>& b
   ListMask mask = 0;
   for (const Length& l : by_len) {
     const uint64_t key[2] = {words[0] & l.mask[0], words[1] & l.mask[1]};
-    const uint64_t m = l.slots.size() - 1;
-    for (uint64_t i = Hash(key) & m;; i = (i + 1) & m) {
-      const Slot& s = l.slots[i];
-      if (s.lists == 0) {
-        break;
-      }
-      if (s.key[0] == key[0] && s.key[1] == key[1]) {
-        mask |= s.lists;
-        break;
-      }
-    }
+    mask |= Probe(l, key).lists;  // 0 from an empty slot
   }
   return mask;
 }

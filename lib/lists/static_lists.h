@@ -40,6 +40,8 @@ class StaticLists {
   static uint64_t Hash(const uint64_t key[2]) {
     return HashWords(reinterpret_cast<const uint8_t*>(key), 2, 0);
   }
+  // The slot holding `key`, or the empty slot where it would go.
+  static const Slot& Probe(const Length& l, const uint64_t key[2]);
   static Slot& Probe(Length& l, const uint64_t key[2]);
   static ListMask Lookup(const IpAddress& addr, const std::vector<Length>& by_len);
 

@@ -22,13 +22,9 @@ bool AllowsDstPort(const FilterRule& r, uint16_t port) {
 
 bool NeedsPorts(const FilterRule& r) { return r.src_port || r.dst_port || r.tcp_flags; }
 
-// The bits of `all` that pass a matcher on `value`, negated or not.
-template <typename T>
-uint8_t PassMask(const std::optional<Negatable<T>>& m, uint8_t all, uint8_t value_bits) {
-  if (!m) {
-    return all;
-  }
-  return m->negated ? static_cast<uint8_t>(all & ~value_bits) : value_bits;
+// The bits of `all` that pass a matcher on `value_bits`, negated or not.
+uint8_t PassMask(bool negated, uint8_t all, uint8_t value_bits) {
+  return negated ? static_cast<uint8_t>(all & ~value_bits) : value_bits;
 }
 
 }  // namespace
@@ -38,17 +34,28 @@ CompiledRule::CompiledRule(const FilterRule& r) : action(r.action), spec(r) {
                                  conn_state::kRelated | conn_state::kInvalid |
                                  conn_state::kUntracked;
   if (r.connection_state) {
-    ct_pass = PassMask(r.connection_state, kAllStates, r.connection_state->value);
+    ct_pass = PassMask(r.connection_state->negated, kAllStates, r.connection_state->value);
   }
   if (r.in_interface_list) {
-    in_pass = PassMask(r.in_interface_list, 0x3,
+    in_pass = PassMask(r.in_interface_list->negated, 0x3,
                        static_cast<uint8_t>(1u << static_cast<int>(r.in_interface_list->value)));
+  }
+  if (r.family) {
+    const bool v4 = (r.family->value == Family::kIpv4) != r.family->negated;
+    family = v4 ? Family::kIpv4 : Family::kIpv6;
+  } else if (r.src_address) {
+    family = r.src_address->value.prefix.family;
+  } else if (r.dst_address) {
+    family = r.dst_address->value.prefix.family;
   }
   slow |= r.src_port ? kSlowSrcPort : 0;
   slow |= r.dst_port ? kSlowDstPort : 0;
   slow |= r.tcp_flags ? kSlowTcpFlags : 0;
   slow |= r.src_address ? kSlowSrcAddress : 0;
   slow |= r.dst_address ? kSlowDstAddress : 0;
+  negated |= r.src_address_list && r.src_address_list->negated ? kNegSrcList : 0;
+  negated |= r.dst_address_list && r.dst_address_list->negated ? kNegDstList : 0;
+  negated |= r.layer7_protocol && r.layer7_protocol->negated ? kNegLayer7 : 0;
   log = r.log || r.action == Action::kLog;
   address_list_timeout = r.address_list_timeout;
 }
@@ -200,18 +207,7 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::CompileImpl(const Config& 
     }
   }
   for (const FilterRule& r : config.filters) {
-    CompiledRule c(r);
-    if (r.family) {
-      const bool v4 = (r.family->value == Family::kIpv4) != r.family->negated;
-      c.family = v4 ? Family::kIpv4 : Family::kIpv6;
-    } else if (r.src_address) {
-      c.family = r.src_address->value.prefix.family;
-    } else if (r.dst_address) {
-      c.family = r.dst_address->value.prefix.family;
-    }
-    c.negated |= r.src_address_list && r.src_address_list->negated ? CompiledRule::kNegSrcList : 0;
-    c.negated |= r.dst_address_list && r.dst_address_list->negated ? CompiledRule::kNegDstList : 0;
-    c.negated |= r.layer7_protocol && r.layer7_protocol->negated ? CompiledRule::kNegLayer7 : 0;
+    CompiledRule c(r);  // everything but the ids, which need the policy's names
     if (r.src_address_list) {
       KG_ASSIGN_OR_RETURN(c.src_list, list_id(r.src_address_list->value, r.src_address_list_pos));
     }

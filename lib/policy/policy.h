@@ -49,6 +49,7 @@ struct alignas(64) CompiledRule {
   // packet path: Candidates() and Allowed() leave out the rules they refuse.
   FilterRule spec;  // as written
 
+  // Derives every field from `r` but the list and layer7 ids.
   explicit CompiledRule(const FilterRule& r);
 };
 

@@ -318,7 +318,6 @@ TEST(ParserTest, EveryTruncationIsSafe) {
 // frames with a header byte or the length changed.
 TEST(ParserTest, CommonPathAgreesWithTheGeneralParser) {
   std::mt19937 rng(11);
-  size_t compared = 0;
   size_t clean = 0;
   for (int i = 0; i < 20000; ++i) {
     PacketSpec s;
@@ -352,7 +351,6 @@ TEST(ParserTest, CommonPathAgreesWithTheGeneralParser) {
     const DropReason a = ParsePacket(f, fast);
     const DropReason b = detail::ParsePacketGeneral(f, general);
     ASSERT_EQ(DropReasonName(a), DropReasonName(b)) << "case " << i;
-    ++compared;
     if (a != DropReason::kNone) {
       continue;
     }
@@ -378,7 +376,6 @@ TEST(ParserTest, CommonPathAgreesWithTheGeneralParser) {
     EXPECT_TRUE(fast.src == general.src);
     EXPECT_TRUE(fast.dst == general.dst);
   }
-  EXPECT_EQ(compared, 20000u);
   EXPECT_GT(clean, 10000u);  // most cases parse, so the fields are compared
 }
 
