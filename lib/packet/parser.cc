@@ -259,8 +259,12 @@ bool ParseCommonIpv4(std::span<const uint8_t> frame, ParsedPacket& out) {
   size_t header = 0;
   uint8_t flags = 0;
   if (proto == ip_proto::kTcp) {
+    // `len` bounds every read: the frame holds at least kL3 + total bytes.
+    if (len < 20) {
+      return false;
+    }
     header = static_cast<size_t>(l4[12] >> 4) * 4;
-    if (len < 20 || header < 20 || header > len) {
+    if (header < 20 || header > len) {
       return false;
     }
     flags = l4[13];
