@@ -191,8 +191,8 @@ std::vector<ParseCase> Cases() {
       {"shorter than ethernet", std::vector<uint8_t>(10, 0), DropReason::kTruncatedL2},
       {"vlan tag cut short",
        [] {
-         std::vector<uint8_t> f(12, 0);
-         f.insert(f.end(), {0x81, 0x00, 0x00});
+         std::vector<uint8_t> f(15, 0);  // a TPID and one byte of its tag
+         f[12] = 0x81;
          return f;
        }(),
        DropReason::kTruncatedL2},

@@ -99,9 +99,12 @@ std::vector<uint8_t> UdpPacket(const std::string& src, uint16_t sport, const std
 }
 
 std::vector<uint8_t> BuildArp() {
-  std::vector<uint8_t> f = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0,
-                            0x01, 0x08, 0x06, 0,    1,    0x08, 0,    6, 4, 0, 1};
-  f.resize(60, 0);
+  constexpr uint8_t kHead[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0,
+                               0x01, 0x08, 0x06, 0,    1,    0x08, 0,    6, 4, 0, 1};
+  // Sized first and written in place: growing a vector built from a braced
+  // list trips GCC 12's -Warray-bounds in release builds.
+  std::vector<uint8_t> f(60, 0);
+  std::memcpy(f.data(), kHead, sizeof(kHead));
   return f;
 }
 
