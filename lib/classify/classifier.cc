@@ -129,12 +129,13 @@ bool Matches(const CompiledRule& c, const ParsedPacket& pkt, uint8_t decided, Fa
 }
 
 Event MakeEvent(EventType type, int rule, const ParsedPacket& pkt, InterfaceList in, Nanos now,
-                uint8_t worker) {
+                const ClassifierState& state) {
   Event e;
-  e.worker = worker;
+  e.worker = state.worker_id;
+  e.generation = state.generation;
   e.type = type;
   e.in = in;
-  e.rule = static_cast<int16_t>(rule);
+  e.rule = static_cast<uint16_t>(rule);  // Policy::Compile caps rules at kMaxRules
   e.protocol = pkt.protocol;
   e.src_port = pkt.src_port;
   e.dst_port = pkt.dst_port;
@@ -170,7 +171,7 @@ Decision Evaluate(const Policy& policy, ClassifierState& state, std::span<const 
       counter.bytes += frame.size();
       const Action action = c.action;
       if (c.log) {
-        state.events.Push(MakeEvent(EventType::kLog, i, pkt, in, now, state.worker_id));
+        state.events.Push(MakeEvent(EventType::kLog, i, pkt, in, now, state));
       }
       switch (action) {
         case Action::kAccept:
@@ -183,8 +184,8 @@ Decision Evaluate(const Policy& policy, ClassifierState& state, std::span<const 
           const ListId list = static_cast<ListId>(c.target_list);
           const Nanos timeout = c.address_list_timeout;
           if (state.lists->Add(addr, list, now, timeout) == AddressTable::AddResult::kAdded) {
-            Event e = MakeEvent(EventType::kListAdd, i, pkt, in, now, state.worker_id);
-            e.list = static_cast<int16_t>(list);
+            Event e = MakeEvent(EventType::kListAdd, i, pkt, in, now, state);
+            e.list = list;
             e.timeout = timeout;
             e.address = addr;
             state.events.Push(e);

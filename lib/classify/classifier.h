@@ -26,16 +26,20 @@ enum class EventType : uint8_t {
   kLog,      // a log rule, or a rule with log = true, matched
 };
 
-// Produced on the data path as plain data; the control plane turns it into text.
+// Produced on the data path as plain data; the control plane turns it into
+// text with the policy of `generation`, the one whose rules made it.
 struct Event {
+  static constexpr uint16_t kNoRule = 0xFFFF;  // rule indices stop below it (kMaxRules)
+  static constexpr uint8_t kNoList = 0xFF;
   EventType type = EventType::kLog;
   InterfaceList in = InterfaceList::kWan;
-  int16_t rule = kNoId;
-  int16_t list = kNoId;  // kListAdd: the list joined
-  uint8_t worker = 0;    // the worker whose shard holds the address
+  uint8_t list = kNoList;  // kListAdd: the list joined
+  uint8_t worker = 0;      // the worker whose shard holds the address
   uint8_t protocol = 0;
+  uint16_t rule = kNoRule;
   uint16_t src_port = 0;
   uint16_t dst_port = 0;
+  uint64_t generation = 0;  // of the policy that made it
   Nanos at = 0;
   Nanos timeout = kNever;  // kListAdd: the list entry's timeout
   IpAddress address;       // kListAdd: the address added
@@ -85,7 +89,8 @@ struct ClassifierState {
   std::vector<RuleCounter> rule_counters;  // sized to the policy's rules by the control plane
   EventBuffer events;
   uint64_t layer7_scans = 0;
-  uint8_t worker_id = 0;  // stamped on events
+  uint8_t worker_id = 0;    // stamped on events
+  uint64_t generation = 0;  // of the policy being applied, stamped on events
   // Scratch for ClassifyBurst, kept here so a burst does not initialise it.
   std::array<PacketHint, kChunk> hints;
 };

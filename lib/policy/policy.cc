@@ -2,6 +2,7 @@
 // which rules a packet of each protocol and destination port can match.
 #include "policy/policy.h"
 
+#include <algorithm>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -206,6 +207,14 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::CompileImpl(const Config& 
       ++p->lists_[id].static_entries;
     }
   }
+  if (config.filters.size() > kMaxRules) {
+    const SourcePos at = config.filters[kMaxRules].pos;
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ":", at.line, ":", at.column, ": filter: rule ", kMaxRules + 1, " of ",
+                     config.filters.size(), " (after [[knock]] expansion); at most ", kMaxRules,
+                     " rules are supported"));
+  }
+  p->rules_.reserve(config.filters.size());
   for (const FilterRule& r : config.filters) {
     CompiledRule c(r);  // everything but the ids, which need the policy's names
     if (r.src_address_list) {
@@ -306,27 +315,58 @@ void Policy::BuildCandidateTables() {
     }
   }
 
+  // Port tables by a sweep over the ports where some rule's dst-port starts or
+  // stops matching: between two such ports the candidate set is constant, so
+  // the work grows with the rules' ranges, not with 65,536 x rules.
   const uint8_t kPortProtocols[2] = {6, 17};
   for (int t = 0; t < 2; ++t) {
     PortTable& table = port_tables_[t];
     table.by_port.assign(65536, 0);
     table.sets.clear();
-    std::map<std::vector<uint64_t>, uint16_t> seen;
-    std::vector<uint64_t> set(words_);
-    for (uint32_t port = 0; port < 65536; ++port) {
-      std::fill(set.begin(), set.end(), 0);
-      for (size_t i = 0; i < rules_.size(); ++i) {
-        const FilterRule& r = rules_[i].spec;
-        if (!r.disabled && AllowsProtocol(r, kPortProtocols[t]) &&
-            AllowsDstPort(r, static_cast<uint16_t>(port))) {
-          set[i / 64] |= uint64_t{1} << (i % 64);
+    std::vector<uint64_t> set(words_, 0);
+    std::map<uint32_t, std::vector<uint32_t>> flips;  // port -> rules whose match changes there
+    for (size_t i = 0; i < rules_.size(); ++i) {
+      const FilterRule& r = rules_[i].spec;
+      if (r.disabled || !AllowsProtocol(r, kPortProtocols[t])) {
+        continue;
+      }
+      if (AllowsDstPort(r, 0)) {
+        set[i / 64] |= uint64_t{1} << (i % 64);
+      }
+      if (!r.dst_port) {
+        continue;
+      }
+      std::vector<uint32_t> edges;
+      for (const auto& [lo, hi] : r.dst_port->value.ranges) {
+        edges.push_back(lo);
+        edges.push_back(uint32_t{hi} + 1);
+      }
+      std::sort(edges.begin(), edges.end());
+      edges.erase(std::unique(edges.begin(), edges.end()), edges.end());
+      for (uint32_t e : edges) {
+        if (e > 0 && e < 65536 &&
+            AllowsDstPort(r, static_cast<uint16_t>(e)) !=
+                AllowsDstPort(r, static_cast<uint16_t>(e - 1))) {
+          flips[e].push_back(static_cast<uint32_t>(i));
         }
       }
-      auto [it, inserted] = seen.emplace(set, static_cast<uint16_t>(seen.size()));
+    }
+    std::map<std::vector<uint64_t>, uint16_t> seen;
+    auto it = flips.begin();
+    for (uint32_t port = 0; port < 65536;) {
+      const uint32_t next = it == flips.end() ? 65536 : it->first;
+      const auto [found, inserted] = seen.emplace(set, static_cast<uint16_t>(seen.size()));
       if (inserted) {
         table.sets.insert(table.sets.end(), set.begin(), set.end());
       }
-      table.by_port[port] = it->second;
+      std::fill(table.by_port.begin() + port, table.by_port.begin() + next, found->second);
+      port = next;
+      if (it != flips.end()) {
+        for (uint32_t i : it->second) {
+          set[i / 64] ^= uint64_t{1} << (i % 64);
+        }
+        ++it;
+      }
     }
   }
 }

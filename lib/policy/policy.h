@@ -18,6 +18,9 @@
 namespace knockgate {
 
 inline constexpr int kNoId = -1;
+// Rules after [[knock]] expansion, disabled ones included: an event names its
+// rule in 16 bits, 0xFFFF meaning none.
+inline constexpr size_t kMaxRules = 65535;
 
 // A rule as the packet path reads it: the checks every packet makes come
 // first, as masks that pass when the matcher is absent, so they share one

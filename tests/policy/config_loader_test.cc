@@ -2,8 +2,13 @@
 // the shapes that must load (every matcher, negation, integers for ports).
 #include "policy/config_loader.h"
 
+#include "absl/strings/str_cat.h"
+#include "policy/policy.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <random>
 
 namespace knockgate {
 namespace {
@@ -343,6 +348,79 @@ TEST(ConfigLoaderTest, MissingFile) {
   absl::StatusOr<Config> c = LoadConfigFile("/nonexistent/knockgate.toml");
   EXPECT_EQ(c.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(std::string(c.status().message()), HasSubstr("/nonexistent/knockgate.toml"));
+}
+
+}  // namespace
+}  // namespace knockgate
+
+namespace knockgate {
+namespace {
+
+// Events name their rule in 16 bits: the compiler refuses rule 65,536, counted
+// after [[knock]] expansion, at the position of the first rule too many.
+TEST(PolicyLimitsTest, RuleCountCappedAfterKnockExpansion) {
+  std::string text;
+  for (size_t i = 0; i + 1 < kMaxRules; ++i) {
+    text += "[[filter]]\naction = \"accept\"\n";
+  }
+  absl::StatusOr<Config> fits = LoadConfig(text, "t.toml");
+  ASSERT_TRUE(fits.ok()) << fits.status();
+  EXPECT_TRUE(Policy::Compile(*fits).ok());  // 65,534 rules
+
+  text += "[[knock]]\nname = \"k\"\nsteps = [\"tcp:1\"]\n";  // two rules: 65,536
+  absl::StatusOr<Config> over = LoadConfig(text, "t.toml");
+  ASSERT_TRUE(over.ok()) << over.status();
+  absl::StatusOr<std::shared_ptr<const Policy>> p = Policy::Compile(*over);
+  ASSERT_FALSE(p.ok());
+  const int knock_line = static_cast<int>(2 * (kMaxRules - 1) + 1);
+  EXPECT_THAT(std::string(p.status().message()),
+              StartsWith(absl::StrCat("t.toml:", knock_line, ":")));
+  EXPECT_THAT(std::string(p.status().message()), HasSubstr("at most 65535 rules"));
+}
+
+}  // namespace
+}  // namespace knockgate
+
+namespace knockgate {
+namespace {
+
+// The per-port candidate tables are built by a sweep over range edges; every
+// port of every rule must agree with the rule's own dst-port matcher.
+TEST(PolicyLimitsTest, PortTablesAgreeWithEveryRuleOnEveryPort) {
+  std::mt19937 rng(7);
+  std::string text;
+  for (int i = 0; i < 70; ++i) {
+    text += absl::StrCat("[[filter]]\naction = \"accept\"\nprotocol = \"",
+                         rng() % 3 == 0 ? "udp" : "tcp", "\"\n");
+    if (rng() % 5 == 0) {
+      continue;  // every port
+    }
+    std::string ports = rng() % 3 == 0 ? "!" : "";
+    for (uint32_t k = 0, n = 1 + rng() % 4; k < n; ++k) {
+      const uint32_t lo = rng() % 3 == 0 ? rng() % 65536 : rng() % 1200;
+      const uint32_t hi = std::min<uint32_t>(65535, lo + (rng() % 2 ? 0 : rng() % 500));
+      absl::StrAppend(&ports, k ? "," : "", lo, lo == hi ? "" : absl::StrCat("-", hi));
+    }
+    text += absl::StrCat("dst-port = \"", ports, "\"\n");
+  }
+  absl::StatusOr<Config> c = LoadConfig(text, "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  absl::StatusOr<std::shared_ptr<const Policy>> p = Policy::Compile(*c);
+  ASSERT_TRUE(p.ok()) << p.status();
+  const std::vector<CompiledRule>& rules = (*p)->rules();
+  for (uint8_t proto : {uint8_t{6}, uint8_t{17}}) {
+    for (uint32_t port = 0; port < 65536; ++port) {
+      const RuleSet set = (*p)->Candidates(proto, true, static_cast<uint16_t>(port));
+      for (size_t i = 0; i < rules.size(); ++i) {
+        const FilterRule& r = rules[i].spec;
+        const bool want = r.protocol->value == proto &&
+                          (!r.dst_port || r.dst_port->value.Contains(static_cast<uint16_t>(port)) !=
+                                              r.dst_port->negated);
+        ASSERT_EQ(((set[i / 64] >> (i % 64)) & 1) != 0, want)
+            << "rule " << i << " port " << port << " protocol " << int{proto};
+      }
+    }
+  }
 }
 
 }  // namespace
