@@ -70,34 +70,42 @@ bool SameRestartOnlySections(const Config& a, const Config& b) {
          a.conntrack.capacity == b.conntrack.capacity;
 }
 
-// SIGHUP: re-reads the config file and swaps the policy in; on any error the
-// running policy stays and the line says why.
-std::string ReloadPolicy(Dataplane& plane, const Config& running) {
-  const std::string failed = "knockgate: reload failed, keeping the running policy: ";
-  absl::StatusOr<Config> config = LoadConfigFile(running.path);
-  if (!config.ok()) {
-    return failed + std::string(config.status().message());
+// SIGHUP's builder, run on the reload's control thread: re-reads the config
+// file and compiles it against the running policy. Any error keeps the
+// running policy and the line says why.
+ReloadBuilder ReloadFromFile(const Config& running) {
+  return [&running](const Policy& policy) -> absl::StatusOr<ReloadPlan> {
+    absl::StatusOr<Config> config = LoadConfigFile(running.path);
+    if (!config.ok()) {
+      return config.status();
+    }
+    absl::StatusOr<std::shared_ptr<const Policy>> next = Policy::Compile(*config, policy);
+    if (!next.ok()) {
+      return next.status();
+    }
+    ReloadPlan plan;
+    plan.message = absl::StrFormat("knockgate: reloaded %s: %d rules; list entries kept",
+                                   running.path, (*next)->rules().size());
+    for (const std::string& w : (*next)->warnings()) {
+      plan.message += "\nwarning: " + w;
+    }
+    if (!SameRestartOnlySections(running, *config)) {
+      plan.message +=
+          "\nknockgate: changes to [eal], [interfaces], [dataplane], [log] or the conntrack "
+          "capacity take effect at the next restart";
+    }
+    plan.policy = *std::move(next);
+    return plan;
+  };
+}
+
+void PrintReloadResult(const absl::Status& status, const std::string& message) {
+  if (status.ok()) {
+    std::cout << message << std::endl;
+  } else {
+    std::cout << "knockgate: reload failed, keeping the running policy: " << status.message()
+              << std::endl;
   }
-  absl::StatusOr<std::shared_ptr<const Policy>> next = Policy::Compile(*config, plane.policy());
-  if (!next.ok()) {
-    return failed + std::string(next.status().message());
-  }
-  const size_t rules = (*next)->rules().size();
-  const std::vector<std::string> warnings = (*next)->warnings();
-  if (absl::Status s = plane.Reload(*std::move(next)); !s.ok()) {
-    return failed + std::string(s.message());
-  }
-  std::string line =
-      absl::StrFormat("knockgate: reloaded %s: %d rules; list entries kept", running.path, rules);
-  for (const std::string& w : warnings) {
-    line += "\nwarning: " + w;
-  }
-  if (!SameRestartOnlySections(running, *config)) {
-    line +=
-        "\nknockgate: changes to [eal], [interfaces], [dataplane], [log] or the conntrack "
-        "capacity take effect at the next restart";
-  }
-  return line;
 }
 
 }  // namespace
@@ -147,7 +155,10 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
     hooks.should_stop = [&] {
       for (int sig = signals.Poll(); sig != 0; sig = signals.Poll()) {
         if (sig == SIGHUP) {
-          std::cout << ReloadPolicy(plane, config) << std::endl;
+          if (absl::Status s = plane.StartReload(ReloadFromFile(config), PrintReloadResult);
+              !s.ok()) {
+            PrintReloadResult(s, "");
+          }
           continue;
         }
         std::cout << "knockgate: " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ", stopping"
@@ -156,8 +167,8 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
       }
       return false;
     };
-    hooks.on_event = [&](const Event& e) {
-      log << FormatEvent(plane.policy(), e, WallTime(plane.wall_start() + e.at)) << "\n";
+    hooks.on_event = [&](const Policy& made_by, const Event& e) {
+      log << FormatEvent(made_by, e, WallTime(plane.wall_start() + e.at)) << "\n";
       log.flush();
     };
     hooks.stats_interval = config.dataplane.stats_interval;

@@ -11,31 +11,40 @@ namespace {
 // Per-packet facts computed on first use.
 class Facts {
  public:
-  // `wan_side_hash`: AddressTable::Hash of the packet's WAN-side address
-  // (its source when it arrived on the WAN), if the caller has it.
+  // `wan_side`: WanSideAddress(pkt, in), the key of this worker's lists;
+  // `wan_side_hash`: its AddressTable::Hash, if the caller has it. The other
+  // end of the packet is looked up as it stands (a LAN address has entries
+  // only with one worker, or in static lists).
   Facts(const Policy& policy, ClassifierState& state, std::span<const uint8_t> frame,
-        const ParsedPacket& pkt, InterfaceList in, Nanos now, const uint64_t* wan_side_hash)
+        const ParsedPacket& pkt, InterfaceList in, Nanos now, const IpAddress& wan_side,
+        const uint64_t* wan_side_hash)
       : policy_(policy),
         state_(state),
         frame_(frame),
         pkt_(pkt),
         now_(now),
+        src_(in == InterfaceList::kWan ? wan_side : pkt.src),
+        dst_(in == InterfaceList::kWan ? pkt.dst : wan_side),
         src_hash_(in == InterfaceList::kWan ? wan_side_hash : nullptr),
         dst_hash_(in == InterfaceList::kWan ? nullptr : wan_side_hash) {}
 
+  // The addresses list matchers and add-*-to-address-list actions use.
+  const IpAddress& src() const { return src_; }
+  const IpAddress& dst() const { return dst_; }
+
   ListMask SrcLists() {
     if (!have_src_) {
-      src_ = Lists(pkt_.src, src_hash_);
+      src_lists_ = Lists(src_, src_hash_);
       have_src_ = true;
     }
-    return src_;
+    return src_lists_;
   }
   ListMask DstLists() {
     if (!have_dst_) {
-      dst_ = Lists(pkt_.dst, dst_hash_);
+      dst_lists_ = Lists(dst_, dst_hash_);
       have_dst_ = true;
     }
-    return dst_;
+    return dst_lists_;
   }
   Layer7Mask Layer7() {
     if (!have_l7_) {
@@ -65,13 +74,15 @@ class Facts {
   std::span<const uint8_t> frame_;
   const ParsedPacket& pkt_;
   Nanos now_;
+  const IpAddress& src_;
+  const IpAddress& dst_;
   const uint64_t* src_hash_;
   const uint64_t* dst_hash_;
   bool have_src_ = false;
   bool have_dst_ = false;
   bool have_l7_ = false;
-  ListMask src_ = 0;
-  ListMask dst_ = 0;
+  ListMask src_lists_ = 0;
+  ListMask dst_lists_ = 0;
   Layer7Mask l7_ = 0;
 };
 
@@ -150,7 +161,7 @@ Decision Evaluate(const Policy& policy, ClassifierState& state, std::span<const 
                   const ParsedPacket& pkt, InterfaceList in, uint8_t ct_state, Nanos now,
                   const uint64_t* list_hash) {
   const PolicyDefaults& defaults = policy.defaults();
-  Facts facts(policy, state, frame, pkt, in, now, list_hash);
+  Facts facts(policy, state, frame, pkt, in, now, WanSideAddress(pkt, in), list_hash);
   const RuleSet candidates = policy.Candidates(pkt.protocol, pkt.has_ports, pkt.dst_port);
   const RuleSet allowed = policy.Allowed(in, ct_state, pkt.family);
   // TCP and UDP candidates are looked up by destination port.
@@ -175,12 +186,12 @@ Decision Evaluate(const Policy& policy, ClassifierState& state, std::span<const 
       }
       switch (action) {
         case Action::kAccept:
-          return Decision{Verdict::kAccept, DropReason::kNone, i};
+          return Decision{Verdict::kAccept, DropReason::kNone, 0, i};
         case Action::kDrop:
-          return Decision{Verdict::kDrop, DropReason::kRule, i};
+          return Decision{Verdict::kDrop, DropReason::kRule, 0, i};
         case Action::kAddSrcToAddressList:
         case Action::kAddDstToAddressList: {
-          const IpAddress& addr = action == Action::kAddSrcToAddressList ? pkt.src : pkt.dst;
+          const IpAddress& addr = action == Action::kAddSrcToAddressList ? facts.src() : facts.dst();
           const ListId list = static_cast<ListId>(c.target_list);
           const Nanos timeout = c.address_list_timeout;
           if (state.lists->Add(addr, list, now, timeout) == AddressTable::AddResult::kAdded) {
@@ -233,7 +244,7 @@ Decision ClassifyHinted(const Policy& policy, ClassifierState& state,
     ConnTable::FillHint(pkt, in, own.flow);
     hint = &own;
   }
-  const ConnLookup look = state.conntrack->Lookup(pkt, in, now, hint->flow);
+  const ConnLookup look = state.conntrack->Lookup(pkt, now, hint->flow);
   const Decision d = Evaluate(policy, state, frame, pkt, in, look.state, now, list_hash);
   state.conntrack->Update(look, pkt, in, d.verdict == Verdict::kAccept, now);
   return d;
@@ -259,13 +270,24 @@ size_t ClassifyBurst(const Policy& policy, ClassifierState& state,
       const DropReason bad = ParsePacket(frames[i], pkts[i]);
       out[i] = Decision{bad == DropReason::kNone ? Verdict::kAccept : Verdict::kDrop, bad};
     }
-    // The WAN-side address is the one the lists and the flow table are keyed by.
+    // The WAN-side address is the one steering, the lists and the flow table
+    // are keyed by.
     for (size_t i = base; i < base + n; ++i) {
       if (out[i].reason != DropReason::kNone || pkts[i].family == Family::kNone) {
         continue;
       }
+      const IpAddress& wan_side = WanSideAddress(pkts[i], in);
+      if (state.steering != nullptr) {
+        const uint32_t rss = state.steering->Hash(wan_side);
+        state.steer_hash[i] = rss;
+        const uint16_t owner = state.steering->Owner(rss);
+        if (owner != state.worker_id) {
+          out[i] = Decision{Verdict::kDrop, DropReason::kMissteered, owner};
+          continue;
+        }
+      }
       PacketHint& h = hints[i - base];
-      h.list_hash = AddressTable::Hash(in == InterfaceList::kWan ? pkts[i].src : pkts[i].dst);
+      h.list_hash = AddressTable::Hash(wan_side);
       state.lists->Prefetch(h.list_hash);
       if (state.conntrack != nullptr) {
         ConnTable::FillHint(pkts[i], in, h.flow);

@@ -57,10 +57,6 @@ TcpState ConnTable::tcp_state(const FlowKey& key, Nanos now) const {
   return e == kEmpty ? TcpState::kNone : entries_[e].tcp;
 }
 
-uint8_t ConnTable::RelatedOrInvalid(const ParsedPacket& pkt, InterfaceList in, Nanos now) const {
-  return Find(QuotedFlowOf(pkt, in), now) != kEmpty ? conn_state::kRelated : conn_state::kInvalid;
-}
-
 Nanos ConnTable::InitialTimeout(const ParsedPacket& pkt) const {
   if (IsTcp(pkt)) {
     return config_.tcp_syn_sent_timeout;

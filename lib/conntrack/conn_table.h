@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "common/hash.h"
 #include "packet/parser.h"
+#include "packet/steering.h"
 #include "policy/model.h"
 
 namespace knockgate {
@@ -43,10 +44,10 @@ struct FlowKey {
   bool operator==(const FlowKey&) const = default;
 };
 
-// The flow key of a packet arriving on `in`, and its hash.
+// The flow key of a packet arriving on `in` (not an ICMP error), and its hash.
 inline uint64_t FlowOf(const ParsedPacket& pkt, InterfaceList in, FlowKey& k) {
   const bool from_wan = in == InterfaceList::kWan;
-  const IpAddress& remote = from_wan ? pkt.src : pkt.dst;
+  const IpAddress& remote = WanSideAddress(pkt, in);
   const IpAddress& local = from_wan ? pkt.dst : pkt.src;
   uint16_t remote_port = 0;
   uint16_t local_port = 0;
@@ -109,23 +110,29 @@ class ConnTable {
   };
   // Filled in place: a hint built elsewhere and copied in would be read back
   // whole before its narrow stores retire (a store-forwarding stall).
+  // An ICMP error's hint is the flow it quotes.
   static void FillHint(const ParsedPacket& pkt, InterfaceList in, FlowHint& h) {
+    if (pkt.icmp_error) [[unlikely]] {
+      h.key = QuotedFlowOf(pkt, in);
+      h.hash = h.key.Hash();
+      return;
+    }
     h.hash = FlowOf(pkt, in, h.key);
   }
   void Prefetch(const FlowHint& hint) const { __builtin_prefetch(&slots_[hint.hash & slot_mask_]); }
-  // Classifies `pkt` arriving on `in`, whose FillHint is `hint`: established
+  // Classifies `pkt`, whose FillHint is `hint`: established
   // (a packet of a known flow), related (an ICMP error about one), new (could
   // open a flow), invalid (a TCP segment or echo reply of no known flow), or
   // untracked (a later fragment: no ports to find its flow by). The result
   // refers to `hint`, which must outlive it.
-  ConnLookup Lookup(const ParsedPacket& pkt, InterfaceList in, Nanos now,
-                    const FlowHint& hint) const {
+  ConnLookup Lookup(const ParsedPacket& pkt, Nanos now, const FlowHint& hint) const {
     ConnLookup look;
     if (pkt.later_fragment) {
       return look;  // untracked
     }
     if (pkt.icmp_error) {
-      look.state = RelatedOrInvalid(pkt, in, now);
+      look.state =
+          Find(hint.key, hint.hash, now) != kEmpty ? conn_state::kRelated : conn_state::kInvalid;
       return look;
     }
     look.entry = Find(hint.key, hint.hash, now);
@@ -150,6 +157,15 @@ class ConnTable {
   // Frees expired flows, doing at most `budget` heap steps (a free, or
   // re-keying a flow extended since it was keyed). Returns how many it freed.
   size_t Reclaim(Nanos now, size_t budget);
+
+  // A reload's timeouts: flows take them at their next packet. The capacity
+  // stays (it sized the table).
+  void SetTimeouts(const ConntrackConfig& config) {
+    const uint32_t capacity = config_.capacity;
+    config_ = config;
+    config_.capacity = capacity;
+  }
+  const ConntrackConfig& config() const { return config_; }
 
   const Stats& stats() const { return stats_; }
   TcpState tcp_state(const FlowKey& key, Nanos now) const;
@@ -191,7 +207,6 @@ class ConnTable {
       }
     }
   }
-  uint8_t RelatedOrInvalid(const ParsedPacket& pkt, InterfaceList in, Nanos now) const;
   // A packet of no known flow: new if it could open one, else invalid (a TCP
   // segment other than a bare SYN, an echo reply).
   static uint8_t NewOrInvalid(const ParsedPacket& pkt) {

@@ -1,11 +1,16 @@
 // The appliance's dataplane: ports, mempool, steering (RSS or dispatcher),
-// workers on their lcores, and the main lcore's share of the work.
+// workers on their lcores, policy publication, and the main lcore's loop.
+// Its member functions live in one file per job: dataplane.cc (assembly),
+// steering.cc (who gets which packet), publish.cc (hot reload), report.cc
+// (the start-up line and counters).
 #pragma once
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -15,6 +20,7 @@
 
 struct rte_mbuf;
 struct rte_mempool;
+struct rte_rcu_qsbr;
 
 namespace knockgate {
 
@@ -25,11 +31,25 @@ enum class SteeringMode : uint8_t {
 };
 
 struct MainLoopHooks {
-  std::function<bool()> should_stop;           // polled about every millisecond
-  std::function<void(const Event&)> on_event;  // each worker event, in arrival order
-  std::function<void()> on_stats = nullptr;    // every stats_interval, if set
+  std::function<bool()> should_stop;  // polled about every millisecond
+  // Each worker event, in arrival order, with the policy that made it.
+  std::function<void(const Policy&, const Event&)> on_event;
+  std::function<void()> on_stats = nullptr;  // every stats_interval, if set
   Nanos stats_interval = 0;
 };
+
+// What a reload's builder returns: the new policy, and the line to print once
+// every worker runs it.
+struct ReloadPlan {
+  std::shared_ptr<const Policy> policy;
+  std::string message;
+};
+// Runs on a control thread, given the running policy (which stays put while
+// a reload is in flight). Loads and compiles; never touches worker state.
+using ReloadBuilder = std::function<absl::StatusOr<ReloadPlan>(const Policy& running)>;
+// Called on the main lcore when the reload has ended: the error that kept the
+// running policy, or the plan's message with timings appended.
+using ReloadDone = std::function<void(const absl::Status& status, const std::string& message)>;
 
 class Dataplane {
  public:
@@ -42,18 +62,22 @@ class Dataplane {
 
   // Starts every worker on its lcore.
   absl::Status Launch();
-  // Runs the main lcore's loop (dispatcher, events, stats) until
+  // Runs the main lcore's loop (dispatcher, events, reloads, stats) until
   // hooks.should_stop() is true, then stops and joins the workers and drains
   // their last events.
   void RunMain(const MainLoopHooks& hooks);
   void StopWorkers();
 
-  // Hot reload: publishes `next` to every worker, which switches between two
-  // bursts; returns once all have (RCU-style quiescence), keeping every list
-  // entry and flow. Refuses, keeping the running policy, a policy whose lists
-  // or capacities differ in a way the tables cannot follow (those need a
-  // restart). Main lcore only.
-  absl::Status Reload(std::shared_ptr<const Policy> next);
+  // Hot reload, main lcore only. `build` runs on a control thread, and so
+  // does preparing what each worker needs (counters, layer-7 scratch); the
+  // main lcore keeps dispatching. RunMain then offers the new policy to every
+  // worker, which switches between two bursts; once all have passed a
+  // quiescent point (rte_rcu_qsbr) and their old events are drained, the old
+  // policy is released and `done` is called. List entries and flows stay. A
+  // policy whose lists or capacities the tables cannot follow is refused
+  // (`done` says why). Fails at once if a reload is still in flight.
+  absl::Status StartReload(ReloadBuilder build, ReloadDone done);
+  bool reload_in_flight() const { return reload_.phase != ReloadPhase::kIdle; }
 
   // One line saying how packets reach workers, for the start-up log.
   std::string ModeLine() const;
@@ -66,35 +90,76 @@ class Dataplane {
   const Worker& worker(size_t i) const { return *workers_[i]; }
   uint16_t port_id(Side side) const { return ports_[static_cast<int>(side)].port_id; }
   const TscClock& clock() const { return clock_; }
+  // The running policy (main lcore, or a reload's builder).
   const Policy& policy() const { return *policy_; }
+  uint64_t generation() const { return generation_; }
+  // Who owns which hash: the table the ports' redirection tables and the
+  // dispatcher follow.
+  const SteeringTable& steering() const { return *steering_; }
   // The worker that owns the WAN-side address of a frame arriving on `side`.
   uint16_t SteerFrame(Side side, std::span<const uint8_t> frame) const;
   // Wall-clock nanoseconds (CLOCK_REALTIME) at TscClock's zero.
   Nanos wall_start() const { return wall_start_; }
 
  private:
+  enum class ReloadPhase : uint8_t { kIdle, kBuilding, kGrace };
+  struct PreparedReload {
+    std::shared_ptr<const Policy> policy;
+    std::string message;
+    std::vector<std::unique_ptr<PolicyUpdate>> updates;  // one per worker
+  };
+  struct Reload {
+    ReloadPhase phase = ReloadPhase::kIdle;
+    std::thread builder;
+    std::atomic<bool> built{false};  // builder: wo, main: ro
+    absl::StatusOr<PreparedReload> result = absl::UnknownError("not built");
+    ReloadDone done;
+    uint64_t token = 0;  // the grace period that publication started
+    uint64_t started_tsc = 0;
+    uint64_t build_tsc = 0;
+    uint64_t longest_gap_tsc = 0;  // between two passes of the main loop meanwhile
+  };
+
   Dataplane(const Config& config, std::shared_ptr<const Policy> policy);
   absl::Status Setup();
+  // steering.cc
+  absl::Status ChooseSteering(uint16_t workers);
   uint32_t PollDispatcher();
-  size_t DrainEvents(const std::function<void(const Event&)>& sink);
+  // publish.cc
+  absl::StatusOr<PreparedReload> PrepareReload(const ReloadBuilder& build) const;
+  void PollReload(const MainLoopHooks& hooks);
+  void JoinReloadBuilder();
+  size_t DrainEvents(const MainLoopHooks& hooks);
 
   const Config config_;
   std::shared_ptr<const Policy> policy_;
   TscClock clock_;
   Nanos wall_start_ = 0;
   SteeringMode mode_ = SteeringMode::kSingle;
-  bool hash_offload_ = false;
+  std::string steering_note_;  // why this mode, for the start-up line
+  bool hash_offload_ = false;  // the NICs steer by hash and report it
+  std::unique_ptr<SteeringTable> steering_;
   PortCaps ports_[kSides];
   bool port_started_[kSides] = {false, false};
   rte_mempool* pool_ = nullptr;
-  std::vector<rte_ring*> rings_;  // dispatcher mode: in/out per worker per side
+  std::vector<rte_ring*> rings_;     // dispatcher mode: in/out per worker per side
+  std::vector<rte_ring*> handover_;  // RSS mode: [worker * kSides + side]
   std::vector<WorkerIo> io_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<unsigned> lcores_;
-  std::atomic<bool> stop_{false};                       // datapath: ro, control: wo
-  uint64_t generation_ = 0;                             // of the last policy offered to workers
-  std::vector<std::unique_ptr<PolicyUpdate>> updates_;  // one per worker, in flight
+  std::atomic<bool> stop_{false};  // datapath: ro, control: wo
+  rte_rcu_qsbr* qsbr_ = nullptr;   // datapath: reports quiescence, control: checks
   bool launched_ = false;
+
+  // Policy publication (main lcore only, but for the builder thread's part
+  // of reload_). Generation g's policy stays in policies_ until no event
+  // made under it can still arrive.
+  uint64_t generation_ = 0;
+  std::map<uint64_t, std::shared_ptr<const Policy>> policies_;
+  // The updates workers were last offered: freed only after the next
+  // reload's grace period, since a worker reads their generation each tick.
+  std::vector<std::unique_ptr<PolicyUpdate>> offered_;
+  Reload reload_;
 
   // Dispatcher burst buffers (main lcore only), allocated once in Setup.
   std::vector<rte_mbuf*> steer_buf_;  // per worker, `burst` slots

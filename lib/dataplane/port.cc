@@ -1,10 +1,9 @@
 // ethdev setup: queue counts, descriptor rings, RSS on one L3 address with a
-// RETA that maps hash buckets round-robin onto workers.
+// redirection table that gives each hash bucket to the worker owning it.
 #include "dataplane/port.h"
 
 #include <rte_byteorder.h>
 #include <rte_ethdev.h>
-#include <rte_thash.h>
 
 #include <vector>
 
@@ -13,30 +12,12 @@
 namespace knockgate {
 namespace {
 
-// The Microsoft Toeplitz key: with a single address as the whole input tuple,
-// WAN source and LAN destination of the same address hash alike under it.
-constexpr uint8_t kRssKey[40] = {0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67,
-                                 0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb,
-                                 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30,
-                                 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa};
-
 absl::Status PortError(const std::string& name, absl::string_view what, int rc) {
   return absl::InternalError(
       absl::StrCat("port ", name, ": ", what, " failed: ", rte_strerror(-rc)));
 }
 
 }  // namespace
-
-uint32_t SteeringHash(const IpAddress& addr) {
-  uint32_t tuple[4];
-  const int words = addr.family == Family::kIpv4 ? 1 : 4;
-  for (int i = 0; i < words; ++i) {
-    uint32_t be;
-    std::memcpy(&be, addr.bytes.data() + 4 * i, 4);
-    tuple[i] = rte_be_to_cpu_32(be);
-  }
-  return rte_softrss(tuple, static_cast<uint32_t>(words), kRssKey);
-}
 
 absl::StatusOr<PortCaps> ProbePort(const std::string& name) {
   PortCaps caps;
@@ -59,10 +40,23 @@ absl::StatusOr<PortCaps> ProbePort(const std::string& name) {
   caps.max_rx_queues = info.max_rx_queues;
   caps.max_tx_queues = info.max_tx_queues;
   caps.driver = info.driver_name ? info.driver_name : "?";
-  const uint64_t want = RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_IPV6;
-  caps.rss_l3 = (info.flow_type_rss_offloads & want) == want &&
-                (info.flow_type_rss_offloads & RTE_ETH_RSS_L3_SRC_ONLY) != 0 &&
-                (info.flow_type_rss_offloads & RTE_ETH_RSS_L3_DST_ONLY) != 0 && info.reta_size > 0;
+  caps.reta_size = info.reta_size;
+  caps.hash_key_size = info.hash_key_size;
+  caps.rss_hash_offload = (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_RSS_HASH) != 0;
+  const uint64_t hf = info.flow_type_rss_offloads;
+  if (info.reta_size == 0 || (hf & (RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_IPV6)) == 0) {
+    caps.rss_missing = "no RSS";
+  } else if ((hf & RTE_ETH_RSS_IPV4) == 0 || (hf & RTE_ETH_RSS_IPV6) == 0) {
+    caps.rss_missing = "no RSS for both IPv4 and IPv6";
+  } else if ((hf & RTE_ETH_RSS_L3_SRC_ONLY) == 0 || (hf & RTE_ETH_RSS_L3_DST_ONLY) == 0) {
+    caps.rss_missing = "no RSS on one L3 address alone (L3_SRC_ONLY/L3_DST_ONLY)";
+  } else if ((info.reta_size & (info.reta_size - 1)) != 0) {
+    caps.rss_missing =
+        absl::StrCat("a redirection table of ", info.reta_size, " entries, not a power of two");
+  } else if (info.hash_key_size != 0 && info.hash_key_size < ToeplitzHash::kMaxInput + 4) {
+    caps.rss_missing = absl::StrCat("an RSS key of ", info.hash_key_size, " bytes");
+  }
+  caps.rss_l3 = caps.rss_missing.empty();
   return caps;
 }
 
@@ -74,15 +68,22 @@ absl::Status StartPort(const PortCaps& caps, const PortSetup& setup, rte_mempool
     return PortError(name, "rte_eth_dev_info_get", rc);
   }
   rte_eth_conf conf{};
-  if (setup.rss) {
+  std::vector<uint8_t> key;
+  if (setup.rss != nullptr) {
+    key = SteeringTable::KeyOfSize(info.hash_key_size != 0 ? info.hash_key_size
+                                                           : sizeof(SteeringTable::kKey));
     conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-    conf.rx_adv_conf.rss_conf.rss_key = const_cast<uint8_t*>(kRssKey);
-    conf.rx_adv_conf.rss_conf.rss_key_len = sizeof(kRssKey);
-    const uint64_t l3 =
-        setup.side == Side::kWan ? RTE_ETH_RSS_L3_SRC_ONLY : RTE_ETH_RSS_L3_DST_ONLY;
+    conf.rx_adv_conf.rss_conf.rss_key = key.data();
+    conf.rx_adv_conf.rss_conf.rss_key_len = static_cast<uint8_t>(key.size());
+    // IP types only: with TCP or UDP types the NIC would hash the ports too,
+    // whatever L3_*_ONLY says, and one client's knocks would meet different
+    // workers.
     conf.rx_adv_conf.rss_conf.rss_hf =
-        (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
-    conf.rx_adv_conf.rss_conf.rss_hf |= l3;
+        (RTE_ETH_RSS_IP & info.flow_type_rss_offloads) |
+        (setup.side == Side::kWan ? RTE_ETH_RSS_L3_SRC_ONLY : RTE_ETH_RSS_L3_DST_ONLY);
+    if (caps.rss_hash_offload) {
+      conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_RSS_HASH;  // workers compare it with theirs
+    }
   }
   if (int rc = rte_eth_dev_configure(port, setup.rx_queues, setup.tx_queues, &conf); rc != 0) {
     return PortError(
@@ -117,13 +118,13 @@ absl::Status StartPort(const PortCaps& caps, const PortSetup& setup, rte_mempool
   if (int rc = rte_eth_dev_start(port); rc != 0) {
     return PortError(name, "start", rc);
   }
-  if (setup.rss && info.reta_size > 0) {
-    // Hash bucket i goes to queue i % workers.
+  if (setup.rss != nullptr && info.reta_size > 0) {
+    // Bucket i goes to the worker that owns it, as the workers check it.
     std::vector<rte_eth_rss_reta_entry64> reta(info.reta_size / RTE_ETH_RETA_GROUP_SIZE + 1);
     for (uint16_t i = 0; i < info.reta_size; ++i) {
       auto& group = reta[i / RTE_ETH_RETA_GROUP_SIZE];
       group.mask |= uint64_t{1} << (i % RTE_ETH_RETA_GROUP_SIZE);
-      group.reta[i % RTE_ETH_RETA_GROUP_SIZE] = static_cast<uint16_t>(i % setup.workers);
+      group.reta[i % RTE_ETH_RETA_GROUP_SIZE] = setup.rss->Owner(i);
     }
     if (int rc = rte_eth_dev_rss_reta_update(port, reta.data(), info.reta_size); rc != 0) {
       return PortError(name, "RSS redirection table update", rc);

@@ -4,6 +4,7 @@
 
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
@@ -17,20 +18,29 @@ namespace knockgate {
 static_assert(sizeof(Event) % 4 == 0, "rte_ring elements are multiples of 4 bytes");
 
 Worker::Worker(uint16_t id, std::shared_ptr<const Policy> policy, const DataplaneConfig& config,
-               const WorkerIo& io, const TscClock& clock, const std::atomic<bool>& stop)
-    : id_(id), policy_(std::move(policy)), config_(config), io_(io), clock_(clock), stop_(stop) {}
+               const WorkerIo& io, const TscClock& clock, const std::atomic<bool>& stop,
+               rte_rcu_qsbr* qsbr)
+    : id_(id),
+      policy_(std::move(policy)),
+      config_(config),
+      io_(io),
+      clock_(clock),
+      stop_(stop),
+      qsbr_(qsbr) {}
 
 Worker::~Worker() { rte_ring_free(events_ring_); }
 
-absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(uint16_t id,
-                                                       std::shared_ptr<const Policy> policy,
-                                                       const DataplaneConfig& config,
-                                                       const WorkerIo& io, const TscClock& clock,
-                                                       const std::atomic<bool>& stop) {
+absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(
+    uint16_t id, std::shared_ptr<const Policy> policy, const DataplaneConfig& config,
+    const WorkerIo& io, const TscClock& clock, const std::atomic<bool>& stop, rte_rcu_qsbr* qsbr) {
   if (config.burst > kMaxBurst) {
     return absl::InvalidArgumentError(absl::StrCat("burst ", config.burst, " exceeds ", kMaxBurst));
   }
-  std::unique_ptr<Worker> w(new Worker(id, policy, config, io, clock, stop));
+  if (int rc = rte_rcu_qsbr_thread_register(qsbr, id); rc != 0) {
+    return absl::InternalError(absl::StrCat(
+        "worker ", id, ": cannot register for grace periods: ", rte_strerror(rte_errno)));
+  }
+  std::unique_ptr<Worker> w(new Worker(id, policy, config, io, clock, stop, qsbr));
   KG_ASSIGN_OR_RETURN(w->lists_, AddressTable::Create(policy->ListCapacities()));
   if (policy->layer7_database() != nullptr) {
     KG_ASSIGN_OR_RETURN(w->layer7_, HyperscanScanner::Create(*policy->layer7_database()));
@@ -43,6 +53,8 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(uint16_t id,
   w->state_.layer7 = w->layer7_.get();
   w->state_.rule_counters.resize(policy->rules().size());
   w->state_.worker_id = static_cast<uint8_t>(id);
+  w->state_.steering = io.steering;
+  w->state_.steer_hash = w->steer_hash_;
   const std::string ring_name = absl::StrCat("kg_events_", id);
   w->events_ring_ = rte_ring_create_elem(ring_name.c_str(), sizeof(Event), 4096, SOCKET_ID_ANY,
                                          RING_F_SP_ENQ | RING_F_SC_DEQ);
@@ -77,6 +89,7 @@ uint16_t Worker::ProcessBurst(Side side, std::span<rte_mbuf*> pkts, Nanos now) {
   const uint64_t start = rte_rdtsc();
   uint16_t n_fwd = 0;
   uint16_t n_drop = 0;
+  uint16_t n_away = 0;
   for (size_t i = 0; i < pkts.size(); ++i) {
     frames_[i] =
         std::span<const uint8_t>(rte_pktmbuf_mtod(pkts[i], const uint8_t*), pkts[i]->data_len);
@@ -85,15 +98,22 @@ uint16_t Worker::ProcessBurst(Side side, std::span<rte_mbuf*> pkts, Nanos now) {
   ClassifyBurst(policy, state_, std::span(frames_, pkts.size()), std::span(parsed_, pkts.size()),
                 std::span(decisions_, pkts.size()), in, now);
   for (size_t i = 0; i < pkts.size(); ++i) {
-    if (decisions_[i].verdict == Verdict::kAccept) {
+    const Decision& d = decisions_[i];
+    if (d.verdict == Verdict::kAccept) {
       fwd_[n_fwd++] = pkts[i];
+    } else if (d.reason == DropReason::kMissteered) [[unlikely]] {
+      HandOver(side, pkts[i], d.owner);
+      ++n_away;
     } else {
       drop_[n_drop++] = pkts[i];
-      ++drop_counts_[static_cast<size_t>(decisions_[i].reason)];
+      ++drop_counts_[static_cast<size_t>(d.reason)];
     }
   }
   counters_.classify_cycles.Add(rte_rdtsc() - start);
-  counters_.classified.Add(pkts.size());
+  counters_.classified.Add(pkts.size() - n_away);
+  if (io_.check_rss_hash) {
+    CheckRssHashes(pkts);
+  }
 
   const uint16_t sent = n_fwd == 0 ? 0 : Transmit(Other(side), fwd_, n_fwd);
   if (sent < n_fwd) {
@@ -106,6 +126,35 @@ uint16_t Worker::ProcessBurst(Side side, std::span<rte_mbuf*> pkts, Nanos now) {
   }
   counters_.tx[static_cast<int>(Other(side))].Add(sent);
   return sent;
+}
+
+void Worker::HandOver(Side side, rte_mbuf* m, uint16_t owner) {
+  rte_ring* ring = io_.handover[owner * kSides + static_cast<int>(side)];
+  if (rte_ring_mp_enqueue(ring, m) != 0) {
+    rte_pktmbuf_free(m);
+    ++drop_counts_[static_cast<size_t>(DropReason::kHandoverFull)];
+    return;
+  }
+  counters_.missteered.Add(1);
+}
+
+void Worker::CheckRssHashes(std::span<rte_mbuf* const> pkts) {
+  uint64_t mismatched = 0;
+  for (size_t i = 0; i < pkts.size(); ++i) {
+    const ParsedPacket& p = parsed_[i];
+    const DropReason r = decisions_[i].reason;
+    // steer_hash_ holds the WAN-side address's hash for every IP packet that
+    // parsed; an ICMP error's is the quoted address's, which the NIC cannot see.
+    const bool hashed = p.family != Family::kNone && !p.icmp_error &&
+                        (r == DropReason::kNone || r >= DropReason::kRule);
+    if (hashed && (pkts[i]->ol_flags & RTE_MBUF_F_RX_RSS_HASH) != 0 &&
+        pkts[i]->hash.rss != steer_hash_[i]) {
+      ++mismatched;
+    }
+  }
+  if (mismatched != 0) {
+    counters_.rss_mismatch.Add(mismatched);
+  }
 }
 
 void Worker::FlushEvents() {
@@ -123,8 +172,15 @@ void Worker::MaybeSwitchPolicy() {
   if (u == nullptr || u->generation == switched_.load(std::memory_order_relaxed)) {
     return;
   }
+  // Events of the old policy leave first: they carry its generation, and the
+  // control plane keeps that policy until it has formatted them.
+  FlushEvents();
   // Swaps, not copies: the worker allocates and frees nothing here.
   std::swap(policy_, u->policy);
+  state_.generation = u->generation;
+  if (conntrack_) {
+    conntrack_->SetTimeouts(policy_->conntrack());
+  }
   std::swap(state_.rule_counters, u->rule_counters);
   if (u->layer7 != nullptr || policy_->layer7_database() == nullptr) {
     std::swap(layer7_, u->layer7);
@@ -136,17 +192,28 @@ void Worker::MaybeSwitchPolicy() {
 int Worker::Run() {
   uint32_t idle_polls = 0;
   uint64_t events_dropped_seen = 0;
+  rte_ring* const* handover = io_.handover != nullptr ? io_.handover + id_ * kSides : nullptr;
+  rte_rcu_qsbr_thread_online(qsbr_, id_);
   while (!stop_.load(std::memory_order_relaxed)) {
     const Nanos now = clock_.Now();
     uint32_t received = 0;
     for (Side side : {Side::kWan, Side::kLan}) {
       const uint16_t n = Receive(side, rx_);
-      if (n == 0) {
-        continue;
+      if (n != 0) {
+        received += n;
+        counters_.rx[static_cast<int>(side)].Add(n);
+        ProcessBurst(side, std::span<rte_mbuf*>(rx_, n), now);
       }
-      received += n;
-      counters_.rx[static_cast<int>(side)].Add(n);
-      ProcessBurst(side, std::span<rte_mbuf*>(rx_, n), now);
+      if (handover != nullptr) {
+        const uint16_t h = static_cast<uint16_t>(
+            rte_ring_sc_dequeue_burst(handover[static_cast<int>(side)],
+                                      reinterpret_cast<void**>(rx_), config_.burst, nullptr));
+        if (h != 0) {
+          received += h;
+          counters_.handed_in.Add(h);
+          ProcessBurst(side, std::span<rte_mbuf*>(rx_, h), now);
+        }
+      }
     }
     if (received != 0) {
       for (size_t r = 0; r < kDropReasonCount; ++r) {
@@ -167,11 +234,14 @@ int Worker::Run() {
       counters_.idle_sleeps.Add(1);
     }
     MaybeSwitchPolicy();
+    rte_rcu_qsbr_quiescent(qsbr_, id_);  // holds no reference into an offered update
     lists_->Reclaim(now, kReclaimStep);
     if (conntrack_) {
       conntrack_->Reclaim(now, kReclaimStep);
     }
   }
+  FlushEvents();
+  rte_rcu_qsbr_thread_offline(qsbr_, id_);
   return 0;
 }
 

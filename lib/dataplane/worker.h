@@ -15,6 +15,7 @@
 #include "dataplane/port.h"
 
 struct rte_mbuf;
+struct rte_rcu_qsbr;
 struct rte_ring;
 
 namespace knockgate {
@@ -38,7 +39,10 @@ struct alignas(64) WorkerCounters {
   Counter tx[kSides];
   Counter drops[kDropReasonCount];
   Counter classify_cycles;
-  Counter classified;
+  Counter classified;    // packets this worker owned and classified
+  Counter missteered;    // arrived here, owned by another worker, handed over to it
+  Counter handed_in;     // handed over to this worker by another
+  Counter rss_mismatch;  // the NIC's hash differed from the software Toeplitz hash
   Counter events_lost;
   Counter idle_sleeps;
 };
@@ -52,6 +56,14 @@ struct WorkerIo {
   // to transmit on a side go out on out[side]. Null in RSS mode.
   rte_ring* in[kSides] = {nullptr, nullptr};
   rte_ring* out[kSides] = {nullptr, nullptr};
+  // RSS mode with several workers: every worker's hand-over rings (multi
+  // producer, single consumer), [worker * kSides + side]; a packet that
+  // arrived at the wrong worker goes to its owner's ring for its side.
+  // Null otherwise.
+  rte_ring* const* handover = nullptr;
+  // The owner of each hash, set with `handover`.
+  const SteeringTable* steering = nullptr;
+  bool check_rss_hash = false;  // the ports deliver the NIC's hash
 };
 
 // A new policy and everything a worker needs to switch to it without
@@ -72,18 +84,21 @@ class Worker {
 
   // Builds the worker's list shard, layer-7 scratch and event ring on the
   // control plane; nothing is allocated once Run starts.
-  static absl::StatusOr<std::unique_ptr<Worker>> Create(uint16_t id,
-                                                        std::shared_ptr<const Policy> policy,
-                                                        const DataplaneConfig& config,
-                                                        const WorkerIo& io, const TscClock& clock,
-                                                        const std::atomic<bool>& stop);
+  // `qsbr`: the grace-period variable this worker reports to, registered
+  // with its id as thread id.
+  static absl::StatusOr<std::unique_ptr<Worker>> Create(
+      uint16_t id, std::shared_ptr<const Policy> policy, const DataplaneConfig& config,
+      const WorkerIo& io, const TscClock& clock, const std::atomic<bool>& stop, rte_rcu_qsbr* qsbr);
   ~Worker();
 
   // The lcore's main loop; returns when `stop` is set.
   int Run();
 
-  // control: hands `update` to the worker; it switches between two bursts
-  // and then reports update->generation from switched_generation().
+  // control: hands `update` to the worker; it switches between two bursts,
+  // reports update->generation from switched_generation(), and then reports
+  // a quiescent state on `qsbr`. From then on it reads only
+  // update->generation, and nothing of an update offered earlier: the control
+  // plane frees an update only after a later one's grace period.
   void Offer(PolicyUpdate* update) { update_.store(update, std::memory_order_release); }
   uint64_t switched_generation() const { return switched_.load(std::memory_order_acquire); }
 
@@ -97,12 +112,17 @@ class Worker {
 
  private:
   Worker(uint16_t id, std::shared_ptr<const Policy> policy, const DataplaneConfig& config,
-         const WorkerIo& io, const TscClock& clock, const std::atomic<bool>& stop);
+         const WorkerIo& io, const TscClock& clock, const std::atomic<bool>& stop,
+         rte_rcu_qsbr* qsbr);
 
   uint16_t Receive(Side side, rte_mbuf** pkts);
   // Classifies a burst that arrived on `side` and sends what passes to the
-  // other side. Returns how many it forwarded.
+  // other side; hands what another worker owns to that worker. Returns how
+  // many it forwarded.
   uint16_t ProcessBurst(Side side, std::span<rte_mbuf*> pkts, Nanos now);
+  // Counts packets whose NIC hash differs from the software one.
+  void CheckRssHashes(std::span<rte_mbuf* const> pkts);
+  void HandOver(Side side, rte_mbuf* m, uint16_t owner);
   uint16_t Transmit(Side side, rte_mbuf** pkts, uint16_t n);
   void FlushEvents();
   // Switches to an offered policy, if any (the RCU quiescent point).
@@ -116,6 +136,7 @@ class Worker {
   const WorkerIo io_;
   const TscClock& clock_;
   const std::atomic<bool>& stop_;  // datapath: ro, control: wo
+  rte_rcu_qsbr* const qsbr_;       // datapath: reports quiescence, control: checks
 
   std::unique_ptr<AddressTable> lists_;
   std::unique_ptr<Layer7Scanner> layer7_;
@@ -131,14 +152,8 @@ class Worker {
   std::span<const uint8_t> frames_[kMaxBurst];
   ParsedPacket parsed_[kMaxBurst];
   Decision decisions_[kMaxBurst];
+  uint32_t steer_hash_[kMaxBurst];
   uint64_t drop_counts_[kDropReasonCount] = {};
 };
-
-// The worker that owns `hash`, as the dispatcher computes it. A NIC's
-// redirection table (bucket i -> queue i % workers, see StartPort) agrees
-// whenever its size is a multiple of the worker count.
-inline uint16_t WorkerForHash(uint32_t hash, uint16_t workers) {
-  return static_cast<uint16_t>(hash % workers);
-}
 
 }  // namespace knockgate

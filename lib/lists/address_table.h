@@ -95,6 +95,19 @@ class AddressTable {
   // the top). Returns how many it freed.
   size_t Reclaim(Nanos now, size_t budget);
 
+  // Calls fn(address, list, expiry) for every live membership at `now`
+  // (control plane, on a stopped worker's table or its own thread).
+  template <typename Fn>
+  void ForEachMember(Nanos now, Fn fn) const {
+    for (size_t l = 0; l < lists_.size(); ++l) {
+      for (uint32_t r : lists_[l].heap) {
+        if (Expiry(r, static_cast<ListId>(l)) > now) {
+          fn(keys_[r], static_cast<ListId>(l), Expiry(r, static_cast<ListId>(l)));
+        }
+      }
+    }
+  }
+
   size_t list_count() const { return lists_.size(); }
   size_t records_in_use() const { return records_in_use_; }
   const ListStats& stats(ListId list) const { return lists_[list].stats; }

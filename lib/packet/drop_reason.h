@@ -26,6 +26,8 @@ enum class DropReason : uint8_t {
   kNonIp,            // non-IP frame with non-ip = "drop"
   kTxFull,           // the egress queue did not take it
   kRingFull,         // dispatcher mode: the worker's ring was full
+  kMissteered,       // arrived at a worker that does not own it: handed over, not dropped
+  kHandoverFull,     // the owner's hand-over ring was full
   kCount,
 };
 
@@ -39,6 +41,7 @@ inline constexpr std::array<const char*, kDropReasonCount> kDropReasonNames = {
     "ipv6_ext_chain", "truncated_l4",    "bad_l4_header",
     "rule",           "wan_default",     "lan_default",
     "non_ip",         "tx_full",         "ring_full",
+    "missteered",     "handover_full",
 };
 
 inline const char* DropReasonName(DropReason r) { return kDropReasonNames[static_cast<size_t>(r)]; }
