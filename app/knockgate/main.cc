@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "classify/classifier.h"
+#include "classify/worker_memory.h"
 #include "options.h"
 #include "policy/config_loader.h"
 #include "policy/policy.h"
@@ -62,9 +63,16 @@ int Main(int argc, char** argv) {
   for (const std::string& w : (*policy)->warnings()) {
     std::cerr << "warning: " << w << "\n";
   }
+  const WorkerMemory memory = WorkerMemoryOf(**policy);
+  const uint32_t workers = options->mode == Options::Mode::kReplay ? 1 : config->dataplane.workers;
+  if (absl::Status s = CheckMemoryFits(memory, workers, MemInfoBytes("MemTotal"), "MemTotal");
+      !s.ok()) {
+    std::cerr << config->path << ": " << s.message() << "\n";
+    return 1;
+  }
   switch (options->mode) {
     case Options::Mode::kCheck:
-      std::cout << (*policy)->Describe();
+      std::cout << (*policy)->Describe() << "\n" << memory.Describe(workers) << "\n";
       return 0;
     case Options::Mode::kReplay:
       if (absl::Status s = ReplayPcap(**policy, options->replay_path, std::cout); !s.ok()) {

@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_format.h"
 #include "classify/event_text.h"
+#include "classify/worker_memory.h"
 #include "dataplane/dataplane.h"
 #include "policy/config_loader.h"
 
@@ -126,6 +127,14 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
     return 1;
   }
   {
+    const WorkerMemory memory = WorkerMemoryOf(*policy);
+    if (absl::Status s = CheckMemoryFits(memory, config.dataplane.workers,
+                                         MemInfoBytes("MemAvailable"), "MemAvailable");
+        !s.ok()) {
+      std::cerr << "knockgate: " << s.message() << "\n";
+      rte_eal_cleanup();
+      return 1;
+    }
     absl::StatusOr<std::unique_ptr<Dataplane>> dp = Dataplane::Create(config, policy);
     if (!dp.ok()) {
       std::cerr << "knockgate: " << dp.status().message() << "\n";
@@ -142,7 +151,8 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
       }
     }
     std::ostream& log = config.log.file.empty() ? std::cout : log_file;
-    std::cout << (*dp)->ModeLine() << std::endl;
+    std::cout << (*dp)->ModeLine() << "\n"
+              << "dataplane: " << memory.Describe(config.dataplane.workers) << std::endl;
     if (absl::Status s = (*dp)->Launch(); !s.ok()) {
       std::cerr << "knockgate: " << s.message() << "\n";
       rte_eal_cleanup();

@@ -191,7 +191,8 @@ Decision Evaluate(const Policy& policy, ClassifierState& state, std::span<const 
           return Decision{Verdict::kDrop, DropReason::kRule, 0, i};
         case Action::kAddSrcToAddressList:
         case Action::kAddDstToAddressList: {
-          const IpAddress& addr = action == Action::kAddSrcToAddressList ? facts.src() : facts.dst();
+          const IpAddress& addr =
+              action == Action::kAddSrcToAddressList ? facts.src() : facts.dst();
           const ListId list = static_cast<ListId>(c.target_list);
           const Nanos timeout = c.address_list_timeout;
           if (state.lists->Add(addr, list, now, timeout) == AddressTable::AddResult::kAdded) {

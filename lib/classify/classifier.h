@@ -97,7 +97,7 @@ struct ClassifierState {
   const SteeringTable* steering = nullptr;
   uint32_t* steer_hash = nullptr;  // one per frame of a burst, when steering is set
   uint8_t worker_id = 0;           // stamped on events
-  uint64_t generation = 0;  // of the policy being applied, stamped on events
+  uint64_t generation = 0;         // of the policy being applied, stamped on events
   // Scratch for ClassifyBurst, kept here so a burst does not initialise it.
   std::array<PacketHint, kChunk> hints;
 };

@@ -101,6 +101,14 @@ class ConnTable {
   };
 
   static absl::StatusOr<std::unique_ptr<ConnTable>> Create(const ConntrackConfig& config);
+  // What Create allocates for `capacity` flows, in bytes.
+  static uint64_t MemoryFor(uint32_t capacity) {
+    uint64_t slots = 16;
+    while (slots < capacity * 2ull) {
+      slots <<= 1;
+    }
+    return capacity * (sizeof(Entry) + 2 * sizeof(uint32_t)) + slots * sizeof(uint32_t);
+  }
 
   // A packet's flow key and its hash, computed once per packet: a burst
   // prefetches with it and then looks up with it.

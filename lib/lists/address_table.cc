@@ -1,5 +1,6 @@
-// Flat arrays sized at creation: keys, per-list expiries and heap positions,
-// a linear-probing index, and one expiry heap per list.
+// Flat arrays sized at creation: per record an address and a membership
+// chain, per membership its expiry, heap key and heap position, a
+// linear-probing index, and one expiry heap per list.
 #include "lists/address_table.h"
 
 #include <cstring>
@@ -10,6 +11,34 @@
 #include "common/open_addressing.h"
 
 namespace knockgate {
+namespace {
+
+// Index slots for `records`: a power of two, at most two thirds full.
+uint64_t SlotsFor(uint64_t records) {
+  uint64_t slots = 16;
+  while (slots * 2 < records * 3) {
+    slots <<= 1;
+  }
+  return slots;
+}
+
+}  // namespace
+
+uint64_t AddressTable::TotalCapacity(std::span<const uint32_t> capacities) {
+  uint64_t total = 0;
+  for (uint32_t c : capacities) {
+    total += c;
+  }
+  return total;
+}
+
+uint64_t AddressTable::MemoryFor(std::span<const uint32_t> capacities) {
+  // Each membership needs at most one record, so records never run out
+  // before a list does: both arrays hold the sum of the capacities.
+  const uint64_t n = TotalCapacity(capacities);
+  return n * (sizeof(IpAddress) + sizeof(uint32_t) + sizeof(Member) + sizeof(uint32_t)) +
+         SlotsFor(n) * sizeof(uint32_t);
+}
 
 absl::StatusOr<std::unique_ptr<AddressTable>> AddressTable::Create(
     std::span<const uint32_t> capacities) {
@@ -17,50 +46,44 @@ absl::StatusOr<std::unique_ptr<AddressTable>> AddressTable::Create(
     return absl::InvalidArgumentError(
         absl::StrCat(capacities.size(), " address lists; at most ", kMaxLists, " are supported"));
   }
-  uint64_t total = 0;
   for (uint32_t c : capacities) {
-    if (c == 0) {
-      return absl::InvalidArgumentError("every address list needs a capacity of at least 1");
+    if (c == 0 || c > kMaxListCapacity) {
+      return absl::InvalidArgumentError(absl::StrCat("every address list needs a capacity of 1 to ",
+                                                     kMaxListCapacity, ", not ", c));
     }
-    total += c;
   }
-  if (total >= (1ULL << 31)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("address lists hold ", total, " entries in all; at most 2^31 are supported"));
+  if (TotalCapacity(capacities) >= (1ULL << 31)) {
+    return absl::InvalidArgumentError(absl::StrCat("address lists hold ", TotalCapacity(capacities),
+                                                   " entries in all; at most 2^31 are supported"));
   }
   return std::unique_ptr<AddressTable>(new AddressTable(capacities));
 }
 
 AddressTable::AddressTable(std::span<const uint32_t> capacities) : lists_(capacities.size()) {
-  // Each membership needs at most one record, so records never run out
-  // before a list does.
-  size_t records = 0;
+  const uint64_t total = TotalCapacity(capacities);
   for (size_t i = 0; i < capacities.size(); ++i) {
     lists_[i].stats.capacity = capacities[i];
     lists_[i].heap.reserve(capacities[i]);
-    records += capacities[i];
   }
-  keys_.resize(records);
-  stamps_.assign(records * lists_.size(), Stamp{});
-  heap_pos_.assign(records * lists_.size(), 0);
-  member_count_.assign(records, 0);
-  free_records_.reserve(records);
-  for (size_t r = records; r > 0; --r) {
-    free_records_.push_back(static_cast<uint32_t>(r - 1));
+  keys_.resize(total);
+  first_.resize(total);
+  members_.resize(total);
+  for (uint64_t i = 0; i < total; ++i) {
+    first_[i] = i + 1 < total ? static_cast<uint32_t>(i + 1) : kNone;
+    members_[i] = Member{0, 0, kNone, 0, i + 1 < total ? static_cast<uint32_t>(i + 1) : kNone};
   }
-  size_t slots = 16;
-  while (slots < records * 2) {
-    slots <<= 1;
-  }
+  free_record_ = total > 0 ? 0 : kNone;
+  free_member_ = total > 0 ? 0 : kNone;
+  const uint64_t slots = SlotsFor(total);
   slots_.assign(slots, kNoRecord);
   slot_mask_ = slots - 1;
 }
 
 ListMask AddressTable::Membership(uint32_t record, Nanos now) const {
   ListMask mask = 0;
-  const Stamp* s = &stamps_[record * lists_.size()];
-  for (size_t l = 0; l < lists_.size(); ++l) {
-    mask |= static_cast<ListMask>(s[l].expiry > now) << l;
+  for (uint32_t m = first_[record]; m != kNone; m = members_[m].next) {
+    const Member& mb = members_[m];
+    mask |= static_cast<ListMask>(mb.expiry > now) << ListOf(mb);
   }
   return mask;
 }
@@ -71,10 +94,11 @@ bool AddressTable::Contains(const IpAddress& addr, ListId list, Nanos now) const
 
 Nanos AddressTable::ExpiryOf(const IpAddress& addr, ListId list, Nanos now) const {
   const uint32_t r = Find(addr);
-  if (r == kNoRecord || Expiry(r, list) <= now) {
+  const uint32_t m = r == kNoRecord ? kNone : MemberOf(r, list);
+  if (m == kNone || members_[m].expiry <= now) {
     return 0;
   }
-  return Expiry(r, list);
+  return members_[m].expiry;
 }
 
 AddressTable::AddResult AddressTable::Add(const IpAddress& addr, ListId list, Nanos now,
@@ -82,14 +106,15 @@ AddressTable::AddResult AddressTable::Add(const IpAddress& addr, ListId list, Na
   const Nanos expiry = timeout >= kNever - now ? kNever : now + timeout;
   List& l = lists_[list];
   uint32_t r = Find(addr);
-  if (r != kNoRecord && Expiry(r, list) != 0) {
-    const Nanos old = Expiry(r, list);
+  const uint32_t existing = r == kNoRecord ? kNone : MemberOf(r, list);
+  if (existing != kNone) {
+    const Nanos old = members_[existing].expiry;
     if (old > now && old >= expiry) {
       return AddResult::kKept;
     }
     // Later, never earlier: the heap key stays a lower bound and the heap
     // stays valid without a sift (see FixTop).
-    ExpiryRef(r, list) = expiry;
+    members_[existing].expiry = expiry;
     if (old > now) {
       return AddResult::kRefreshed;
     }
@@ -104,19 +129,21 @@ AddressTable::AddResult AddressTable::Add(const IpAddress& addr, ListId list, Na
     for (size_t i = 0; i < kEvictFixups && FixTop(list); ++i) {
     }
     const uint32_t victim = l.heap.front();
-    ++(Expiry(victim, list) > now ? l.stats.evicted : l.stats.expired);
-    // `r`, if any, is not in this list, so it is not the victim.
-    RemoveMember(victim, list);
+    ++(members_[victim].expiry > now ? l.stats.evicted : l.stats.expired);
+    // `r`, if any, is not in this list, so the victim is not its membership;
+    // the victim's record may go, and `r` keeps its own.
+    RemoveMember(victim);
   }
   if (r == kNoRecord) {
     r = InsertRecord(addr);
   }
-  ExpiryRef(r, list) = expiry;
-  HeapKey(r, list) = expiry;
-  ++member_count_[r];
-  l.heap.push_back(r);
-  HeapPos(r, list) = static_cast<uint32_t>(l.heap.size() - 1);
-  SiftUp(list, static_cast<uint32_t>(l.heap.size() - 1));
+  const uint32_t m = free_member_;
+  free_member_ = members_[m].next;
+  const uint32_t pos = static_cast<uint32_t>(l.heap.size());
+  members_[m] = Member{expiry, expiry, r, uint32_t{list} << kPosBits | pos, first_[r]};
+  first_[r] = m;
+  l.heap.push_back(m);
+  SiftUp(list, pos);
   ++l.stats.added;
   l.stats.size = static_cast<uint32_t>(l.heap.size());
   return AddResult::kAdded;
@@ -128,12 +155,12 @@ size_t AddressTable::Reclaim(Nanos now, size_t budget) {
   for (size_t n = 0; n < lists_.size() && steps < budget; ++n) {
     const ListId list = static_cast<ListId>((reclaim_cursor_ + n) % lists_.size());
     List& l = lists_[list];
-    while (steps < budget && !l.heap.empty() && HeapKey(l.heap.front(), list) <= now) {
+    while (steps < budget && !l.heap.empty() && members_[l.heap.front()].heap_key <= now) {
       ++steps;
       if (FixTop(list)) {
         continue;  // refreshed since it was keyed: still a member
       }
-      RemoveMember(l.heap.front(), list);
+      RemoveMember(l.heap.front());
       ++l.stats.expired;
       ++freed;
     }
@@ -145,19 +172,20 @@ size_t AddressTable::Reclaim(Nanos now, size_t budget) {
 }
 
 bool AddressTable::FixTop(ListId list) {
-  const uint32_t top = lists_[list].heap.front();
-  if (HeapKey(top, list) == Expiry(top, list)) {
+  Member& top = members_[lists_[list].heap.front()];
+  if (top.heap_key == top.expiry) {
     return false;
   }
-  HeapKey(top, list) = Expiry(top, list);
+  top.heap_key = top.expiry;
   SiftDown(list, 0);
   return true;
 }
 
 uint32_t AddressTable::InsertRecord(const IpAddress& addr) {
-  const uint32_t r = free_records_.back();
-  free_records_.pop_back();
+  const uint32_t r = free_record_;
+  free_record_ = first_[r];
   keys_[r] = addr;
+  first_[r] = kNone;
   uint64_t i = Hash(addr) & slot_mask_;
   while (slots_[i] != kNoRecord) {
     i = (i + 1) & slot_mask_;
@@ -170,42 +198,53 @@ uint32_t AddressTable::InsertRecord(const IpAddress& addr) {
 void AddressTable::EraseRecord(uint32_t record) {
   EraseFromProbeRun(slots_, slot_mask_, kNoRecord, Hash(keys_[record]), record,
                     [this](uint32_t r) { return Hash(keys_[r]); });
-  free_records_.push_back(record);
+  first_[record] = free_record_;
+  free_record_ = record;
   --records_in_use_;
 }
 
-void AddressTable::RemoveMember(uint32_t record, ListId list) {
+void AddressTable::RemoveMember(uint32_t m) {
+  const ListId list = ListOf(members_[m]);
+  const uint32_t record = members_[m].record;
   List& l = lists_[list];
-  const uint32_t pos = HeapPos(record, list);
+  const uint32_t pos = HeapPos(members_[m]);
   const uint32_t last = l.heap.back();
   l.heap.pop_back();
-  if (last != record) {
-    HeapSet(list, pos, last);
+  if (last != m) {
+    l.heap[pos] = last;
+    SetHeapPos(last, pos);
     SiftUp(list, pos);
-    SiftDown(list, HeapPos(last, list));
+    SiftDown(list, HeapPos(members_[last]));
   }
-  ExpiryRef(record, list) = 0;
   l.stats.size = static_cast<uint32_t>(l.heap.size());
-  if (--member_count_[record] == 0) {
+  // Unlink from the record's chain (a few memberships at most).
+  if (first_[record] == m) {
+    first_[record] = members_[m].next;
+  } else {
+    uint32_t prev = first_[record];
+    while (members_[prev].next != m) {
+      prev = members_[prev].next;
+    }
+    members_[prev].next = members_[m].next;
+  }
+  members_[m].expiry = 0;
+  members_[m].next = free_member_;
+  free_member_ = m;
+  if (first_[record] == kNone) {
     EraseRecord(record);
   }
 }
 
-void AddressTable::HeapSet(ListId list, uint32_t pos, uint32_t record) {
-  lists_[list].heap[pos] = record;
-  HeapPos(record, list) = pos;
-}
-
 void AddressTable::SiftUp(ListId list, uint32_t pos) {
   HeapSiftUp(
-      lists_[list].heap, pos, [&](uint32_t r) { return HeapKey(r, list); },
-      [&](uint32_t r, uint32_t p) { HeapPos(r, list) = p; });
+      lists_[list].heap, pos, [&](uint32_t m) { return members_[m].heap_key; },
+      [&](uint32_t m, uint32_t p) { SetHeapPos(m, p); });
 }
 
 void AddressTable::SiftDown(ListId list, uint32_t pos) {
   HeapSiftDown(
-      lists_[list].heap, pos, [&](uint32_t r) { return HeapKey(r, list); },
-      [&](uint32_t r, uint32_t p) { HeapPos(r, list) = p; });
+      lists_[list].heap, pos, [&](uint32_t m) { return members_[m].heap_key; },
+      [&](uint32_t m, uint32_t p) { SetHeapPos(m, p); });
 }
 
 }  // namespace knockgate

@@ -1,5 +1,6 @@
-// Dynamic address lists of one worker: one record per address holds its expiry
-// in every list, so a packet costs one hash probe however many lists rules name.
+// Dynamic address lists of one worker: one record per address, found with one
+// hash probe however many lists rules name, holds a short chain of its
+// memberships, so memory is linear in the sum of the lists' capacities.
 #pragma once
 
 #include <cstdint>
@@ -57,8 +58,14 @@ class AddressTable {
     uint64_t expired = 0;  // reclaimed after expiry
   };
 
-  // `capacities[i]` is list i's capacity; at most kMaxLists lists, each >= 1.
+  // The largest capacity of one list (a heap position takes 26 bits).
+  static constexpr uint32_t kMaxListCapacity = 1u << 26;
+
+  // `capacities[i]` is list i's capacity; at most kMaxLists lists, each in
+  // 1..kMaxListCapacity.
   static absl::StatusOr<std::unique_ptr<AddressTable>> Create(std::span<const uint32_t> capacities);
+  // What Create allocates for these capacities, in bytes.
+  static uint64_t MemoryFor(std::span<const uint32_t> capacities);
 
   AddressTable(const AddressTable&) = delete;
   AddressTable& operator=(const AddressTable&) = delete;
@@ -99,10 +106,11 @@ class AddressTable {
   // (control plane, on a stopped worker's table or its own thread).
   template <typename Fn>
   void ForEachMember(Nanos now, Fn fn) const {
-    for (size_t l = 0; l < lists_.size(); ++l) {
-      for (uint32_t r : lists_[l].heap) {
-        if (Expiry(r, static_cast<ListId>(l)) > now) {
-          fn(keys_[r], static_cast<ListId>(l), Expiry(r, static_cast<ListId>(l)));
+    for (const List& l : lists_) {
+      for (uint32_t m : l.heap) {
+        const Member& mb = members_[m];
+        if (mb.expiry > now) {
+          fn(keys_[mb.record], ListOf(mb), mb.expiry);
         }
       }
     }
@@ -113,54 +121,68 @@ class AddressTable {
   const ListStats& stats(ListId list) const { return lists_[list].stats; }
 
  private:
+  static constexpr uint32_t kNone = UINT32_MAX;
   // Re-keyings an insert into a full list may do to find the soonest expiry.
   static constexpr size_t kEvictFixups = 16;
+  static constexpr uint32_t kPosBits = 26;
+  static constexpr uint32_t kPosMask = (1u << kPosBits) - 1;
+
+  // One address in one list, 28 bytes (packed: this array is most of the
+  // table's memory). Free members are chained through `next`.
+  struct __attribute__((packed)) Member {
+    Nanos expiry;       // 0: not a member
+    Nanos heap_key;     // what the list's heap orders by: <= expiry
+    uint32_t record;    // the address
+    uint32_t pos_list;  // heap position (low kPosBits) and list id (high bits)
+    uint32_t next;      // the record's next membership, or kNone
+  };
+  static_assert(sizeof(Member) == 28);
 
   struct List {
-    std::vector<uint32_t> heap;  // records, min-heap on their heap key in this list
+    std::vector<uint32_t> heap;  // members, min-heap on heap_key
     ListStats stats;
   };
 
   explicit AddressTable(std::span<const uint32_t> capacities);
+  static uint64_t TotalCapacity(std::span<const uint32_t> capacities);
 
-  Nanos& ExpiryRef(uint32_t record, ListId list) {
-    return stamps_[record * lists_.size() + list].expiry;
+  static ListId ListOf(const Member& m) { return static_cast<ListId>(m.pos_list >> kPosBits); }
+  static uint32_t HeapPos(const Member& m) { return m.pos_list & kPosMask; }
+  void SetHeapPos(uint32_t m, uint32_t pos) {
+    members_[m].pos_list = (members_[m].pos_list & ~kPosMask) | pos;
   }
-  Nanos& HeapKey(uint32_t record, ListId list) {
-    return stamps_[record * lists_.size() + list].heap_key;
-  }
-  Nanos Expiry(uint32_t record, ListId list) const {
-    return stamps_[record * lists_.size() + list].expiry;
-  }
-  uint32_t& HeapPos(uint32_t record, ListId list) {
-    return heap_pos_[record * lists_.size() + list];
+  // `record`'s membership in `list`, or kNone.
+  uint32_t MemberOf(uint32_t record, ListId list) const {
+    for (uint32_t m = first_[record]; m != kNone; m = members_[m].next) {
+      if (ListOf(members_[m]) == list) {
+        return m;
+      }
+    }
+    return kNone;
   }
 
   uint32_t InsertRecord(const IpAddress& addr);
   void EraseRecord(uint32_t record);
-  // Removes `record` from `list`; frees the record when it was its last list.
-  void RemoveMember(uint32_t record, ListId list);
+  // Removes member `m` from its list and its record; frees the record when
+  // it was its last membership.
+  void RemoveMember(uint32_t m);
   // Re-keys the top of `list`'s heap if a refresh left its key behind its
   // expiry. Returns whether it did.
   bool FixTop(ListId list);
   void SiftUp(ListId list, uint32_t pos);
   void SiftDown(ListId list, uint32_t pos);
-  void HeapSet(ListId list, uint32_t pos, uint32_t record);
 
   std::vector<List> lists_;
-  // Per record; record r's per-list fields start at r * lists_.size().
+  // Per record: its address and the head of its membership chain (for a free
+  // record, the next free record).
   std::vector<IpAddress> keys_;
-  // A membership's times side by side: Reclaim reads both.
-  struct Stamp {
-    Nanos expiry = 0;    // 0: not a member
-    Nanos heap_key = 0;  // what the heap orders by: <= expiry
-  };
-  std::vector<Stamp> stamps_;
-  std::vector<uint32_t> heap_pos_;
-  std::vector<uint8_t> member_count_;
-  std::vector<uint32_t> free_records_;
+  std::vector<uint32_t> first_;
+  std::vector<Member> members_;
+  uint32_t free_record_ = kNone;
+  uint32_t free_member_ = kNone;
   size_t records_in_use_ = 0;
-  // Open addressing with linear probing and backward-shift deletion.
+  // Open addressing with linear probing and backward-shift deletion, at most
+  // two thirds full.
   std::vector<uint32_t> slots_;
   uint64_t slot_mask_ = 0;
   size_t reclaim_cursor_ = 0;  // list Reclaim starts from, for fairness

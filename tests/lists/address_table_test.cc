@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 #include <malloc.h>
 
+#include <map>
+#include <random>
+
 #include "lists/static_lists.h"
 
 namespace knockgate {
@@ -215,6 +218,63 @@ TEST(StaticListsTest, ManyPrefixesAndTheExtremeLengths) {
   EXPECT_EQ(s.Lookup(*ParseIpAddress("2001:db8::7")), (1u << 6) | (1u << 7));
   EXPECT_EQ(s.Lookup(*ParseIpAddress("2001:db8::8")), 1u << 6);
   EXPECT_EQ(s.Lookup(*ParseIpAddress("11.0.0.1")), 0u);
+}
+
+// Memory is linear in the sum of the capacities: 64 lists cost what one
+// list of the same total costs, and what Create allocates is what MemoryFor
+// says (--check and the start-up line print it).
+TEST(AddressTableTest, MemoryLinearInTheSumOfCapacities) {
+  const std::vector<uint32_t> many(64, 16384);
+  const std::vector<uint32_t> one(1, 64 * 16384);
+  EXPECT_EQ(AddressTable::MemoryFor(many), AddressTable::MemoryFor(one));
+  EXPECT_LT(AddressTable::MemoryFor(many), 64u * 16384u * 64u);  // under 64 bytes an entry
+  const size_t before = mallinfo2().uordblks + mallinfo2().hblkhd;
+  {
+    std::unique_ptr<AddressTable> t = Table(many);
+    const size_t used = mallinfo2().uordblks + mallinfo2().hblkhd - before;
+    EXPECT_GE(used, AddressTable::MemoryFor(many));
+    EXPECT_LT(used, AddressTable::MemoryFor(many) * 11 / 10);
+  }
+}
+
+// Many lists, many addresses in several lists each: every membership the
+// table reports, and none other, is one the model expects.
+TEST(AddressTableTest, MembershipChainsAgreeWithAModel) {
+  std::mt19937 rng(9);
+  std::unique_ptr<AddressTable> t = Table(std::vector<uint32_t>(12, 400));
+  std::map<std::pair<uint32_t, ListId>, Nanos> model;  // (address, list) -> expiry
+  Nanos now = kS;
+  for (int step = 0; step < 40000; ++step) {
+    const uint32_t a = 0x0A000000u + rng() % 300;
+    const ListId list = static_cast<ListId>(rng() % 12);
+    const Nanos timeout = (1 + rng() % 50) * kS;
+    t->Add(V4(a), list, now, timeout);
+    Nanos& e = model[{a, list}];
+    e = std::max(e > now ? e : 0, now + timeout);
+    if (rng() % 4 == 0) {
+      now += (rng() % 3) * kS;
+      t->Reclaim(now, rng() % 40);
+    }
+    if (step % 1000 == 0) {
+      size_t live = 0;
+      for (const auto& [key, expiry] : model) {
+        SCOPED_TRACE(step);
+        ASSERT_EQ(t->ExpiryOf(V4(key.first), key.second, now), expiry > now ? expiry : 0);
+        live += expiry > now;
+      }
+      size_t seen = 0;
+      t->ForEachMember(now, [&](const IpAddress& addr, ListId l, Nanos expiry) {
+        ++seen;
+        const auto it = model.find({static_cast<uint32_t>(addr.bytes[0]) << 24 |
+                                        static_cast<uint32_t>(addr.bytes[1]) << 16 |
+                                        static_cast<uint32_t>(addr.bytes[2]) << 8 | addr.bytes[3],
+                                    l});
+        ASSERT_NE(it, model.end());
+        EXPECT_EQ(it->second, expiry);
+      });
+      EXPECT_EQ(seen, live);
+    }
+  }
 }
 
 }  // namespace
