@@ -63,8 +63,10 @@ absl::Status ReplayPcap(const Policy& policy, const std::string& pcap_path, std:
   if (policy.uses_conntrack()) {
     KG_ASSIGN_OR_RETURN(conntrack, ConnTable::Create(policy.conntrack()));
   }
+  KG_ASSIGN_OR_RETURN(std::unique_ptr<FragTable> fragments, FragTable::Create());
   auto state = std::make_unique<ClassifierState>();
   state->conntrack = conntrack.get();
+  state->fragments = fragments.get();
   state->lists = lists.get();
   state->layer7 = scanner.get();
   state->rule_counters.resize(policy.rules().size());

@@ -225,10 +225,31 @@ Decision Evaluate(const Policy& policy, ClassifierState& state, std::span<const 
 
 namespace {
 
+Decision ClassifyUnfragmented(const Policy& policy, ClassifierState& state,
+                              std::span<const uint8_t> frame, const ParsedPacket& pkt,
+                              InterfaceList in, Nanos now, const PacketHint* hint);
+
 // Classify with the hashes a burst computed already (or null: computed here).
+// A later fragment gets its first fragment's verdict; a first fragment's
+// verdict is remembered for them.
 Decision ClassifyHinted(const Policy& policy, ClassifierState& state,
                         std::span<const uint8_t> frame, const ParsedPacket& pkt, InterfaceList in,
                         Nanos now, const PacketHint* hint) {
+  if (pkt.fragment && state.fragments != nullptr) [[unlikely]] {
+    if (pkt.later_fragment) {
+      const DropReason r = state.fragments->Later(pkt, now);
+      return r == DropReason::kNone ? Decision{Verdict::kAccept} : Decision{Verdict::kDrop, r};
+    }
+    const Decision d = ClassifyUnfragmented(policy, state, frame, pkt, in, now, hint);
+    state.fragments->RecordFirst(pkt, d.verdict, now);
+    return d;
+  }
+  return ClassifyUnfragmented(policy, state, frame, pkt, in, now, hint);
+}
+
+Decision ClassifyUnfragmented(const Policy& policy, ClassifierState& state,
+                              std::span<const uint8_t> frame, const ParsedPacket& pkt,
+                              InterfaceList in, Nanos now, const PacketHint* hint) {
   // ARP and its IPv6 counterpart are bridged (or not) by the non-ip policy,
   // before any rule: they carry no knock and no service.
   if (pkt.family == Family::kNone || IsNeighbourDiscovery(pkt)) {

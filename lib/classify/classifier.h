@@ -7,6 +7,7 @@
 #include <span>
 #include <vector>
 
+#include "classify/frag_table.h"
 #include "conntrack/conn_table.h"
 #include "l7/layer7.h"
 #include "lists/address_table.h"
@@ -88,6 +89,7 @@ struct ClassifierState {
   AddressTable* lists = nullptr;           // this worker's shard
   Layer7Scanner* layer7 = nullptr;         // null when the policy has no layer7 protocols
   ConnTable* conntrack = nullptr;          // null when no rule matches connection-state
+  FragTable* fragments = nullptr;          // null: later fragments go through the rules
   std::vector<RuleCounter> rule_counters;  // sized to the policy's rules by the control plane
   EventBuffer events;
   uint64_t layer7_scans = 0;

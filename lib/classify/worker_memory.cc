@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "absl/strings/str_format.h"
+#include "classify/frag_table.h"
 #include "conntrack/conn_table.h"
 #include "lists/address_table.h"
 
@@ -28,6 +29,7 @@ WorkerMemory WorkerMemoryOf(const Policy& policy) {
   WorkerMemory m;
   const std::vector<uint32_t> caps = policy.ListCapacities();
   m.lists = AddressTable::MemoryFor(caps);
+  m.fragments = FragTable::MemoryFor();
   if (policy.uses_conntrack()) {
     m.conntrack = ConnTable::MemoryFor(policy.conntrack().capacity);
   }

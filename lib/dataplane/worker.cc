@@ -48,7 +48,9 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(
   if (policy->uses_conntrack()) {
     KG_ASSIGN_OR_RETURN(w->conntrack_, ConnTable::Create(policy->conntrack()));
   }
+  KG_ASSIGN_OR_RETURN(w->fragments_, FragTable::Create());
   w->state_.conntrack = w->conntrack_.get();
+  w->state_.fragments = w->fragments_.get();
   w->state_.lists = w->lists_.get();
   w->state_.layer7 = w->layer7_.get();
   w->state_.rule_counters.resize(policy->rules().size());
@@ -145,8 +147,7 @@ void Worker::CheckRssHashes(std::span<rte_mbuf* const> pkts) {
     const DropReason r = decisions_[i].reason;
     // steer_hash_ holds the WAN-side address's hash for every IP packet that
     // parsed; an ICMP error's is the quoted address's, which the NIC cannot see.
-    const bool hashed = p.family != Family::kNone && !p.icmp_error &&
-                        (r == DropReason::kNone || r >= DropReason::kRule);
+    const bool hashed = p.family != Family::kNone && !p.icmp_error && !IsParseReason(r);
     if (hashed && (pkts[i]->ol_flags & RTE_MBUF_F_RX_RSS_HASH) != 0 &&
         pkts[i]->hash.rss != steer_hash_[i]) {
       ++mismatched;

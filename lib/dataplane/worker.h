@@ -141,6 +141,7 @@ class Worker {
   std::unique_ptr<AddressTable> lists_;
   std::unique_ptr<Layer7Scanner> layer7_;
   std::unique_ptr<ConnTable> conntrack_;  // only when a rule matches connection-state
+  std::unique_ptr<FragTable> fragments_;
   ClassifierState state_;
   rte_ring* events_ring_ = nullptr;  // single producer (this worker), single consumer (main)
   WorkerCounters counters_;

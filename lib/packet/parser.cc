@@ -68,21 +68,25 @@ void ParseIcmpQuote(const uint8_t* q, size_t len, bool v6, ParsedPacket& out) {
 DropReason ParseL4(const uint8_t* l4, size_t len, size_t l4_offset, ParsedPacket& out) {
   const uint8_t proto = out.protocol;
   size_t header = 0;
+  // A first fragment must hold the whole L4 header (RFC 1858): one that does
+  // not would let a later fragment supply ports and flags no rule saw.
+  const DropReason short_header =
+      out.fragment ? DropReason::kTinyFragment : DropReason::kTruncatedL4;
   if (proto == ip_proto::kTcp) {
     if (len < 20) {
-      return DropReason::kTruncatedL4;
+      return short_header;
     }
     header = static_cast<size_t>(l4[12] >> 4) * 4;
     if (header < 20) {
       return DropReason::kBadL4Header;
     }
     if (header > len) {
-      return DropReason::kTruncatedL4;
+      return short_header;
     }
     out.tcp_flags = l4[13];
   } else if (proto == ip_proto::kUdp) {
     if (len < 8) {
-      return DropReason::kTruncatedL4;
+      return short_header;
     }
     const uint16_t udp_len = Load16(l4 + 4);
     // A first fragment holds only part of the datagram the UDP length covers.
@@ -96,11 +100,11 @@ DropReason ParseL4(const uint8_t* l4, size_t len, size_t l4_offset, ParsedPacket
   } else if (CarriesPorts(proto)) {
     header = proto == 132 ? 12 : (proto == 33 ? 12 : 8);
     if (len < header) {
-      return DropReason::kTruncatedL4;
+      return short_header;
     }
   } else if (proto == ip_proto::kIcmp || proto == ip_proto::kIcmpv6) {
-    if (len < 4) {
-      return DropReason::kTruncatedL4;
+    if (len < (out.fragment ? 8 : 4)) {
+      return short_header;
     }
     out.icmp_type = l4[0];
     out.icmp_code = l4[1];
@@ -117,6 +121,9 @@ DropReason ParseL4(const uint8_t* l4, size_t len, size_t l4_offset, ParsedPacket
   }
   out.payload_offset = static_cast<uint16_t>(l4_offset + header);
   out.payload_length = static_cast<uint16_t>(len - header);
+  if (out.fragment) {
+    out.frag_l4_header = static_cast<uint16_t>(header);
+  }
   return DropReason::kNone;
 }
 
@@ -148,6 +155,11 @@ DropReason ParseIpv4(std::span<const uint8_t> frame, size_t off, ParsedPacket& o
   const bool more_fragments = (frag & 0x2000) != 0;
   out.fragment = more_fragments || frag_offset != 0;
   out.later_fragment = frag_offset != 0;
+  if (out.fragment) {
+    out.more_fragments = more_fragments;
+    out.frag_offset = frag_offset;
+    out.frag_id = Load16(ip + 4);
+  }
   if (out.later_fragment) {
     out.payload_offset = static_cast<uint16_t>(off + ihl);
     out.payload_length = static_cast<uint16_t>(total - ihl);
@@ -190,6 +202,9 @@ DropReason ParseIpv6(std::span<const uint8_t> frame, size_t off, ParsedPacket& o
       const uint16_t frag_offset = Load16(h + 2) >> 3;
       out.fragment = true;
       out.later_fragment = out.later_fragment || frag_offset != 0;
+      out.more_fragments = (h[3] & 1) != 0;
+      out.frag_offset = frag_offset;
+      out.frag_id = static_cast<uint32_t>(Load16(h + 4)) << 16 | Load16(h + 6);
     } else if (next == 51) {
       len = (static_cast<size_t>(h[1]) + 2) * 4;
     } else {

@@ -250,6 +250,151 @@ TEST_F(SeedTest, LaterIpv6FragmentNeverMatchesAPortRule) {
   Run({{"first ipv6 fragment to port 888", 0, BuildPacket(s), kDrop, kWan, {"888 2001:db8::7"}}});
 }
 
+// Fragments under the shipped recipe, as a NIC delivers them (nothing
+// reassembled): later fragments take their first fragment's verdict.
+class FragmentTest : public SeedTest {
+ protected:
+  void SetUp() override {
+    LoadShipped();
+    frags_ = std::move(FragTable::Create()).value();
+    state_->fragments = frags_.get();
+  }
+  std::unique_ptr<FragTable> frags_;
+};
+
+// A UDP datagram's fragment: offset in 8-byte units.
+std::vector<uint8_t> UdpFragment(const char* src, const char* dst, uint16_t sport, uint16_t dport,
+                                 uint16_t id, uint16_t offset, bool more) {
+  PacketSpec s;
+  s.protocol = 17;
+  s.src = src;
+  s.dst = dst;
+  s.src_port = sport;
+  s.dst_port = dport;
+  s.payload.assign(64, 'x');
+  s.ip_id = id;
+  s.frag_offset = offset;
+  s.more_fragments = more;
+  if (ParseIpAddress(src)->family == Family::kIpv6) {
+    const uint16_t off = static_cast<uint16_t>(offset << 3 | (more ? 1 : 0));
+    s.ipv6_ext = {17,
+                  0,
+                  static_cast<uint8_t>(off >> 8),
+                  static_cast<uint8_t>(off),
+                  0,
+                  0,
+                  uint8_t(id >> 8),
+                  uint8_t(id)};
+    s.ipv6_first_next = 44;
+    s.frag_offset = 0;
+    s.more_fragments = false;
+  }
+  return BuildPacket(s);
+}
+
+std::vector<uint8_t> TcpFragment(const char* src, const char* dst, uint16_t sport, uint16_t dport,
+                                 uint8_t flags, uint16_t id, uint16_t offset, bool more) {
+  PacketSpec s;
+  s.src = src;
+  s.dst = dst;
+  s.src_port = sport;
+  s.dst_port = dport;
+  s.tcp_flags = flags;
+  s.payload.assign(64, 'x');
+  s.ip_id = id;
+  s.frag_offset = offset;
+  s.more_fragments = more;
+  return BuildPacket(s);
+}
+
+constexpr InterfaceList kLan = InterfaceList::kLan;
+
+TEST_F(FragmentTest, Ipv4RepliesInAndOutOfOrder) {
+  const char* host = kServer;  // a LAN host
+  const char* remote = "198.51.100.53";
+  Run({
+      {"a LAN host asks",
+       0,
+       testing::UdpPacket(host, 5353, remote, 53, "q"),
+       kAccept,
+       DropReason::kNone,
+       {},
+       kLan},
+      {"first fragment of the reply", 1, UdpFragment(remote, host, 53, 5353, 7, 0, true), kAccept},
+      {"middle fragment", 2, UdpFragment(remote, host, 53, 5353, 7, 185, true), kAccept},
+      {"last fragment", 3, UdpFragment(remote, host, 53, 5353, 7, 370, false), kAccept},
+      {"another reply: last fragment before its first is not held", 4,
+       UdpFragment(remote, host, 53, 5353, 8, 370, false), kDrop, DropReason::kFragmentBeforeFirst},
+      {"its first fragment", 5, UdpFragment(remote, host, 53, 5353, 8, 0, true), kAccept},
+      {"its middle fragment after the first", 6, UdpFragment(remote, host, 53, 5353, 8, 185, true),
+       kAccept},
+      {"the same id from another source is another datagram", 7,
+       UdpFragment(kOther, host, 53, 5353, 7, 185, true), kDrop, DropReason::kFragmentBeforeFirst},
+      {"unsolicited first fragment from the WAN", 8,
+       UdpFragment(kOther, host, 40000, 5353, 9, 0, true), kDrop, DropReason::kWanDefault},
+      {"its later fragment", 9, UdpFragment(kOther, host, 40000, 5353, 9, 185, false), kDrop,
+       DropReason::kFragmentOfDropped},
+      {"a later fragment past the timeout", FragTable::kTimeout + 2,
+       UdpFragment(remote, host, 53, 5353, 7, 185, true), kDrop, DropReason::kFragmentBeforeFirst},
+  });
+}
+
+TEST_F(FragmentTest, Ipv6RepliesInAndOutOfOrder) {
+  const char* host = "2001:db8:1::10";
+  const char* remote = "2001:db8::53";
+  Run({
+      {"a LAN host asks",
+       0,
+       testing::UdpPacket(host, 5353, remote, 53, "q"),
+       kAccept,
+       DropReason::kNone,
+       {},
+       kLan},
+      {"last fragment first", 1, UdpFragment(remote, host, 53, 5353, 0x4455, 300, false), kDrop,
+       DropReason::kFragmentBeforeFirst},
+      {"first fragment", 2, UdpFragment(remote, host, 53, 5353, 0x4455, 0, true), kAccept},
+      {"middle fragment", 3, UdpFragment(remote, host, 53, 5353, 0x4455, 150, true), kAccept},
+      {"unsolicited first fragment", 4, UdpFragment("2001:db8::99", host, 1, 5353, 5, 0, true),
+       kDrop, DropReason::kWanDefault},
+      {"its later fragment", 5, UdpFragment("2001:db8::99", host, 1, 5353, 5, 150, false), kDrop,
+       DropReason::kFragmentOfDropped},
+  });
+}
+
+TEST_F(FragmentTest, KnownAttacksAreDroppedAndCounted) {
+  const char* host = kServer;
+  const char* remote = "198.51.100.80";
+  PacketSpec tiny;
+  tiny.src = remote;
+  tiny.more_fragments = true;
+  std::vector<uint8_t> tiny_frame = BuildPacket(tiny);
+  tiny_frame[14 + 2] = 0;
+  tiny_frame[14 + 3] = 28;  // 8 bytes of TCP header in the first fragment
+  Run({
+      {"RFC 1858: a first fragment too short for the TCP header", 0, tiny_frame, kDrop,
+       DropReason::kTinyFragment},
+      {"a LAN host opens a TCP connection",
+       1,
+       Tcp(host, 443, remote, 30000),
+       kAccept,
+       DropReason::kNone,
+       {},
+       kLan},
+      {"the reply's first fragment", 2, TcpFragment(remote, host, 443, 30000, 0x12, 21, 0, true),
+       kAccept},
+      {"RFC 3128: a fragment at offset 8 rewrites the TCP header", 3,
+       TcpFragment(remote, host, 443, 30000, 0x12, 21, 1, true), kDrop,
+       DropReason::kFragmentOverlap},
+      {"a fragment past the header", 4, TcpFragment(remote, host, 443, 30000, 0x12, 21, 3, false),
+       kAccept},
+      {"an overlapping fragment of an unseen datagram", 5,
+       TcpFragment(remote, host, 443, 30000, 0x12, 22, 2, false), kDrop,
+       DropReason::kFragmentOverlap},
+  });
+  EXPECT_EQ(frags_->stats().dropped, 2u);
+  EXPECT_EQ(frags_->stats().passed, 1u);
+}
+
 TEST_F(SeedTest, DisabledBlacklistRulesAreSkipped) {
   LoadShipped();
   Run({

@@ -254,7 +254,7 @@ std::vector<ParseCase> Cases() {
              f[kL3 + 2] = 0;
              f[kL3 + 3] = 28;
            }),
-       DropReason::kTruncatedL4},
+       DropReason::kTinyFragment},
       {"ipv6 header cut short", Mutated(V6({}), [](auto& f) { f.resize(kL3 + 30); }),
        DropReason::kTruncatedIpv6},
       {"ipv6 payload length beyond the frame", Mutated(V6({}), [](auto& f) { f[kL3 + 4] = 0x10; }),

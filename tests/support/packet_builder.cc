@@ -51,7 +51,7 @@ std::vector<uint8_t> BuildPacket(const PacketSpec& s) {
     f.push_back(static_cast<uint8_t>(0x40 | (ihl / 4)));
     f.push_back(0);
     Put16(f, static_cast<uint16_t>(ihl + l4.size()));
-    Put16(f, 0x1234);
+    Put16(f, s.ip_id);
     Put16(f, frag);
     f.push_back(64);
     f.push_back(s.protocol);

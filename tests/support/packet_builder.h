@@ -21,6 +21,7 @@ struct PacketSpec {
   std::vector<uint16_t> vlan_tpids;  // outermost first, e.g. {0x88A8, 0x8100}
   uint16_t frag_offset = 0;          // in 8-byte units
   bool more_fragments = false;
+  uint16_t ip_id = 0x1234;            // IPv4 identification
   std::vector<uint8_t> ipv4_options;  // a multiple of 4 bytes
   std::vector<uint8_t> ipv6_ext;      // raw extension headers, with next-header
                                       // bytes already chained; the first one's
