@@ -66,7 +66,7 @@ lab_down() {
 }
 
 # lab_config ID WINDOW GRANT [SOURCE]: the shipped recipe (or SOURCE) with
-# shorter knock windows and grant.
+# shorter knock windows and grant, and LAB_WORKERS workers if that is set.
 lab_config() {
   local out=/tmp/kg-$1-lab-$RANDOM.toml src=${4:-$LAB_ROOT/conf/knockgate.toml}
   sed -e "s/address-list-timeout = \"30s\"/address-list-timeout = \"$2\"/" \
@@ -74,15 +74,33 @@ lab_config() {
       -e 's/^mbufs = 65536/mbufs = 16384/' \
       "$src" >"$out"
   grep -q '^\[dataplane\]' "$out" || printf '\n[dataplane]\nmbufs = 16384\n' >>"$out"
+  if [[ -n ${LAB_WORKERS:-} ]]; then
+    sed -i '/^workers = /d' "$out"
+    sed -i "s/^\[dataplane\]/[dataplane]\nworkers = $LAB_WORKERS/" "$out"
+  fi
   echo "$out"
 }
 
+# The EAL lcore arguments for LAB_WORKERS workers (default 1) on this
+# machine's CPUs: the main lcore on CPU 0, the workers sharing CPU 1.
+lab_lcores() {
+  local n=${LAB_WORKERS:-1} w map=0@0
+  for ((w = 1; w <= n; ++w)); do
+    map+=",$w@1"
+  done
+  echo "--lcores $map"
+}
+
 # lab_gate_start ID CONFIG LOG [shipped]: knockgate on the gate's two veth
-# ends; with "shipped", EAL arguments come from the config's [eal].args.
+# ends; with "shipped", EAL arguments come from the config's [eal].args, and
+# LAB_EAL, if set, replaces the default EAL arguments (other vdevs, lcores).
 lab_gate_start() {
   local id=$1 config=$2 log=$3
-  local -a eal=(-l 0-1 --no-huge -m 256 --no-pci --file-prefix "kg$id"
+  # shellcheck disable=SC2207  # lab_lcores prints words
+  local -a eal=($(lab_lcores) --no-huge -m 256 --no-pci --file-prefix "kg$id"
     --vdev net_af_packet0,iface=kg-wan --vdev net_af_packet1,iface=kg-lan --)
+  # shellcheck disable=SC2206  # LAB_EAL is a word list
+  [[ -n ${LAB_EAL:-} ]] && eal=($LAB_EAL --)
   [[ ${4:-} == shipped ]] && eal=()
   ip netns exec "$(lab_ns "$id" g)" "$LAB_KNOCKGATE" "${eal[@]}" --config "$config" >"$log" 2>&1 &
   LAB_GATE_PID=$!

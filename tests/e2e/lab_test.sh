@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End to end in network namespaces: real nmap, knock, curl, nc against
 # knockgate on net_af_packet vdevs, with the shipped recipe on short timers.
-# Needs root. Usage: lab_test.sh [KNOCKGATE]
+# Needs root. Usage: lab_test.sh [KNOCKGATE]; LAB_WORKERS=2 runs the gate with
+# two workers (dispatcher steering, three lcores on the two CPUs).
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 [[ -n ${1:-} ]] && export LAB_KNOCKGATE=$1
