@@ -21,7 +21,8 @@ const char kUsage[] = R"(usage:
 
 options:
   -c, --config FILE   TOML configuration (see conf/knockgate.toml)
-      --check         load and compile only; never starts EAL
+      --check         load and compile only, print the compiled policy and the
+                      memory each worker's tables take; never starts EAL
       --replay PCAP   offline replay through the classifier; never starts EAL
       --import-routeros FILE.rsc
                       RouterOS script to TOML; never starts EAL
@@ -32,7 +33,8 @@ Errors in FILE are reported as FILE:LINE:COL: KEY: what was expected, and the
 exit status is 1. Warnings (such as a list nothing fills) do not fail --check.
 Running, knockgate writes one line per event (knock step, grant, blacklisting,
 log rule) to stdout or [log].file; SIGHUP reloads the config file's rules
-(list entries and connections are kept; a bad file keeps the running policy);
+on a control thread (list entries and connections are kept; a bad file keeps
+the running policy);
 SIGINT/SIGTERM stop it and print the final port, worker, drop-reason, rule and
 list counters.
 )";

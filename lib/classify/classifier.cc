@@ -186,9 +186,9 @@ Decision Evaluate(const Policy& policy, ClassifierState& state, std::span<const 
       }
       switch (action) {
         case Action::kAccept:
-          return Decision{Verdict::kAccept, DropReason::kNone, 0, i};
+          return Decision{Verdict::kAccept, DropReason::kNone, i};
         case Action::kDrop:
-          return Decision{Verdict::kDrop, DropReason::kRule, 0, i};
+          return Decision{Verdict::kDrop, DropReason::kRule, i};
         case Action::kAddSrcToAddressList:
         case Action::kAddDstToAddressList: {
           const IpAddress& addr =
@@ -225,31 +225,11 @@ Decision Evaluate(const Policy& policy, ClassifierState& state, std::span<const 
 
 namespace {
 
-Decision ClassifyUnfragmented(const Policy& policy, ClassifierState& state,
-                              std::span<const uint8_t> frame, const ParsedPacket& pkt,
-                              InterfaceList in, Nanos now, const PacketHint* hint);
-
-// Classify with the hashes a burst computed already (or null: computed here).
-// A later fragment gets its first fragment's verdict; a first fragment's
-// verdict is remembered for them.
-Decision ClassifyHinted(const Policy& policy, ClassifierState& state,
-                        std::span<const uint8_t> frame, const ParsedPacket& pkt, InterfaceList in,
-                        Nanos now, const PacketHint* hint) {
-  if (pkt.fragment && state.fragments != nullptr) [[unlikely]] {
-    if (pkt.later_fragment) {
-      const DropReason r = state.fragments->Later(pkt, now);
-      return r == DropReason::kNone ? Decision{Verdict::kAccept} : Decision{Verdict::kDrop, r};
-    }
-    const Decision d = ClassifyUnfragmented(policy, state, frame, pkt, in, now, hint);
-    state.fragments->RecordFirst(pkt, d.verdict, now);
-    return d;
-  }
-  return ClassifyUnfragmented(policy, state, frame, pkt, in, now, hint);
-}
-
-Decision ClassifyUnfragmented(const Policy& policy, ClassifierState& state,
-                              std::span<const uint8_t> frame, const ParsedPacket& pkt,
-                              InterfaceList in, Nanos now, const PacketHint* hint) {
+// Inlined into both callers: the common path must not pay a call for the
+// fragment check in front of it.
+[[gnu::always_inline]] inline Decision ClassifyUnfragmented(
+    const Policy& policy, ClassifierState& state, std::span<const uint8_t> frame,
+    const ParsedPacket& pkt, InterfaceList in, Nanos now, const PacketHint* hint) {
   // ARP and its IPv6 counterpart are bridged (or not) by the non-ip policy,
   // before any rule: they carry no knock and no service.
   if (pkt.family == Family::kNone || IsNeighbourDiscovery(pkt)) {
@@ -270,6 +250,30 @@ Decision ClassifyUnfragmented(const Policy& policy, ClassifierState& state,
   const Decision d = Evaluate(policy, state, frame, pkt, in, look.state, now, list_hash);
   state.conntrack->Update(look, pkt, in, d.verdict == Verdict::kAccept, now);
   return d;
+}
+
+// A later fragment gets its first fragment's verdict; a first fragment's
+// verdict is remembered for them. Out of line: fragments are rare.
+[[gnu::noinline]] Decision ClassifyFragment(const Policy& policy, ClassifierState& state,
+                                            std::span<const uint8_t> frame, const ParsedPacket& pkt,
+                                            InterfaceList in, Nanos now, const PacketHint* hint) {
+  if (pkt.later_fragment) {
+    const DropReason r = state.fragments->Later(pkt, now);
+    return r == DropReason::kNone ? Decision{Verdict::kAccept} : Decision{Verdict::kDrop, r};
+  }
+  const Decision d = ClassifyUnfragmented(policy, state, frame, pkt, in, now, hint);
+  state.fragments->RecordFirst(pkt, d.verdict, now);
+  return d;
+}
+
+// Classify with the hashes a burst computed already (or null: computed here).
+Decision ClassifyHinted(const Policy& policy, ClassifierState& state,
+                        std::span<const uint8_t> frame, const ParsedPacket& pkt, InterfaceList in,
+                        Nanos now, const PacketHint* hint) {
+  if (pkt.fragment && state.fragments != nullptr) [[unlikely]] {
+    return ClassifyFragment(policy, state, frame, pkt, in, now, hint);
+  }
+  return ClassifyUnfragmented(policy, state, frame, pkt, in, now, hint);
 }
 
 }  // namespace
@@ -302,9 +306,8 @@ size_t ClassifyBurst(const Policy& policy, ClassifierState& state,
       if (state.steering != nullptr) {
         const uint32_t rss = state.steering->Hash(wan_side);
         state.steer_hash[i] = rss;
-        const uint16_t owner = state.steering->Owner(rss);
-        if (owner != state.worker_id) {
-          out[i] = Decision{Verdict::kDrop, DropReason::kMissteered, owner};
+        if (state.steering->Owner(rss) != state.worker_id) {
+          out[i] = Decision{Verdict::kDrop, DropReason::kMissteered};
           continue;
         }
       }

@@ -20,7 +20,6 @@ namespace knockgate {
 struct Decision {
   Verdict verdict = Verdict::kDrop;
   DropReason reason = DropReason::kNone;  // kNone when forwarded
-  uint16_t owner = 0;                     // kMissteered: the worker the packet belongs to
   int rule = kNoId;                       // the terminal rule, if one decided
 };
 
@@ -93,15 +92,15 @@ struct ClassifierState {
   std::vector<RuleCounter> rule_counters;  // sized to the policy's rules by the control plane
   EventBuffer events;
   uint64_t layer7_scans = 0;
-  // Set where packets may reach the wrong worker (several workers on RSS
-  // queues): a packet another worker owns is not classified but marked
-  // kMissteered with its owner, and its Toeplitz hash goes to steer_hash.
-  const SteeringTable* steering = nullptr;
-  uint32_t* steer_hash = nullptr;  // one per frame of a burst, when steering is set
-  uint8_t worker_id = 0;           // stamped on events
-  uint64_t generation = 0;         // of the policy being applied, stamped on events
+  uint8_t worker_id = 0;    // stamped on events
+  uint64_t generation = 0;  // of the policy being applied, stamped on events
   // Scratch for ClassifyBurst, kept here so a burst does not initialise it.
   std::array<PacketHint, kChunk> hints;
+  // Set where packets may reach the wrong worker (several workers on RSS
+  // queues): a packet another worker owns is not classified but marked
+  // kMissteered; its Toeplitz hash, which names the owner, goes to steer_hash.
+  const SteeringTable* steering = nullptr;
+  uint32_t* steer_hash = nullptr;  // one per frame of a burst, when steering is set
 };
 
 // Decides one packet that ParsePacket accepted. `frame` is the whole frame

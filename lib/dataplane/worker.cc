@@ -104,7 +104,7 @@ uint16_t Worker::ProcessBurst(Side side, std::span<rte_mbuf*> pkts, Nanos now) {
     if (d.verdict == Verdict::kAccept) {
       fwd_[n_fwd++] = pkts[i];
     } else if (d.reason == DropReason::kMissteered) [[unlikely]] {
-      HandOver(side, pkts[i], d.owner);
+      HandOver(side, pkts[i], io_.steering->Owner(steer_hash_[i]));
       ++n_away;
     } else {
       drop_[n_drop++] = pkts[i];

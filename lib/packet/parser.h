@@ -24,14 +24,7 @@ struct ParsedPacket {
   uint8_t protocol = 0;         // L4 protocol (IPv6: after the extension headers)
   bool fragment = false;        // any fragment of a larger datagram
   bool later_fragment = false;  // not the first: carries no L4 header at all
-  // Set for fragments only: the datagram's identification (IPv4's 16-bit IP
-  // ID, IPv6's 32-bit fragment header identification), this fragment's
-  // offset in 8-byte units, and whether more follow.
-  bool more_fragments = false;
-  uint16_t frag_offset = 0;
-  uint16_t frag_l4_header = 0;  // a first fragment: the bytes of its L4 header
-  uint32_t frag_id = 0;
-  bool has_ports = false;  // TCP, UDP, SCTP, UDP-Lite or DCCP with a full header
+  bool has_ports = false;       // TCP, UDP, SCTP, UDP-Lite or DCCP with a full header
   uint8_t tcp_flags = 0;
   uint8_t icmp_type = 0;
   uint8_t icmp_code = 0;
@@ -51,6 +44,14 @@ struct ParsedPacket {
   uint16_t inner_dst_port = 0;
   IpAddress inner_src;
   IpAddress inner_dst;
+  // Set for fragments only (after the fields every packet uses): the
+  // datagram's identification (IPv4's 16-bit IP ID, IPv6's 32-bit fragment
+  // header identification), this fragment's offset in 8-byte units, and
+  // whether more follow.
+  bool more_fragments = false;
+  uint16_t frag_offset = 0;
+  uint16_t frag_l4_header = 0;  // a first fragment: the bytes of its L4 header
+  uint32_t frag_id = 0;
 };
 
 inline bool IsIcmpEcho(const ParsedPacket& p) {

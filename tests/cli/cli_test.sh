@@ -35,6 +35,16 @@ printf '[[filter]]\naction = "accept"\nsrc-address-list = "nobody-fills-me"\n' >
 expect "--check passes with a warning for an empty list" test $? -eq 0
 expect "the warning names the list" grep -q 'warning: .*"nobody-fills-me" is never filled' "$tmp/warn.out"
 
+expect "--check prints each worker's memory" \
+  grep -Eq '^memory: [0-9.]+ MiB per worker \(lists [0-9.]+, conntrack [0-9.]+, fragments [0-9.]+ MiB\)' "$tmp/check.out"
+{
+  printf '[dataplane]\nworkers = 64\n[lists]\ncapacity = 67108864\n'
+  for l in a b c d; do printf '[[filter]]\naction = "add-src-to-address-list"\naddress-list = "%s"\nin-interface-list = "WAN"\n' $l; done
+} >"$tmp/huge.toml"
+"$KG" --check --config "$tmp/huge.toml" >"$tmp/huge.out" 2>&1
+expect "--check refuses tables that cannot fit, with status 1" test $? -eq 1
+expect "the refusal gives the figure" grep -q "huge.toml: memory: .* MiB for 64 workers, more than this machine's MemTotal" "$tmp/huge.out"
+
 "$KG" --help >"$tmp/help.out"
 expect "--help exits 0 and documents --check" grep -q -- '--check' "$tmp/help.out"
 "$KG" --bogus >/dev/null 2>&1

@@ -794,6 +794,102 @@ TEST(RingTest, HundredReloadsUnderTraffic) {
   EXPECT_EQ(crossed, fed.load() - 2 * kGranted);
 }
 
+// An edited [conntrack] timeout is applied by a reload: a flow opened after
+// it lives by the new timeout (flows opened before keep theirs until their
+// next packet).
+TEST(RingTest, ReloadAppliesConntrackTimeouts) {
+  RingLab lab("ct", 1);
+  const std::string text =
+      absl::StrReplaceAll(R"(
+[interfaces]
+wan = "WAN_NAME"
+lan = "LAN_NAME"
+[dataplane]
+mbufs = 32768
+[conntrack]
+udp-timeout = "30s"
+[[filter]]
+action = "accept"
+connection-state = "established,related"
+)",
+                          {{"WAN_NAME", lab.name(Side::kWan)}, {"LAN_NAME", lab.name(Side::kLan)}});
+  absl::StatusOr<Config> config = LoadConfig(text, "ct.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  auto policy = Policy::Compile(*config);
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  auto dp = Dataplane::Create(*config, *policy);
+  ASSERT_TRUE(dp.ok()) << dp.status();
+  Dataplane& plane = **dp;
+  ASSERT_TRUE(plane.Launch().ok());
+
+  const std::string host = "192.0.2.50";
+  std::atomic<uint64_t> fed{0};
+  std::atomic<bool> reload{false};
+  std::atomic<bool> reloaded{false};
+  std::atomic<bool> done{false};
+  auto send = [&](Side side, const std::vector<uint8_t>& frame) {
+    lab.Feed(side, 0, frame);
+    ++fed;
+    while (plane.worker(0).counters().classified.Get() < fed.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  };
+  std::vector<std::vector<uint8_t>> lan;
+  std::thread scenario([&] {
+    send(Side::kLan, testing::UdpPacket(host, 4000, "198.18.0.1", 53, "q"));  // before
+    reload.store(true);
+    while (!reloaded.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    send(Side::kLan, testing::UdpPacket(host, 4001, "198.18.0.2", 53, "q"));  // after
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    send(Side::kWan, testing::UdpPacket("198.18.0.1", 53, host, 4000, "a"));
+    send(Side::kWan, testing::UdpPacket("198.18.0.2", 53, host, 4001, "a"));
+    lan = lab.Drain(Side::kLan);
+    done.store(true);
+  });
+  MainLoopHooks hooks;
+  hooks.should_stop = [&] {
+    if (reload.exchange(false)) {
+      EXPECT_TRUE(plane
+                      .StartReload(
+                          [&](const Policy& running) -> absl::StatusOr<ReloadPlan> {
+                            auto c = LoadConfig(absl::StrReplaceAll(text, {{"\"30s\"", "\"1s\""}}),
+                                                "ct.toml");
+                            if (!c.ok()) {
+                              return c.status();
+                            }
+                            auto p = Policy::Compile(*c, running);
+                            if (!p.ok()) {
+                              return p.status();
+                            }
+                            return ReloadPlan{*p, "reloaded"};
+                          },
+                          [&](const absl::Status& st, const std::string&) {
+                            EXPECT_TRUE(st.ok()) << st;
+                            reloaded.store(true);
+                          })
+                      .ok());
+    }
+    return done.load();
+  };
+  hooks.on_event = [](const Policy&, const Event&) {};
+  plane.RunMain(hooks);
+  scenario.join();
+  const std::multiset<std::string> from = [&] {
+    std::multiset<std::string> out;
+    for (const auto& f : lan) {
+      ParsedPacket p;
+      if (ParsePacket(f, p) == DropReason::kNone) {
+        out.insert(p.src.ToString());
+      }
+    }
+    return out;
+  }();
+  EXPECT_EQ(from.count("198.18.0.1"), 1u) << "a flow from before keeps its 30 s";
+  EXPECT_EQ(from.count("198.18.0.2"), 0u) << "a flow from after the reload ends after 1 s";
+}
+
 }  // namespace
 }  // namespace knockgate
 
