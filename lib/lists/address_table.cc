@@ -1,6 +1,6 @@
-// Flat arrays sized at creation: per record an address and a membership
-// chain, per membership its expiry, heap key and heap position, a
-// linear-probing index, and one expiry heap per list.
+// Flat arrays sized at creation: addresses and memberships in one index
+// space (a record's first membership shares its index), a linear-probing
+// index, and one expiry heap per list.
 #include "lists/address_table.h"
 
 #include <cstring>
@@ -13,10 +13,10 @@
 namespace knockgate {
 namespace {
 
-// Index slots for `records`: a power of two, at most two thirds full.
+// Index slots for `records`: a power of two, at most half full.
 uint64_t SlotsFor(uint64_t records) {
   uint64_t slots = 16;
-  while (slots * 2 < records * 3) {
+  while (slots < records * 2) {
     slots <<= 1;
   }
   return slots;
@@ -36,7 +36,7 @@ uint64_t AddressTable::MemoryFor(std::span<const uint32_t> capacities) {
   // Each membership needs at most one record, so records never run out
   // before a list does: both arrays hold the sum of the capacities.
   const uint64_t n = TotalCapacity(capacities);
-  return n * (sizeof(IpAddress) + sizeof(uint32_t) + sizeof(Member) + sizeof(uint32_t)) +
+  return n * (sizeof(IpAddress) + sizeof(Member) + sizeof(uint32_t)) +
          SlotsFor(n) * sizeof(uint32_t);
 }
 
@@ -66,14 +66,11 @@ AddressTable::AddressTable(std::span<const uint32_t> capacities) : lists_(capaci
     lists_[i].heap.reserve(capacities[i]);
   }
   keys_.resize(total);
-  first_.resize(total);
   members_.resize(total);
   for (uint64_t i = 0; i < total; ++i) {
-    first_[i] = i + 1 < total ? static_cast<uint32_t>(i + 1) : kNone;
     members_[i] = Member{0, 0, kNone, 0, i + 1 < total ? static_cast<uint32_t>(i + 1) : kNone};
   }
-  free_record_ = total > 0 ? 0 : kNone;
-  free_member_ = total > 0 ? 0 : kNone;
+  free_ = total > 0 ? 0 : kNone;
   const uint64_t slots = SlotsFor(total);
   slots_.assign(slots, kNoRecord);
   slot_mask_ = slots - 1;
@@ -81,7 +78,7 @@ AddressTable::AddressTable(std::span<const uint32_t> capacities) : lists_(capaci
 
 ListMask AddressTable::Membership(uint32_t record, Nanos now) const {
   ListMask mask = 0;
-  for (uint32_t m = first_[record]; m != kNone; m = members_[m].next) {
+  for (uint32_t m = record; m != kNone; m = members_[m].next) {
     const Member& mb = members_[m];
     mask |= static_cast<ListMask>(mb.expiry > now) << ListOf(mb);
   }
@@ -135,18 +132,34 @@ AddressTable::AddResult AddressTable::Add(const IpAddress& addr, ListId list, Na
     RemoveMember(victim);
   }
   if (r == kNoRecord) {
-    r = InsertRecord(addr);
+    // A new record: its index holds this first membership.
+    r = TakeIndex();
+    keys_[r] = addr;
+    members_[r] = Member{expiry, expiry, r, uint32_t{list} << kPosBits, kNone};
+    uint64_t i = Hash(addr) & slot_mask_;
+    while (slots_[i] != kNoRecord) {
+      i = (i + 1) & slot_mask_;
+    }
+    slots_[i] = r;
+    ++records_in_use_;
+    HeapPush(list, r);
+  } else {
+    // A later membership: chained after the record's first.
+    const uint32_t m = TakeIndex();
+    members_[m] = Member{expiry, expiry, r, uint32_t{list} << kPosBits, members_[r].next};
+    members_[r].next = m;
+    HeapPush(list, m);
   }
-  const uint32_t m = free_member_;
-  free_member_ = members_[m].next;
-  const uint32_t pos = static_cast<uint32_t>(l.heap.size());
-  members_[m] = Member{expiry, expiry, r, uint32_t{list} << kPosBits | pos, first_[r]};
-  first_[r] = m;
-  l.heap.push_back(m);
-  SiftUp(list, pos);
   ++l.stats.added;
   l.stats.size = static_cast<uint32_t>(l.heap.size());
   return AddResult::kAdded;
+}
+
+void AddressTable::HeapPush(ListId list, uint32_t m) {
+  std::vector<uint32_t>& heap = lists_[list].heap;
+  SetHeapPos(m, static_cast<uint32_t>(heap.size()));
+  heap.push_back(m);
+  SiftUp(list, static_cast<uint32_t>(heap.size() - 1));
 }
 
 size_t AddressTable::Reclaim(Nanos now, size_t budget) {
@@ -181,58 +194,48 @@ bool AddressTable::FixTop(ListId list) {
   return true;
 }
 
-uint32_t AddressTable::InsertRecord(const IpAddress& addr) {
-  const uint32_t r = free_record_;
-  free_record_ = first_[r];
-  keys_[r] = addr;
-  first_[r] = kNone;
-  uint64_t i = Hash(addr) & slot_mask_;
-  while (slots_[i] != kNoRecord) {
-    i = (i + 1) & slot_mask_;
-  }
-  slots_[i] = r;
-  ++records_in_use_;
-  return r;
-}
-
 void AddressTable::EraseRecord(uint32_t record) {
   EraseFromProbeRun(slots_, slot_mask_, kNoRecord, Hash(keys_[record]), record,
                     [this](uint32_t r) { return Hash(keys_[r]); });
-  first_[record] = free_record_;
-  free_record_ = record;
   --records_in_use_;
 }
 
 void AddressTable::RemoveMember(uint32_t m) {
-  const ListId list = ListOf(members_[m]);
   const uint32_t record = members_[m].record;
-  List& l = lists_[list];
-  const uint32_t pos = HeapPos(members_[m]);
-  const uint32_t last = l.heap.back();
-  l.heap.pop_back();
-  if (last != m) {
-    l.heap[pos] = last;
-    SetHeapPos(last, pos);
-    SiftUp(list, pos);
-    SiftDown(list, HeapPos(members_[last]));
+  {
+    List& l = lists_[ListOf(members_[m])];
+    const uint32_t pos = HeapPos(members_[m]);
+    const uint32_t last = l.heap.back();
+    l.heap.pop_back();
+    if (last != m) {
+      l.heap[pos] = last;
+      SetHeapPos(last, pos);
+      SiftUp(ListOf(members_[m]), pos);
+      SiftDown(ListOf(members_[m]), HeapPos(members_[last]));
+    }
+    l.stats.size = static_cast<uint32_t>(l.heap.size());
   }
-  l.stats.size = static_cast<uint32_t>(l.heap.size());
-  // Unlink from the record's chain (a few memberships at most).
-  if (first_[record] == m) {
-    first_[record] = members_[m].next;
-  } else {
-    uint32_t prev = first_[record];
+  if (m != record) {
+    // A later membership: unlink it from the chain (a few at most).
+    uint32_t prev = record;
     while (members_[prev].next != m) {
       prev = members_[prev].next;
     }
     members_[prev].next = members_[m].next;
+    FreeIndex(m);
+    return;
   }
-  members_[m].expiry = 0;
-  members_[m].next = free_member_;
-  free_member_ = m;
-  if (first_[record] == kNone) {
-    EraseRecord(record);
+  const uint32_t second = members_[record].next;
+  if (second == kNone) {
+    EraseRecord(record);  // its last membership
+    FreeIndex(record);
+    return;
   }
+  // The record's first membership went: its second moves into the record's
+  // index, and its heap entry follows it.
+  members_[record] = members_[second];
+  lists_[ListOf(members_[record])].heap[HeapPos(members_[record])] = record;
+  FreeIndex(second);
 }
 
 void AddressTable::SiftUp(ListId list, uint32_t pos) {

@@ -1,5 +1,5 @@
 // Dynamic address lists of one worker: one record per address, found with one
-// hash probe however many lists rules name, holds a short chain of its
+// hash probe however many lists rules name, heads a short chain of its
 // memberships, so memory is linear in the sum of the lists' capacities.
 #pragma once
 
@@ -128,11 +128,18 @@ class AddressTable {
   static constexpr uint32_t kPosMask = (1u << kPosBits) - 1;
 
   // One address in one list, 28 bytes (packed: this array is most of the
-  // table's memory). Free members are chained through `next`.
+  // table's memory).
+  //
+  // Records and memberships share one index space: record r's first
+  // membership is members_[r] (so a lookup loads the key and the first
+  // membership in parallel, both indexed by r), and its other memberships
+  // are chained from there through indices no record uses. Every index in
+  // use holds one membership, so the sum of the capacities always suffices.
+  // Free indices are chained through `next`.
   struct __attribute__((packed)) Member {
     Nanos expiry;       // 0: not a member
     Nanos heap_key;     // what the list's heap orders by: <= expiry
-    uint32_t record;    // the address
+    uint32_t record;    // the address's record
     uint32_t pos_list;  // heap position (low kPosBits) and list id (high bits)
     uint32_t next;      // the record's next membership, or kNone
   };
@@ -153,7 +160,7 @@ class AddressTable {
   }
   // `record`'s membership in `list`, or kNone.
   uint32_t MemberOf(uint32_t record, ListId list) const {
-    for (uint32_t m = first_[record]; m != kNone; m = members_[m].next) {
+    for (uint32_t m = record; m != kNone; m = members_[m].next) {
       if (ListOf(members_[m]) == list) {
         return m;
       }
@@ -161,7 +168,18 @@ class AddressTable {
     return kNone;
   }
 
-  uint32_t InsertRecord(const IpAddress& addr);
+  uint32_t TakeIndex() {
+    const uint32_t i = free_;
+    free_ = members_[i].next;
+    return i;
+  }
+  void FreeIndex(uint32_t i) {
+    members_[i].expiry = 0;
+    members_[i].next = free_;
+    free_ = i;
+  }
+  // Puts member `m` (already filled in) on its list's heap.
+  void HeapPush(ListId list, uint32_t m);
   void EraseRecord(uint32_t record);
   // Removes member `m` from its list and its record; frees the record when
   // it was its last membership.
@@ -173,16 +191,12 @@ class AddressTable {
   void SiftDown(ListId list, uint32_t pos);
 
   std::vector<List> lists_;
-  // Per record: its address and the head of its membership chain (for a free
-  // record, the next free record).
-  std::vector<IpAddress> keys_;
-  std::vector<uint32_t> first_;
-  std::vector<Member> members_;
-  uint32_t free_record_ = kNone;
-  uint32_t free_member_ = kNone;
+  std::vector<IpAddress> keys_;  // by record
+  std::vector<Member> members_;  // by index: a record's first membership, or a later one
+  uint32_t free_ = kNone;        // free indices, chained through Member::next
   size_t records_in_use_ = 0;
   // Open addressing with linear probing and backward-shift deletion, at most
-  // two thirds full.
+  // half full: a probe past a slot costs a load of that record's key.
   std::vector<uint32_t> slots_;
   uint64_t slot_mask_ = 0;
   size_t reclaim_cursor_ = 0;  // list Reclaim starts from, for fairness

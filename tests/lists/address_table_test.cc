@@ -220,6 +220,49 @@ TEST(StaticListsTest, ManyPrefixesAndTheExtremeLengths) {
   EXPECT_EQ(s.Lookup(*ParseIpAddress("11.0.0.1")), 0u);
 }
 
+// Lists too small for what is added: evictions move memberships around the
+// shared index space; whatever the table still reports must be what the model
+// says, each list within its capacity, every address findable.
+TEST(AddressTableTest, EvictionKeepsChainsConsistent) {
+  std::mt19937 rng(13);
+  std::unique_ptr<AddressTable> t = Table({5, 17, 3, 40, 9, 1, 12, 25});
+  // The latest expiry ever asked for, and the last one: an evicted member
+  // comes back with the last.
+  std::map<std::pair<uint32_t, ListId>, Nanos> model;
+  std::map<std::pair<uint32_t, ListId>, Nanos> last;
+  Nanos now = kS;
+  for (int step = 0; step < 60000; ++step) {
+    const uint32_t a = 0x0A000000u + rng() % 120;
+    const ListId list = static_cast<ListId>(rng() % 8);
+    const Nanos timeout = (1 + rng() % 30) * kS;
+    t->Add(V4(a), list, now, timeout);
+    Nanos& e = model[{a, list}];
+    e = std::max(e > now ? e : 0, now + timeout);
+    last[{a, list}] = now + timeout;
+    if (rng() % 3 == 0) {
+      now += (rng() % 2) * kS;
+      t->Reclaim(now, rng() % 8);
+    }
+    if (step % 500 == 0) {
+      std::map<ListId, size_t> per_list;
+      t->ForEachMember(now, [&](const IpAddress& addr, ListId l, Nanos expiry) {
+        const uint32_t key = static_cast<uint32_t>(addr.bytes[0]) << 24 |
+                             static_cast<uint32_t>(addr.bytes[1]) << 16 |
+                             static_cast<uint32_t>(addr.bytes[2]) << 8 | addr.bytes[3];
+        ++per_list[l];
+        const auto want = model.find(std::make_pair(key, l));
+        ASSERT_NE(want, model.end()) << "step " << step;
+        ASSERT_LE(expiry, want->second) << "step " << step;
+        ASSERT_GE(expiry, last[want->first]) << "step " << step;
+        ASSERT_EQ(t->ExpiryOf(addr, l, now), expiry);
+      });
+      for (const auto& [l, n] : per_list) {
+        ASSERT_LE(n, t->stats(l).capacity);
+      }
+    }
+  }
+}
+
 // Memory is linear in the sum of the capacities: 64 lists cost what one
 // list of the same total costs, and what Create allocates is what MemoryFor
 // says (--check and the start-up line print it).
