@@ -204,22 +204,53 @@ std::multiset<std::string> SourcesTo(const std::vector<std::vector<uint8_t>>& fr
   return out;
 }
 
+// A dataplane on `text`, launched; null (with a failure recorded) if it cannot be.
+std::unique_ptr<Dataplane> StartPlane(const std::string& text) {
+  absl::StatusOr<Config> config = LoadConfig(text, "ring.toml");
+  EXPECT_TRUE(config.ok()) << config.status();
+  if (!config.ok()) {
+    return nullptr;
+  }
+  absl::StatusOr<std::shared_ptr<const Policy>> policy = Policy::Compile(*config);
+  EXPECT_TRUE(policy.ok()) << policy.status();
+  if (!policy.ok()) {
+    return nullptr;
+  }
+  absl::StatusOr<std::unique_ptr<Dataplane>> dp = Dataplane::Create(*config, *policy);
+  EXPECT_TRUE(dp.ok()) << dp.status();
+  if (!dp.ok()) {
+    return nullptr;
+  }
+  std::cout << (*dp)->ModeLine() << "\n";
+  EXPECT_TRUE((*dp)->Launch().ok());
+  return *std::move(dp);
+}
+
+// A reload builder that compiles `text` against the running policy.
+ReloadBuilder ReloadTo(std::string text) {
+  return [text = std::move(text)](const Policy& running) -> absl::StatusOr<ReloadPlan> {
+    absl::StatusOr<Config> c = LoadConfig(text, "reload.toml");
+    if (!c.ok()) {
+      return c.status();
+    }
+    absl::StatusOr<std::shared_ptr<const Policy>> p = Policy::Compile(*c, running);
+    if (!p.ok()) {
+      return p.status();
+    }
+    return ReloadPlan{*p, "reloaded"};
+  };
+}
+
 void RunScenario(const std::string& tag, const std::string& steering, int queues,
                  SteeringMode want_mode) {
   RingLab lab(tag, queues);
   const std::string text = absl::StrReplaceAll(kConfig, {{"WAN_NAME", lab.name(Side::kWan)},
                                                          {"LAN_NAME", lab.name(Side::kLan)},
                                                          {"STEERING", steering}});
-  absl::StatusOr<Config> config = LoadConfig(text, "ring.toml");
-  ASSERT_TRUE(config.ok()) << config.status();
-  auto policy = Policy::Compile(*config);
-  ASSERT_TRUE(policy.ok()) << policy.status();
-  auto dp = Dataplane::Create(*config, *policy);
-  ASSERT_TRUE(dp.ok()) << dp.status();
-  Dataplane& plane = **dp;
+  std::unique_ptr<Dataplane> dp = StartPlane(text);
+  ASSERT_NE(dp, nullptr);
+  Dataplane& plane = *dp;
   ASSERT_EQ(plane.mode(), want_mode);
-  std::cout << plane.ModeLine() << "\n";
-  ASSERT_TRUE(plane.Launch().ok());
 
   std::mutex mu;
   std::map<std::string, std::set<int>> workers_of;  // address -> workers that added it
@@ -316,18 +347,7 @@ void RunScenario(const std::string& tag, const std::string& steering, int queues
     if (reload_requested.load() && !reload_done.load() && !plane.reload_in_flight()) {
       reload_requested.store(false);
       const absl::Status started = plane.StartReload(
-          [&](const Policy& running) -> absl::StatusOr<ReloadPlan> {
-            auto next_config = LoadConfig(
-                absl::StrReplaceAll(text, {{"dst-port = 555", "dst-port = 556"}}), "ring.toml");
-            if (!next_config.ok()) {
-              return next_config.status();
-            }
-            auto next = Policy::Compile(*next_config, running);
-            if (!next.ok()) {
-              return next.status();
-            }
-            return ReloadPlan{*next, "reloaded"};
-          },
+          ReloadTo(absl::StrReplaceAll(text, {{"dst-port = 555", "dst-port = 556"}})),
           [&](const absl::Status& st, const std::string& message) {
             reload_status = st;
             std::cout << message << "\n";
@@ -506,18 +526,11 @@ TraceResult RunTrace(const std::string& tag, Feed feed) {
                      {"WORKERS", absl::StrCat(workers)},
                      {"STEERING", feed == Feed::kDispatcher ? "dispatcher" : "rss"}});
   TraceResult result;
-  absl::StatusOr<Config> config = LoadConfig(text, "trace.toml");
-  EXPECT_TRUE(config.ok()) << config.status();
-  auto policy = Policy::Compile(*config);
-  EXPECT_TRUE(policy.ok()) << policy.status();
-  auto dp = Dataplane::Create(*config, *policy);
-  EXPECT_TRUE(dp.ok()) << dp.status();
-  if (!dp.ok()) {
+  std::unique_ptr<Dataplane> dp = StartPlane(text);
+  if (dp == nullptr) {
     return result;
   }
-  Dataplane& plane = **dp;
-  std::cout << plane.ModeLine() << "\n";
-  EXPECT_TRUE(plane.Launch().ok());
+  Dataplane& plane = *dp;
 
   const std::vector<TraceStep> trace = BuildTrace();
   std::map<std::vector<uint8_t>, size_t> index;
@@ -672,14 +685,9 @@ TEST(RingTest, HundredReloadsUnderTraffic) {
       kReloadFull, {{"WAN_NAME", lab.name(Side::kWan)}, {"LAN_NAME", lab.name(Side::kLan)}});
   const std::string reduced = ReducedPolicy(full);
   ASSERT_NE(full, reduced);
-  absl::StatusOr<Config> config = LoadConfig(full, "full.toml");
-  ASSERT_TRUE(config.ok()) << config.status();
-  auto policy = Policy::Compile(*config);
-  ASSERT_TRUE(policy.ok()) << policy.status();
-  auto dp = Dataplane::Create(*config, *policy);
-  ASSERT_TRUE(dp.ok()) << dp.status();
-  Dataplane& plane = **dp;
-  ASSERT_TRUE(plane.Launch().ok());
+  std::unique_ptr<Dataplane> dp = StartPlane(full);
+  ASSERT_NE(dp, nullptr);
+  Dataplane& plane = *dp;
 
   constexpr int kReloads = 100;
   constexpr int kGranted = 12;
@@ -728,19 +736,8 @@ TEST(RingTest, HundredReloadsUnderTraffic) {
     if (knocked.load() && started < kReloads && !plane.reload_in_flight()) {
       const std::string& text = started % 2 == 0 ? reduced : full;
       ++started;
-      const absl::Status s = plane.StartReload(
-          [text](const Policy& running) -> absl::StatusOr<ReloadPlan> {
-            auto c = LoadConfig(text, "reload.toml");
-            if (!c.ok()) {
-              return c.status();
-            }
-            auto p = Policy::Compile(*c, running);
-            if (!p.ok()) {
-              return p.status();
-            }
-            return ReloadPlan{*p, "reloaded"};
-          },
-          [&](const absl::Status& st, const std::string&) {
+      const absl::Status s =
+          plane.StartReload(ReloadTo(text), [&](const absl::Status& st, const std::string&) {
             if (!st.ok()) {
               failures.push_back(std::string(st.message()));
             }
@@ -813,14 +810,9 @@ action = "accept"
 connection-state = "established,related"
 )",
                           {{"WAN_NAME", lab.name(Side::kWan)}, {"LAN_NAME", lab.name(Side::kLan)}});
-  absl::StatusOr<Config> config = LoadConfig(text, "ct.toml");
-  ASSERT_TRUE(config.ok()) << config.status();
-  auto policy = Policy::Compile(*config);
-  ASSERT_TRUE(policy.ok()) << policy.status();
-  auto dp = Dataplane::Create(*config, *policy);
-  ASSERT_TRUE(dp.ok()) << dp.status();
-  Dataplane& plane = **dp;
-  ASSERT_TRUE(plane.Launch().ok());
+  std::unique_ptr<Dataplane> dp = StartPlane(text);
+  ASSERT_NE(dp, nullptr);
+  Dataplane& plane = *dp;
 
   const std::string host = "192.0.2.50";
   std::atomic<uint64_t> fed{0};
@@ -852,23 +844,11 @@ connection-state = "established,related"
   hooks.should_stop = [&] {
     if (reload.exchange(false)) {
       EXPECT_TRUE(plane
-                      .StartReload(
-                          [&](const Policy& running) -> absl::StatusOr<ReloadPlan> {
-                            auto c = LoadConfig(absl::StrReplaceAll(text, {{"\"30s\"", "\"1s\""}}),
-                                                "ct.toml");
-                            if (!c.ok()) {
-                              return c.status();
-                            }
-                            auto p = Policy::Compile(*c, running);
-                            if (!p.ok()) {
-                              return p.status();
-                            }
-                            return ReloadPlan{*p, "reloaded"};
-                          },
-                          [&](const absl::Status& st, const std::string&) {
-                            EXPECT_TRUE(st.ok()) << st;
-                            reloaded.store(true);
-                          })
+                      .StartReload(ReloadTo(absl::StrReplaceAll(text, {{"\"30s\"", "\"1s\""}})),
+                                   [&](const absl::Status& st, const std::string&) {
+                                     EXPECT_TRUE(st.ok()) << st;
+                                     reloaded.store(true);
+                                   })
                       .ok());
     }
     return done.load();
