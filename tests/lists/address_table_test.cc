@@ -275,6 +275,9 @@ TEST(AddressTableTest, MemoryLinearInTheSumOfCapacities) {
   {
     std::unique_ptr<AddressTable> t = Table(many);
     const size_t used = mallinfo2().uordblks + mallinfo2().hblkhd - before;
+    if (used == 0) {
+      GTEST_SKIP() << "malloc does not report its use here (a sanitizer's allocator)";
+    }
     EXPECT_GE(used, AddressTable::MemoryFor(many));
     EXPECT_LT(used, AddressTable::MemoryFor(many) * 11 / 10);
   }
