@@ -257,6 +257,9 @@ namespace {
 [[gnu::noinline]] Decision ClassifyFragment(const Policy& policy, ClassifierState& state,
                                             std::span<const uint8_t> frame, const ParsedPacket& pkt,
                                             InterfaceList in, Nanos now, const PacketHint* hint) {
+  if (state.fragments == nullptr) {
+    return ClassifyUnfragmented(policy, state, frame, pkt, in, now, hint);
+  }
   if (pkt.later_fragment) {
     const DropReason r = state.fragments->Later(pkt, now);
     return r == DropReason::kNone ? Decision{Verdict::kAccept} : Decision{Verdict::kDrop, r};
@@ -270,10 +273,26 @@ namespace {
 Decision ClassifyHinted(const Policy& policy, ClassifierState& state,
                         std::span<const uint8_t> frame, const ParsedPacket& pkt, InterfaceList in,
                         Nanos now, const PacketHint* hint) {
-  if (pkt.fragment && state.fragments != nullptr) [[unlikely]] {
+  if (pkt.fragment) [[unlikely]] {
     return ClassifyFragment(policy, state, frame, pkt, in, now, hint);
   }
   return ClassifyUnfragmented(policy, state, frame, pkt, in, now, hint);
+}
+
+// Packets `base`..`base + n` that another worker owns become kMissteered;
+// every IP packet's Toeplitz hash goes to state.steer_hash.
+void MarkMissteered(const ClassifierState& state, std::span<const ParsedPacket> pkts,
+                    std::span<Decision> out, size_t base, size_t n, InterfaceList in) {
+  for (size_t i = base; i < base + n; ++i) {
+    if (out[i].reason != DropReason::kNone || pkts[i].family == Family::kNone) {
+      continue;
+    }
+    const uint32_t rss = state.steering->Hash(WanSideAddress(pkts[i], in));
+    state.steer_hash[i] = rss;
+    if (state.steering->Owner(rss) != state.worker_id) {
+      out[i] = Decision{Verdict::kDrop, DropReason::kMissteered};
+    }
+  }
 }
 
 }  // namespace
@@ -296,23 +315,16 @@ size_t ClassifyBurst(const Policy& policy, ClassifierState& state,
       const DropReason bad = ParsePacket(frames[i], pkts[i]);
       out[i] = Decision{bad == DropReason::kNone ? Verdict::kAccept : Verdict::kDrop, bad};
     }
-    // The WAN-side address is the one steering, the lists and the flow table
-    // are keyed by.
+    if (state.steering != nullptr) {
+      MarkMissteered(state, pkts, out, base, n, in);
+    }
+    // The WAN-side address is the one the lists and the flow table are keyed by.
     for (size_t i = base; i < base + n; ++i) {
       if (out[i].reason != DropReason::kNone || pkts[i].family == Family::kNone) {
         continue;
       }
-      const IpAddress& wan_side = WanSideAddress(pkts[i], in);
-      if (state.steering != nullptr) {
-        const uint32_t rss = state.steering->Hash(wan_side);
-        state.steer_hash[i] = rss;
-        if (state.steering->Owner(rss) != state.worker_id) {
-          out[i] = Decision{Verdict::kDrop, DropReason::kMissteered};
-          continue;
-        }
-      }
       PacketHint& h = hints[i - base];
-      h.list_hash = AddressTable::Hash(wan_side);
+      h.list_hash = AddressTable::Hash(WanSideAddress(pkts[i], in));
       state.lists->Prefetch(h.list_hash);
       if (state.conntrack != nullptr) {
         ConnTable::FillHint(pkts[i], in, h.flow);

@@ -44,10 +44,12 @@ struct FlowKey {
   bool operator==(const FlowKey&) const = default;
 };
 
-// The flow key of a packet arriving on `in` (not an ICMP error), and its hash.
+// The flow key of a packet arriving on `in`, and its hash. Its remote end is
+// WanSideAddress(pkt, in) for every packet FlowOf is used for (an ICMP
+// error's flow is QuotedFlowOf's), without that function's ICMP test.
 inline uint64_t FlowOf(const ParsedPacket& pkt, InterfaceList in, FlowKey& k) {
   const bool from_wan = in == InterfaceList::kWan;
-  const IpAddress& remote = WanSideAddress(pkt, in);
+  const IpAddress& remote = from_wan ? pkt.src : pkt.dst;
   const IpAddress& local = from_wan ? pkt.dst : pkt.src;
   uint16_t remote_port = 0;
   uint16_t local_port = 0;
