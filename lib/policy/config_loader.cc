@@ -2,6 +2,8 @@
 // Errors carry toml++ source positions: "FILE:LINE:COL: KEY: what was expected".
 #include "policy/config_loader.h"
 
+#include "policy/config_shape.h"
+
 #include <toml++/toml.h>
 #include <charconv>
 #include <fstream>
@@ -89,6 +91,7 @@ class Loader {
   explicit Loader(absl::string_view path) : path_(path) {}
 
   absl::StatusOr<Config> Load(absl::string_view text) {
+    KG_RETURN_IF_ERROR(CheckConfigShape(text, path_));
     toml::table root;
     try {
       root = toml::parse(std::string_view(text.data(), text.size()), std::string(path_));

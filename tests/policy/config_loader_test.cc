@@ -3,6 +3,8 @@
 #include "policy/config_loader.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "policy/config_shape.h"
 #include "policy/policy.h"
 
 #include <gmock/gmock.h>
@@ -14,6 +16,7 @@ namespace knockgate {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 // Loads `text` as "t.toml" and returns the error message ("" if it loaded).
@@ -421,6 +424,46 @@ TEST(PolicyLimitsTest, PortTablesAgreeWithEveryRuleOnEveryPort) {
       }
     }
   }
+}
+
+}  // namespace
+}  // namespace knockgate
+
+namespace knockgate {
+namespace {
+
+// The front door: bounds checked before toml++ parses (it recursed once per
+// dotted segment and overflowed the stack on a 100 KB key).
+TEST(ConfigShapeTest, DeepKeysHeadersAndValuesAreRefusedWithTheirPosition) {
+  std::vector<std::string> parts(50000, "a");
+  EXPECT_THAT(ErrorOf("[policy]\n" + absl::StrJoin(parts, ".") + " = 1\n"),
+              StartsWith("t.toml:2:1: a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a....: a key of more "
+                         "than 32 dotted parts"));
+  EXPECT_THAT(ErrorOf("[" + absl::StrJoin(parts, ".") + "]\n"), StartsWith("t.toml:1:1: "));
+  EXPECT_THAT(ErrorOf("x = " + std::string(40, '[') + std::string(40, ']') + "\n"),
+              StartsWith("t.toml:1:37: x: arrays and inline tables nested more than 32 deep"));
+  // At the bound itself the loader answers as it always did.
+  const std::vector<std::string> at_bound(32, "k");
+  EXPECT_THAT(ErrorOf(absl::StrJoin(at_bound, ".") + " = 1\n"), HasSubstr("k: unknown"));
+  EXPECT_THAT(ErrorOf("x = " + std::string(32, '[') + std::string(32, ']') + "\n"),
+              Not(HasSubstr("nested more than")));
+}
+
+TEST(ConfigShapeTest, StringsAndCommentsAreNotStructure) {
+  const std::string dots(100, '.');
+  const std::string brackets(100, '[');
+  absl::StatusOr<Config> c = LoadConfig(
+      "# " + brackets + dots + "\n[[layer7-protocol]]\nname = \"" + dots + "\"\nregexp = '" +
+          brackets + "'\ncomment = \"\"\"\n" + brackets + "\n\"\"\"\n",
+      "t.toml");
+  // Only the regexp itself is wrong (Hyperscan's business, not the scanner's).
+  EXPECT_TRUE(c.ok()) << c.status();
+}
+
+TEST(ConfigShapeTest, FilesOver16MiBAreRefusedBeforeParsing) {
+  const std::string huge(kMaxConfigBytes + 1, '#');
+  EXPECT_THAT(ErrorOf(huge), StartsWith("t.toml:1:1: (file): 16777217 bytes; a config may hold "
+                                        "at most 16 MiB"));
 }
 
 }  // namespace
