@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "classify/classifier.h"
+#include "common/read_file.h"
 #include "classify/worker_memory.h"
 #include "options.h"
 #include "policy/config_loader.h"
@@ -17,14 +18,12 @@ namespace knockgate {
 namespace {
 
 int ImportRouterOsFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::cerr << path << ": cannot open RouterOS script\n";
+  absl::StatusOr<std::string> text = ReadFileBounded(path, "RouterOS script");
+  if (!text.ok()) {
+    std::cerr << text.status().message() << "\n";
     return 1;
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  absl::StatusOr<std::string> toml = ImportRouterOs(text.str(), path);
+  absl::StatusOr<std::string> toml = ImportRouterOs(*text, path);
   if (!toml.ok()) {
     std::cerr << toml.status().message() << "\n";
     return 1;

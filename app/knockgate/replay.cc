@@ -77,7 +77,8 @@ absl::Status ReplayPcap(const Policy& policy, const std::string& pcap_path, std:
   Nanos first = 0;
   pcap_pkthdr* hdr = nullptr;
   const u_char* data = nullptr;
-  while (pcap_next_ex(pcap.get(), &hdr, &data) == 1) {
+  int rc;
+  while ((rc = pcap_next_ex(pcap.get(), &hdr, &data)) == 1) {
     const Nanos now = static_cast<Nanos>(hdr->ts.tv_sec) * kNanosPerSecond +
                       static_cast<Nanos>(hdr->ts.tv_usec);  // nanosecond precision
     if (frames++ == 0) {
@@ -112,6 +113,12 @@ absl::Status ReplayPcap(const Policy& policy, const std::string& pcap_path, std:
     ++(d.verdict == Verdict::kAccept ? forwarded : drops[static_cast<size_t>(d.reason)]);
   }
 
+  if (rc != PCAP_ERROR_BREAK) {
+    // A truncated record or an absurd length: libpcap says which; it is not
+    // the end of the capture.
+    return absl::DataLossError(
+        absl::StrCat(pcap_path, ": record ", frames + 1, ": ", pcap_geterr(pcap.get())));
+  }
   out << "\nframes=" << frames << " forwarded=" << forwarded << "\n";
   for (size_t r = 1; r < kDropReasonCount; ++r) {
     if (drops[r] != 0) {

@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/read_file.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 
@@ -1031,13 +1032,8 @@ absl::StatusOr<Config> LoadConfig(absl::string_view text, absl::string_view path
 }
 
 absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(absl::StrCat(path, ": cannot open config file"));
-  }
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return LoadConfig(buf.str(), path);
+  KG_ASSIGN_OR_RETURN(const std::string text, ReadFileBounded(path, "config file"));
+  return LoadConfig(text, path);
 }
 
 }  // namespace knockgate

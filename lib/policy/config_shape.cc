@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/strings.h"
 
 namespace knockgate {
 namespace {
@@ -166,18 +167,14 @@ class Scanner {
   // The key at `from` as written, cut short.
   std::string Excerpt(size_t from) const {
     size_t end = from;
-    while (end < text_.size() && end - from < 40 && text_[end] != '=' && text_[end] != '\n' &&
-           text_[end] != ']') {
+    while (end < text_.size() && text_[end] != '=' && text_[end] != '\n' && text_[end] != ']') {
       ++end;
     }
-    std::string key(text_.substr(from, end - from));
+    absl::string_view key = text_.substr(from, end - from);
     while (!key.empty() && (key.back() == ' ' || key.back() == '\t')) {
-      key.pop_back();
+      key.remove_suffix(1);
     }
-    if (end - from == 40) {
-      key += "...";
-    }
-    return key;
+    return knockgate::Excerpt(key);
   }
 
   absl::string_view text_;

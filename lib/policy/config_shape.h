@@ -7,10 +7,11 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "common/read_file.h"
 
 namespace knockgate {
 
-inline constexpr size_t kMaxConfigBytes = 16u << 20;
+inline constexpr size_t kMaxConfigBytes = kMaxInputFileBytes;
 // Dotted-key segments, table-header segments, and arrays or inline tables
 // inside one another.
 inline constexpr int kMaxConfigDepth = 32;

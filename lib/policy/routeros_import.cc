@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/status_macros.h"
+#include "common/strings.h"
 #include "policy/config_loader.h"
 
 namespace knockgate {
@@ -79,7 +80,8 @@ class Importer {
 
  private:
   absl::Status Error(absl::string_view word, absl::string_view why) const {
-    return absl::InvalidArgumentError(absl::StrCat(path_, ":", line_, ": ", word, ": ", why));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path_, ":", line_, ": ", Excerpt(word), ": ", why));
   }
 
   absl::Status MapBack(const absl::Status& s) const {

@@ -64,6 +64,29 @@ expect "late knock stays closed" sh -c "$(declare -f verdict); tmp=$tmp; verdict
 expect "grant over after 30m" sh -c "$(declare -f verdict); tmp=$tmp; verdict 25 | grep -q 'drop (wan_default)'"
 expect "counters printed" grep -q '^frames=25 forwarded=5$' "$tmp/replay.out"
 
+# Hostile files: one line naming file and position, exit 1, never a crash.
+head -c -10 "$SRC/tests/data/seed.pcap" >"$tmp/cut.pcap"
+"$KG" --replay "$tmp/cut.pcap" --config "$SRC/conf/knockgate.toml" >"$tmp/cut.out" 2>&1
+expect "--replay of a truncated capture fails with status 1" test $? -eq 1
+expect "and names the record" grep -q "^knockgate: $tmp/cut.pcap: record 25: truncated dump file" "$tmp/cut.out"
+/usr/bin/python3 -c "
+import struct, sys
+d = bytearray(open(sys.argv[1], 'rb').read())
+struct.pack_into('<I', d, 24 + 8, 0x7fffffff)  # the first record's captured length
+open(sys.argv[2], 'wb').write(d)" "$SRC/tests/data/seed.pcap" "$tmp/absurd.pcap"
+"$KG" --replay "$tmp/absurd.pcap" --config "$SRC/conf/knockgate.toml" >"$tmp/absurd.out" 2>&1
+expect "--replay of an absurd record length fails with status 1, naming the record" \
+  sh -c "test $? -eq 1 && grep -q '^knockgate: $tmp/absurd.pcap: record 1: invalid packet capture length' '$tmp/absurd.out'"
+/usr/bin/python3 -c "import sys; sys.stdout.write('.'.join(['a'] * 50000) + ' = 1\n')" >"$tmp/deep.toml"
+"$KG" --check --config "$tmp/deep.toml" >"$tmp/deep.out" 2>&1
+expect "--check of a key 50,000 parts deep fails with status 1" test $? -eq 1
+expect "and says where" grep -q "^$tmp/deep.toml:1:1: a.a.a.*: a key of more than 32 dotted parts" "$tmp/deep.out"
+head -c 3000 /dev/urandom | tr -d '\n' >"$tmp/garbage.rsc"
+"$KG" --import-routeros "$tmp/garbage.rsc" >"$tmp/garbage.out" 2>&1
+expect "--import-routeros of binary garbage fails with status 1" test $? -eq 1
+expect "with one short, printable line" \
+  sh -c "test \$(wc -l <'$tmp/garbage.out') -eq 1 && test \$(wc -c <'$tmp/garbage.out') -lt 400 && ! LC_ALL=C grep -q '[^[:print:]]' '$tmp/garbage.out'"
+
 printf '/ip firewall filter\nadd chain=input in-interface=ether1 action=drop\n' >"$tmp/x.rsc"
 "$KG" --import-routeros "$tmp/x.rsc" >"$tmp/import.out" 2>&1
 expect "--import-routeros refuses what it cannot express, with status 1" test $? -eq 1

@@ -11,6 +11,7 @@
 #include <rte_thash.h>
 #include <unistd.h>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -24,6 +25,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "classify/event_text.h"
 #include "dataplane/dataplane.h"
@@ -871,6 +873,60 @@ connection-state = "established,related"
   }();
   EXPECT_EQ(from.count("198.18.0.1"), 1u) << "a flow from before keeps its 30 s";
   EXPECT_EQ(from.count("198.18.0.2"), 0u) << "a flow from after the reload ends after 1 s";
+}
+
+// SIGHUP with a hostile file (a key 50,000 parts deep, which crashed toml++)
+// is refused with its position, and the gateway keeps forwarding.
+TEST(RingTest, HostileReloadKeepsTheRunningPolicy) {
+  RingLab lab("hr", 1);
+  const std::string text = absl::StrReplaceAll(kConfig, {{"WAN_NAME", lab.name(Side::kWan)},
+                                                         {"LAN_NAME", lab.name(Side::kLan)},
+                                                         {"workers = 3", "workers = 1"},
+                                                         {"STEERING", "auto"}});
+  std::unique_ptr<Dataplane> dp = StartPlane(text);
+  ASSERT_NE(dp, nullptr);
+  Dataplane& plane = *dp;
+  std::vector<std::string> parts(50000, "a");
+  absl::Status result = absl::UnknownError("no answer");
+  std::atomic<bool> answered{false};
+  std::atomic<bool> done{false};
+  bool started = false;
+  uint64_t fed = 0;
+  std::vector<std::vector<uint8_t>> lan;
+  std::thread traffic([&] {
+    while (!answered.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    for (uint16_t port : {888, 555, 222, 80}) {
+      lab.Feed(Side::kWan, 0, Syn(Client(5), port));
+      ++fed;
+      while (plane.worker(0).counters().classified.Get() < fed) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    }
+    lan = lab.Drain(Side::kLan);
+    done.store(true);
+  });
+  MainLoopHooks hooks;
+  hooks.should_stop = [&] {
+    if (!started) {
+      started = true;
+      EXPECT_TRUE(plane
+                      .StartReload(ReloadTo(text + absl::StrJoin(parts, ".") + " = 1\n"),
+                                   [&](const absl::Status& st, const std::string&) {
+                                     result = st;
+                                     answered.store(true);
+                                   })
+                      .ok());
+    }
+    return done.load();
+  };
+  hooks.on_event = [](const Policy&, const Event&) {};
+  plane.RunMain(hooks);
+  traffic.join();
+  EXPECT_FALSE(result.ok());
+  EXPECT_THAT(std::string(result.message()), ::testing::HasSubstr("a key of more than 32"));
+  EXPECT_EQ(SourcesTo(lan, 80).count(Client(5)), 1u) << "the running policy still knocks open";
 }
 
 }  // namespace
