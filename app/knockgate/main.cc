@@ -5,8 +5,8 @@
 #include <sstream>
 
 #include "classify/classifier.h"
-#include "common/read_file.h"
 #include "classify/worker_memory.h"
+#include "common/read_file.h"
 #include "options.h"
 #include "policy/config_loader.h"
 #include "policy/policy.h"

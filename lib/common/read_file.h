@@ -21,9 +21,9 @@ inline absl::StatusOr<std::string> ReadFileBounded(const std::string& path, cons
   }
   const std::streamoff size = in.tellg();
   if (size > static_cast<std::streamoff>(kMaxInputFileBytes)) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ":1:1: (file): ", size, " bytes; a ",
-                                                   what, " may hold at most ",
-                                                   kMaxInputFileBytes >> 20, " MiB"));
+    return absl::InvalidArgumentError(absl::StrCat(path, ":1:1: (file): ", size, " bytes; a ", what,
+                                                   " may hold at most ", kMaxInputFileBytes >> 20,
+                                                   " MiB"));
   }
   in.seekg(0);
   std::stringstream buf;
