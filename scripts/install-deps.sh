@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   # build
   build-essential meson ninja-build pkg-config clang-format
+  # fuzzing (tests/fuzz, scripts/fuzz.sh)
+  clang libfuzzer-14-dev
   # libraries
   libdpdk-dev dpdk dpdk-dev libhyperscan-dev libabsl-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev libpcap-dev libpcre2-dev

@@ -20,3 +20,6 @@ fi
 ninja -C build-asan
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 meson test -C build-asan --no-rebuild \
   --print-errorlogs --num-processes 2 --suite unit --suite integration
+# Every libFuzzer target for half a minute from its seed corpus (clang, ASan +
+# UBSan); scripts/fuzz.sh runs them for hours.
+./scripts/fuzz.sh 30
