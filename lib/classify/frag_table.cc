@@ -8,14 +8,6 @@
 namespace knockgate {
 namespace {
 
-uint32_t SlotsFor(uint32_t capacity) {
-  uint32_t slots = 16;
-  while (slots < capacity * 2u) {
-    slots <<= 1;
-  }
-  return slots;
-}
-
 // The L4 header bytes a fragment must not overlap, when the first fragment
 // did not say: the smallest header of the protocol.
 uint16_t MinimalL4Header(uint8_t protocol) {
@@ -45,7 +37,7 @@ uint64_t FragTable::MemoryFor(uint32_t capacity) {
 }
 
 FragTable::FragTable(uint32_t capacity) : entries_(capacity) {
-  const uint32_t slots = SlotsFor(capacity);
+  const uint64_t slots = SlotsFor(capacity);
   slots_.assign(slots, kEmpty);
   slot_mask_ = slots - 1;
 }

@@ -7,6 +7,16 @@
 
 namespace knockgate {
 
+// Index slots for `entries`: a power of two, at most half full (a probe past
+// a slot costs a load of that entry's key).
+inline uint64_t SlotsFor(uint64_t entries) {
+  uint64_t slots = 16;
+  while (slots < entries * 2) {
+    slots <<= 1;
+  }
+  return slots;
+}
+
 // Removes `entry` from `slots` by backward-shift deletion: later members of
 // its probe run move into the gap, so lookups never meet tombstones.
 // `home(e)` is the slot entry e hashes to.

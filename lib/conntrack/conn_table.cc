@@ -44,10 +44,7 @@ ConnTable::ConnTable(const ConntrackConfig& config) : config_(config) {
   for (uint32_t e = config.capacity; e > 0; --e) {
     free_.push_back(e - 1);
   }
-  size_t slots = 16;
-  while (slots < config.capacity * 2ull) {
-    slots <<= 1;
-  }
+  const uint64_t slots = SlotsFor(config.capacity);
   slots_.assign(slots, kEmpty);
   slot_mask_ = slots - 1;
 }

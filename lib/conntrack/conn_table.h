@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/hash.h"
+#include "common/open_addressing.h"
 #include "packet/parser.h"
 #include "packet/steering.h"
 #include "policy/model.h"
@@ -105,11 +106,7 @@ class ConnTable {
   static absl::StatusOr<std::unique_ptr<ConnTable>> Create(const ConntrackConfig& config);
   // What Create allocates for `capacity` flows, in bytes.
   static uint64_t MemoryFor(uint32_t capacity) {
-    uint64_t slots = 16;
-    while (slots < capacity * 2ull) {
-      slots <<= 1;
-    }
-    return capacity * (sizeof(Entry) + 2 * sizeof(uint32_t)) + slots * sizeof(uint32_t);
+    return capacity * (sizeof(Entry) + 2 * sizeof(uint32_t)) + SlotsFor(capacity) * sizeof(uint32_t);
   }
 
   // A packet's flow key and its hash, computed once per packet: a burst

@@ -13,15 +13,6 @@
 namespace knockgate {
 namespace {
 
-// Index slots for `records`: a power of two, at most half full.
-uint64_t SlotsFor(uint64_t records) {
-  uint64_t slots = 16;
-  while (slots < records * 2) {
-    slots <<= 1;
-  }
-  return slots;
-}
-
 }  // namespace
 
 uint64_t AddressTable::TotalCapacity(std::span<const uint32_t> capacities) {

@@ -436,16 +436,18 @@ namespace {
 // dotted segment and overflowed the stack on a 100 KB key).
 TEST(ConfigShapeTest, DeepKeysHeadersAndValuesAreRefusedWithTheirPosition) {
   std::vector<std::string> parts(50000, "a");
-  EXPECT_THAT(ErrorOf("[policy]\n" + absl::StrJoin(parts, ".") + " = 1\n"),
+  EXPECT_THAT(ErrorOf(absl::StrCat("[policy]\n", absl::StrJoin(parts, "."), " = 1\n")),
               StartsWith("t.toml:2:1: a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a....: a key of more "
                          "than 32 dotted parts"));
-  EXPECT_THAT(ErrorOf("[" + absl::StrJoin(parts, ".") + "]\n"), StartsWith("t.toml:1:1: "));
-  EXPECT_THAT(ErrorOf("x = " + std::string(40, '[') + std::string(40, ']') + "\n"),
+  EXPECT_THAT(ErrorOf(absl::StrCat("[", absl::StrJoin(parts, "."), "]\n")),
+              StartsWith("t.toml:1:1: "));
+  EXPECT_THAT(ErrorOf(absl::StrCat("x = ", std::string(40, '['), std::string(40, ']'), "\n")),
               StartsWith("t.toml:1:37: x: arrays and inline tables nested more than 32 deep"));
   // At the bound itself the loader answers as it always did.
   const std::vector<std::string> at_bound(32, "k");
-  EXPECT_THAT(ErrorOf(absl::StrJoin(at_bound, ".") + " = 1\n"), HasSubstr("k: unknown"));
-  EXPECT_THAT(ErrorOf("x = " + std::string(32, '[') + std::string(32, ']') + "\n"),
+  EXPECT_THAT(ErrorOf(absl::StrCat(absl::StrJoin(at_bound, "."), " = 1\n")),
+              HasSubstr("k: unknown"));
+  EXPECT_THAT(ErrorOf(absl::StrCat("x = ", std::string(32, '['), std::string(32, ']'), "\n")),
               Not(HasSubstr("nested more than")));
 }
 
@@ -453,8 +455,8 @@ TEST(ConfigShapeTest, StringsAndCommentsAreNotStructure) {
   const std::string dots(100, '.');
   const std::string brackets(100, '[');
   absl::StatusOr<Config> c = LoadConfig(
-      "# " + brackets + dots + "\n[[layer7-protocol]]\nname = \"" + dots + "\"\nregexp = '" +
-          brackets + "'\ncomment = \"\"\"\n" + brackets + "\n\"\"\"\n",
+      absl::StrCat("# ", brackets, dots, "\n[[layer7-protocol]]\nname = \"", dots, "\"\nregexp = '",
+                   brackets, "'\ncomment = \"\"\"\n", brackets, "\n\"\"\"\n"),
       "t.toml");
   // Only the regexp itself is wrong (Hyperscan's business, not the scanner's).
   EXPECT_TRUE(c.ok()) << c.status();
