@@ -106,7 +106,8 @@ class ConnTable {
   static absl::StatusOr<std::unique_ptr<ConnTable>> Create(const ConntrackConfig& config);
   // What Create allocates for `capacity` flows, in bytes.
   static uint64_t MemoryFor(uint32_t capacity) {
-    return capacity * (sizeof(Entry) + 2 * sizeof(uint32_t)) + SlotsFor(capacity) * sizeof(uint32_t);
+    return capacity * (sizeof(Entry) + 2 * sizeof(uint32_t)) +
+           SlotsFor(capacity) * sizeof(uint32_t);
   }
 
   // A packet's flow key and its hash, computed once per packet: a burst

@@ -11,9 +11,7 @@
 #include "common/open_addressing.h"
 
 namespace knockgate {
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 uint64_t AddressTable::TotalCapacity(std::span<const uint32_t> capacities) {
   uint64_t total = 0;
