@@ -92,10 +92,6 @@ class Dataplane {
   const TscClock& clock() const { return clock_; }
   // The running policy (main lcore, or a reload's builder).
   const Policy& policy() const { return *policy_; }
-  uint64_t generation() const { return generation_; }
-  // Who owns which hash: the table the ports' redirection tables and the
-  // dispatcher follow.
-  const SteeringTable& steering() const { return *steering_; }
   // The worker that owns the WAN-side address of a frame arriving on `side`.
   uint16_t SteerFrame(Side side, std::span<const uint8_t> frame) const;
   // Wall-clock nanoseconds (CLOCK_REALTIME) at TscClock's zero.

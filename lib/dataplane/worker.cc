@@ -170,7 +170,7 @@ void Worker::FlushEvents() {
 
 void Worker::MaybeSwitchPolicy() {
   PolicyUpdate* u = update_.load(std::memory_order_acquire);
-  if (u == nullptr || u->generation == switched_.load(std::memory_order_relaxed)) {
+  if (u == nullptr || u->generation == state_.generation) {
     return;
   }
   // Events of the old policy leave first: they carry its generation, and the
@@ -187,7 +187,6 @@ void Worker::MaybeSwitchPolicy() {
     std::swap(layer7_, u->layer7);
   }
   state_.layer7 = policy_->layer7_database() != nullptr ? layer7_.get() : nullptr;
-  switched_.store(u->generation, std::memory_order_release);
 }
 
 int Worker::Run() {

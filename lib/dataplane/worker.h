@@ -94,13 +94,12 @@ class Worker {
   // The lcore's main loop; returns when `stop` is set.
   int Run();
 
-  // control: hands `update` to the worker; it switches between two bursts,
-  // reports update->generation from switched_generation(), and then reports
-  // a quiescent state on `qsbr`. From then on it reads only
-  // update->generation, and nothing of an update offered earlier: the control
-  // plane frees an update only after a later one's grace period.
+  // control: hands `update` to the worker; it switches between two bursts
+  // and then reports a quiescent state on its grace-period variable. From
+  // then on it reads only update->generation, and nothing of an update
+  // offered earlier: the control plane frees an update only after a later
+  // one's grace period.
   void Offer(PolicyUpdate* update) { update_.store(update, std::memory_order_release); }
-  uint64_t switched_generation() const { return switched_.load(std::memory_order_acquire); }
 
   uint16_t id() const { return id_; }
   const WorkerCounters& counters() const { return counters_; }
@@ -131,7 +130,6 @@ class Worker {
   const uint16_t id_;
   std::shared_ptr<const Policy> policy_;
   std::atomic<PolicyUpdate*> update_{nullptr};  // datapath: ro, control: wo
-  std::atomic<uint64_t> switched_{0};           // datapath: wo, control: ro
   const DataplaneConfig config_;
   const WorkerIo io_;
   const TscClock& clock_;
