@@ -173,7 +173,6 @@ class ConnTable {
     config_ = config;
     config_.capacity = capacity;
   }
-  const ConntrackConfig& config() const { return config_; }
 
   const Stats& stats() const { return stats_; }
   TcpState tcp_state(const FlowKey& key, Nanos now) const;

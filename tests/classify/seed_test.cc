@@ -262,7 +262,23 @@ class FragmentTest : public SeedTest {
   std::unique_ptr<FragTable> frags_;
 };
 
-// A UDP datagram's fragment: offset in 8-byte units.
+// Fragment `offset` (8-byte units) of datagram `id` carrying `s`'s header:
+// IPv4 flags, or an IPv6 fragment header.
+std::vector<uint8_t> Fragment(PacketSpec s, uint16_t id, uint16_t offset, bool more) {
+  s.payload.assign(64, 'x');
+  if (ParseIpAddress(s.src)->family == Family::kIpv6) {
+    const uint16_t off = static_cast<uint16_t>(offset << 3 | (more ? 1 : 0));
+    s.ipv6_ext = {s.protocol, 0, uint8_t(off >> 8), uint8_t(off),
+                  0,          0, uint8_t(id >> 8),  uint8_t(id)};
+    s.ipv6_first_next = 44;
+  } else {
+    s.ip_id = id;
+    s.frag_offset = offset;
+    s.more_fragments = more;
+  }
+  return BuildPacket(s);
+}
+
 std::vector<uint8_t> UdpFragment(const char* src, const char* dst, uint16_t sport, uint16_t dport,
                                  uint16_t id, uint16_t offset, bool more) {
   PacketSpec s;
@@ -271,25 +287,7 @@ std::vector<uint8_t> UdpFragment(const char* src, const char* dst, uint16_t spor
   s.dst = dst;
   s.src_port = sport;
   s.dst_port = dport;
-  s.payload.assign(64, 'x');
-  s.ip_id = id;
-  s.frag_offset = offset;
-  s.more_fragments = more;
-  if (ParseIpAddress(src)->family == Family::kIpv6) {
-    const uint16_t off = static_cast<uint16_t>(offset << 3 | (more ? 1 : 0));
-    s.ipv6_ext = {17,
-                  0,
-                  static_cast<uint8_t>(off >> 8),
-                  static_cast<uint8_t>(off),
-                  0,
-                  0,
-                  uint8_t(id >> 8),
-                  uint8_t(id)};
-    s.ipv6_first_next = 44;
-    s.frag_offset = 0;
-    s.more_fragments = false;
-  }
-  return BuildPacket(s);
+  return Fragment(s, id, offset, more);
 }
 
 std::vector<uint8_t> TcpFragment(const char* src, const char* dst, uint16_t sport, uint16_t dport,
@@ -300,11 +298,7 @@ std::vector<uint8_t> TcpFragment(const char* src, const char* dst, uint16_t spor
   s.src_port = sport;
   s.dst_port = dport;
   s.tcp_flags = flags;
-  s.payload.assign(64, 'x');
-  s.ip_id = id;
-  s.frag_offset = offset;
-  s.more_fragments = more;
-  return BuildPacket(s);
+  return Fragment(s, id, offset, more);
 }
 
 constexpr InterfaceList kLan = InterfaceList::kLan;
