@@ -9,7 +9,7 @@
 
 #include "absl/strings/str_replace.h"
 #include "bench_util.h"
-#include "classify/classifier.h"
+#include "classify/classifier_shard.h"
 #include "policy/config_loader.h"
 
 namespace knockgate::perf {
@@ -22,10 +22,9 @@ enum Class { kTrusted, kUnknown, kKnock, kLayer7Knock, kBlacklisted, kConntrackR
 
 struct Setup {
   std::shared_ptr<const Policy> policy;
-  std::unique_ptr<AddressTable> lists;
-  std::unique_ptr<ConnTable> conntrack;
-  std::unique_ptr<HyperscanScanner> scanner;
-  std::unique_ptr<ClassifierState> state;
+  std::unique_ptr<ClassifierShard> shard;
+  AddressTable* lists = nullptr;     // shard's
+  ClassifierState* state = nullptr;  // shard's
   std::vector<std::vector<uint8_t>> frames;
   std::vector<std::vector<uint8_t>> openers;  // conntrack reply: the LAN side's SYNs
   InterfaceList in = InterfaceList::kWan;
@@ -40,14 +39,9 @@ std::unique_ptr<Setup> Build(Class cls) {
       absl::StrReplaceAll(text.str(), {{"disabled = true", "disabled = false"}}), "knockgate.toml");
   auto s = std::make_unique<Setup>();
   s->policy = *Policy::Compile(*config);
-  s->lists = std::move(AddressTable::Create(s->policy->ListCapacities())).value();
-  s->conntrack = std::move(ConnTable::Create(s->policy->conntrack())).value();
-  s->scanner = std::move(HyperscanScanner::Create(*s->policy->layer7_database())).value();
-  s->state = std::make_unique<ClassifierState>();
-  s->state->lists = s->lists.get();
-  s->state->conntrack = s->conntrack.get();
-  s->state->layer7 = s->scanner.get();
-  s->state->rule_counters.resize(s->policy->rules().size());
+  s->shard = std::move(ClassifierShard::Create(*s->policy)).value();
+  s->lists = s->shard->lists.get();
+  s->state = &s->shard->state;
   std::mt19937 rng(42);
   const ListId secured = static_cast<ListId>(s->policy->FindList("secured"));
   const ListId blacklist = static_cast<ListId>(s->policy->FindList("blacklist"));

@@ -9,10 +9,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "classify/classifier.h"
+#include "classify/classifier_shard.h"
 #include "classify/event_text.h"
 #include "common/status_macros.h"
-#include "policy/config_loader.h"
+#include "policy/value_parsers.h"
 
 namespace knockgate {
 namespace {
@@ -53,23 +53,8 @@ absl::Status ReplayPcap(const Policy& policy, const std::string& pcap_path, std:
   if (pcap_datalink(pcap.get()) != DLT_EN10MB) {
     return absl::InvalidArgumentError(absl::StrCat(pcap_path, ": not an Ethernet capture"));
   }
-  KG_ASSIGN_OR_RETURN(std::unique_ptr<AddressTable> lists,
-                      AddressTable::Create(policy.ListCapacities()));
-  std::unique_ptr<HyperscanScanner> scanner;
-  if (policy.layer7_database() != nullptr) {
-    KG_ASSIGN_OR_RETURN(scanner, HyperscanScanner::Create(*policy.layer7_database()));
-  }
-  std::unique_ptr<ConnTable> conntrack;
-  if (policy.uses_conntrack()) {
-    KG_ASSIGN_OR_RETURN(conntrack, ConnTable::Create(policy.conntrack()));
-  }
-  KG_ASSIGN_OR_RETURN(std::unique_ptr<FragTable> fragments, FragTable::Create());
-  auto state = std::make_unique<ClassifierState>();
-  state->conntrack = conntrack.get();
-  state->fragments = fragments.get();
-  state->lists = lists.get();
-  state->layer7 = scanner.get();
-  state->rule_counters.resize(policy.rules().size());
+  KG_ASSIGN_OR_RETURN(std::unique_ptr<ClassifierShard> shard, ClassifierShard::Create(policy));
+  ClassifierState* state = &shard->state;
 
   std::array<uint64_t, kDropReasonCount> drops{};
   uint64_t frames = 0;
@@ -92,10 +77,7 @@ absl::Status ReplayPcap(const Policy& policy, const std::string& pcap_path, std:
     } else {
       d = Classify(policy, *state, frame, pkt, InterfaceList::kWan, now);
     }
-    lists->Reclaim(now, kReclaimStep);
-    if (conntrack) {
-      conntrack->Reclaim(now, kReclaimStep);
-    }
+    shard->Reclaim(now, kReclaimStep);
     const std::string time = Seconds(now - first);
     out << time << " #" << frames << " WAN " << FlowText(pkt) << " -> "
         << (d.verdict == Verdict::kAccept ? "forward" : "drop");

@@ -3,7 +3,7 @@
 #include "classify/event_text.h"
 
 #include "absl/strings/str_cat.h"
-#include "policy/config_loader.h"
+#include "policy/value_parsers.h"
 
 namespace knockgate {
 namespace {

@@ -11,9 +11,10 @@
 #include "absl/status/statusor.h"
 #include "common/hash.h"
 #include "common/open_addressing.h"
+#include "conntrack/conntrack_config.h"
 #include "packet/parser.h"
 #include "packet/steering.h"
-#include "policy/model.h"
+#include "packet/tcp_flag.h"
 
 namespace knockgate {
 

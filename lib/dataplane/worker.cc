@@ -19,14 +19,16 @@ static_assert(sizeof(Event) % 4 == 0, "rte_ring elements are multiples of 4 byte
 
 Worker::Worker(uint16_t id, std::shared_ptr<const Policy> policy, const DataplaneConfig& config,
                const WorkerIo& io, const TscClock& clock, const std::atomic<bool>& stop,
-               rte_rcu_qsbr* qsbr)
+               rte_rcu_qsbr* qsbr, std::unique_ptr<ClassifierShard> shard)
     : id_(id),
       policy_(std::move(policy)),
       config_(config),
       io_(io),
       clock_(clock),
       stop_(stop),
-      qsbr_(qsbr) {}
+      qsbr_(qsbr),
+      shard_(std::move(shard)),
+      state_(shard_->state) {}
 
 Worker::~Worker() { rte_ring_free(events_ring_); }
 
@@ -40,21 +42,10 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(
     return absl::InternalError(absl::StrCat(
         "worker ", id, ": cannot register for grace periods: ", rte_strerror(rte_errno)));
   }
-  std::unique_ptr<Worker> w(new Worker(id, policy, config, io, clock, stop, qsbr));
-  KG_ASSIGN_OR_RETURN(w->lists_, AddressTable::Create(policy->ListCapacities()));
-  if (policy->layer7_database() != nullptr) {
-    KG_ASSIGN_OR_RETURN(w->layer7_, HyperscanScanner::Create(*policy->layer7_database()));
-  }
-  if (policy->uses_conntrack()) {
-    KG_ASSIGN_OR_RETURN(w->conntrack_, ConnTable::Create(policy->conntrack()));
-  }
-  KG_ASSIGN_OR_RETURN(w->fragments_, FragTable::Create());
-  w->state_.conntrack = w->conntrack_.get();
-  w->state_.fragments = w->fragments_.get();
-  w->state_.lists = w->lists_.get();
-  w->state_.layer7 = w->layer7_.get();
-  w->state_.rule_counters.resize(policy->rules().size());
-  w->state_.worker_id = static_cast<uint8_t>(id);
+  KG_ASSIGN_OR_RETURN(std::unique_ptr<ClassifierShard> shard,
+                      ClassifierShard::Create(*policy, static_cast<uint8_t>(id)));
+  std::unique_ptr<Worker> w(
+      new Worker(id, policy, config, io, clock, stop, qsbr, std::move(shard)));
   w->state_.steering = io.steering;
   w->state_.steer_hash = w->steer_hash_;
   const std::string ring_name = absl::StrCat("kg_events_", id);
@@ -179,14 +170,14 @@ void Worker::MaybeSwitchPolicy() {
   // Swaps, not copies: the worker allocates and frees nothing here.
   std::swap(policy_, u->policy);
   state_.generation = u->generation;
-  if (conntrack_) {
-    conntrack_->SetTimeouts(policy_->conntrack());
+  if (shard_->conntrack) {
+    shard_->conntrack->SetTimeouts(policy_->conntrack());
   }
   std::swap(state_.rule_counters, u->rule_counters);
   if (u->layer7 != nullptr || policy_->layer7_database() == nullptr) {
-    std::swap(layer7_, u->layer7);
+    std::swap(shard_->layer7, u->layer7);
   }
-  state_.layer7 = policy_->layer7_database() != nullptr ? layer7_.get() : nullptr;
+  state_.layer7 = policy_->layer7_database() != nullptr ? shard_->layer7.get() : nullptr;
 }
 
 int Worker::Run() {
@@ -235,10 +226,7 @@ int Worker::Run() {
     }
     MaybeSwitchPolicy();
     rte_rcu_qsbr_quiescent(qsbr_, id_);  // holds no reference into an offered update
-    lists_->Reclaim(now, kReclaimStep);
-    if (conntrack_) {
-      conntrack_->Reclaim(now, kReclaimStep);
-    }
+    shard_->Reclaim(now, kReclaimStep);
   }
   FlushEvents();
   rte_rcu_qsbr_thread_offline(qsbr_, id_);

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "classify/classifier.h"
+#include "classify/classifier_shard.h"
 #include "dataplane/clock.h"
 #include "dataplane/port.h"
 
@@ -106,13 +106,13 @@ class Worker {
   rte_ring* event_ring() const { return events_ring_; }
   // control: read only after the worker has stopped.
   const std::vector<RuleCounter>& rule_counters() const { return state_.rule_counters; }
-  const AddressTable& lists() const { return *lists_; }
-  const ConnTable* conntrack() const { return conntrack_.get(); }
+  const AddressTable& lists() const { return *shard_->lists; }
+  const ConnTable* conntrack() const { return shard_->conntrack.get(); }
 
  private:
   Worker(uint16_t id, std::shared_ptr<const Policy> policy, const DataplaneConfig& config,
          const WorkerIo& io, const TscClock& clock, const std::atomic<bool>& stop,
-         rte_rcu_qsbr* qsbr);
+         rte_rcu_qsbr* qsbr, std::unique_ptr<ClassifierShard> shard);
 
   uint16_t Receive(Side side, rte_mbuf** pkts);
   // Classifies a burst that arrived on `side` and sends what passes to the
@@ -136,11 +136,8 @@ class Worker {
   const std::atomic<bool>& stop_;  // datapath: ro, control: wo
   rte_rcu_qsbr* const qsbr_;       // datapath: reports quiescence, control: checks
 
-  std::unique_ptr<AddressTable> lists_;
-  std::unique_ptr<Layer7Scanner> layer7_;
-  std::unique_ptr<ConnTable> conntrack_;  // only when a rule matches connection-state
-  std::unique_ptr<FragTable> fragments_;
-  ClassifierState state_;
+  std::unique_ptr<ClassifierShard> shard_;
+  ClassifierState& state_;           // shard_->state
   rte_ring* events_ring_ = nullptr;  // single producer (this worker), single consumer (main)
   WorkerCounters counters_;
 

@@ -13,7 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "l7/layer7.h"
-#include "policy/model.h"
+#include "l7/layer7_protocol.h"
 
 namespace knockgate {
 

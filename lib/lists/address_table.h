@@ -10,8 +10,8 @@
 
 #include "absl/status/statusor.h"
 #include "common/hash.h"
+#include "common/nanos.h"
 #include "net/ip_address.h"
-#include "policy/duration.h"
 
 namespace knockgate {
 

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "common/toeplitz.h"
+#include "packet/interface_list.h"
 #include "packet/parser.h"
-#include "policy/model.h"
 
 namespace knockgate {
 

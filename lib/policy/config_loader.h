@@ -22,11 +22,4 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path);
 // The keys a [[filter]] table accepts (RouterOS's names, plus `family`).
 const std::vector<absl::string_view>& FilterKeys();
 
-// Parses a RouterOS port list: "22", "21,22,8291,10000-60000". Ports are 1..65535.
-absl::StatusOr<PortSet> ParsePortSet(absl::string_view text);
-
-// Parses a protocol name ("tcp", "udp", "icmp", "icmpv6", ...) or number 0..255.
-absl::StatusOr<uint8_t> ParseProtocol(absl::string_view text);
-const char* ProtocolName(uint8_t proto);  // nullptr when it has no name
-
 }  // namespace knockgate

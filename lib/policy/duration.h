@@ -3,19 +3,13 @@
 #pragma once
 
 #include <cstdint>
-#include <limits>
 #include <string>
 #include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "common/nanos.h"
 
 namespace knockgate {
-
-// Nanoseconds on the injected clock.
-using Nanos = uint64_t;
-inline constexpr Nanos kNanosPerSecond = 1'000'000'000ULL;
-// An expiry that never comes: RouterOS's "none-dynamic" (kept until restart).
-inline constexpr Nanos kNever = std::numeric_limits<Nanos>::max();
 
 // Parses a RouterOS duration. Units w, d, h, m, s and ms combine in any order
 // ("1h30m", "1d2h"); a trailing "HH:MM:SS" adds to them ("1d00:30:00"); a bare

@@ -24,8 +24,6 @@ const char* ActionName(Action a) {
   return "?";
 }
 
-const char* InterfaceListName(InterfaceList l) { return l == InterfaceList::kWan ? "WAN" : "LAN"; }
-
 std::string PortSet::ToString() const {
   std::string out;
   for (const auto& [lo, hi] : ranges) {

@@ -9,16 +9,15 @@
 #include <utility>
 #include <vector>
 
+#include "common/source_pos.h"
+#include "conntrack/conntrack_config.h"
+#include "l7/layer7_protocol.h"
 #include "net/ip_address.h"
+#include "packet/interface_list.h"
+#include "packet/tcp_flag.h"
 #include "policy/duration.h"
 
 namespace knockgate {
-
-// Where a value stood in the TOML file, for errors found after loading.
-struct SourcePos {
-  int line = 0;
-  int column = 0;
-};
 
 // Any matcher value with RouterOS's leading "!".
 template <typename T>
@@ -38,8 +37,6 @@ enum class Action : uint8_t {
 const char* ActionName(Action a);
 
 enum class Chain : uint8_t { kInput, kForward };
-enum class InterfaceList : uint8_t { kWan = 0, kLan = 1 };
-const char* InterfaceListName(InterfaceList l);
 
 // Port ranges, inclusive, each within 1..65535.
 struct PortSet {
@@ -55,17 +52,6 @@ struct PortSet {
   }
   std::string ToString() const;
 };
-
-namespace tcp_flag {
-inline constexpr uint8_t kFin = 0x01;
-inline constexpr uint8_t kSyn = 0x02;
-inline constexpr uint8_t kRst = 0x04;
-inline constexpr uint8_t kPsh = 0x08;
-inline constexpr uint8_t kAck = 0x10;
-inline constexpr uint8_t kUrg = 0x20;
-inline constexpr uint8_t kEce = 0x40;
-inline constexpr uint8_t kCwr = 0x80;
-}  // namespace tcp_flag
 
 // RouterOS tcp-flags: listed flags must be set, "!flag" ones must be clear.
 struct TcpFlagsMatch {
@@ -106,13 +92,6 @@ struct FilterRule {
   bool disabled = false;
 };
 
-struct Layer7Protocol {
-  std::string name;
-  std::string regexp;
-  bool case_sensitive = false;
-  SourcePos pos;  // of the regexp value, where a pattern error points
-};
-
 struct StaticAddress {
   std::string list;
   Cidr address;
@@ -145,30 +124,6 @@ struct DataplaneConfig {
   Steering steering = Steering::kAuto;
   Nanos stats_interval = 0;  // 0: counters only on exit
 };
-
-// RouterOS's /ip firewall connection tracking timeouts, with its defaults.
-struct ConntrackConfig {
-  uint32_t capacity = 262144;  // connections per worker
-  Nanos tcp_syn_sent_timeout = 5 * kNanosPerSecond;
-  Nanos tcp_syn_received_timeout = 5 * kNanosPerSecond;
-  Nanos tcp_established_timeout = 86400 * kNanosPerSecond;
-  Nanos tcp_fin_wait_timeout = 10 * kNanosPerSecond;
-  Nanos tcp_time_wait_timeout = 10 * kNanosPerSecond;
-  Nanos tcp_close_timeout = 10 * kNanosPerSecond;
-  Nanos udp_timeout = 10 * kNanosPerSecond;
-  Nanos udp_stream_timeout = 180 * kNanosPerSecond;
-  Nanos icmp_timeout = 10 * kNanosPerSecond;
-  Nanos generic_timeout = 600 * kNanosPerSecond;
-};
-
-// connection-state values, one bit each.
-namespace conn_state {
-inline constexpr uint8_t kNew = 1;
-inline constexpr uint8_t kEstablished = 2;
-inline constexpr uint8_t kRelated = 4;
-inline constexpr uint8_t kInvalid = 8;
-inline constexpr uint8_t kUntracked = 16;
-}  // namespace conn_state
 
 struct LogConfig {
   std::string file;  // empty: events go to stdout

@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
-#include "policy/config_loader.h"
+#include "policy/value_parsers.h"
 
 namespace knockgate {
 namespace {

@@ -12,7 +12,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_replace.h"
-#include "classify/classifier.h"
+#include "classify/classifier_shard.h"
 #include "policy/config_loader.h"
 #include "support/packet_builder.h"
 
@@ -62,24 +62,11 @@ class SeedTest : public ::testing::Test {
     absl::StatusOr<std::shared_ptr<const Policy>> policy = Policy::Compile(*config);
     ASSERT_TRUE(policy.ok()) << policy.status();
     policy_ = *policy;
-    auto lists = AddressTable::Create(policy_->ListCapacities());
-    ASSERT_TRUE(lists.ok());
-    lists_ = std::move(lists).value();
-    if (policy_->layer7_database() != nullptr) {
-      auto scanner = HyperscanScanner::Create(*policy_->layer7_database());
-      ASSERT_TRUE(scanner.ok());
-      scanner_ = std::move(scanner).value();
-    }
-    state_ = std::make_unique<ClassifierState>();
-    if (policy_->uses_conntrack()) {
-      auto conntrack = ConnTable::Create(policy_->conntrack());
-      ASSERT_TRUE(conntrack.ok());
-      conntrack_ = std::move(conntrack).value();
-      state_->conntrack = conntrack_.get();
-    }
-    state_->lists = lists_.get();
-    state_->layer7 = scanner_.get();
-    state_->rule_counters.resize(policy_->rules().size());
+    auto shard = ClassifierShard::Create(*policy_);
+    ASSERT_TRUE(shard.ok()) << shard.status();
+    shard_ = std::move(shard).value();
+    state_ = &shard_->state;
+    lists_ = shard_->lists.get();
   }
   void LoadShipped() { Load(ShippedConfig()); }
   void LoadWithBlacklists() {
@@ -120,10 +107,9 @@ class SeedTest : public ::testing::Test {
   }
 
   std::shared_ptr<const Policy> policy_;
-  std::unique_ptr<AddressTable> lists_;
-  std::unique_ptr<HyperscanScanner> scanner_;
-  std::unique_ptr<ConnTable> conntrack_;
-  std::unique_ptr<ClassifierState> state_;
+  std::unique_ptr<ClassifierShard> shard_;
+  ClassifierState* state_ = nullptr;  // shard_->state
+  AddressTable* lists_ = nullptr;     // shard_->lists
 };
 
 constexpr Verdict kAccept = Verdict::kAccept;
@@ -228,6 +214,7 @@ TEST_F(SeedTest, PassphraseIsCaseInsensitiveAsInRouterOs) {
 
 TEST_F(SeedTest, LaterFragmentNeverMatchesAPortRule) {
   LoadShipped();
+  state_->fragments = nullptr;  // the rules alone, without the fragment table
   PacketSpec s;
   s.src = kClient;
   s.dst = kServer;
@@ -239,6 +226,7 @@ TEST_F(SeedTest, LaterFragmentNeverMatchesAPortRule) {
 
 TEST_F(SeedTest, LaterIpv6FragmentNeverMatchesAPortRule) {
   LoadShipped();
+  state_->fragments = nullptr;  // the rules alone, without the fragment table
   PacketSpec s;
   s.src = "2001:db8::7";
   s.dst = "2001:db8:1::10";
@@ -256,10 +244,9 @@ class FragmentTest : public SeedTest {
  protected:
   void SetUp() override {
     LoadShipped();
-    frags_ = std::move(FragTable::Create()).value();
-    state_->fragments = frags_.get();
+    frags_ = shard_->fragments.get();
   }
-  std::unique_ptr<FragTable> frags_;
+  FragTable* frags_ = nullptr;  // the shard's
 };
 
 // Fragment `offset` (8-byte units) of datagram `id` carrying `s`'s header:

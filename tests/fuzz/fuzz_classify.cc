@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_replace.h"
-#include "classify/classifier.h"
+#include "classify/classifier_shard.h"
 #include "policy/config_loader.h"
 
 namespace knockgate {
@@ -16,11 +16,7 @@ namespace {
 
 struct World {
   std::shared_ptr<const Policy> policy;
-  std::unique_ptr<AddressTable> lists;
-  std::unique_ptr<ConnTable> conntrack;
-  std::unique_ptr<FragTable> fragments;
-  std::unique_ptr<HyperscanScanner> scanner;
-  ClassifierState state;
+  std::unique_ptr<ClassifierShard> shard;
   Nanos now = kNanosPerSecond;
 };
 
@@ -33,15 +29,7 @@ World& TheWorld() {
         absl::StrReplaceAll(text.str(), {{"disabled = true", "disabled = false"}}), "fuzz.toml");
     auto* w = new World;
     w->policy = *Policy::Compile(*config);
-    w->lists = *AddressTable::Create(w->policy->ListCapacities());
-    w->conntrack = *ConnTable::Create(w->policy->conntrack());
-    w->fragments = *FragTable::Create();
-    w->scanner = *HyperscanScanner::Create(*w->policy->layer7_database());
-    w->state.lists = w->lists.get();
-    w->state.conntrack = w->conntrack.get();
-    w->state.fragments = w->fragments.get();
-    w->state.layer7 = w->scanner.get();
-    w->state.rule_counters.resize(w->policy->rules().size());
+    w->shard = *ClassifierShard::Create(*w->policy);
     return w;
   }();
   return *w;
@@ -68,12 +56,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::vector<std::span<const uint8_t>> frames(owned[side].begin(), owned[side].end());
     std::vector<ParsedPacket> parsed(n);
     std::vector<Decision> out(n);
-    ClassifyBurst(*w.policy, w.state, frames, parsed, out,
+    ClassifyBurst(*w.policy, w.shard->state, frames, parsed, out,
                   side == 0 ? InterfaceList::kWan : InterfaceList::kLan, w.now);
     w.now += kNanosPerSecond / 10;
-    w.state.events.Clear();
-    w.lists->Reclaim(w.now, kReclaimStep);
-    w.conntrack->Reclaim(w.now, kReclaimStep);
+    w.shard->state.events.Clear();
+    w.shard->Reclaim(w.now, kReclaimStep);
   }
   return 0;
 }

@@ -1,0 +1,29 @@
+// The one factory for a worker's classifier state and its tables.
+#include "classify/classifier_shard.h"
+
+#include "common/status_macros.h"
+#include "l7/hyperscan.h"
+
+namespace knockgate {
+
+absl::StatusOr<std::unique_ptr<ClassifierShard>> ClassifierShard::Create(const Policy& policy,
+                                                                         uint8_t worker_id) {
+  auto s = std::make_unique<ClassifierShard>();
+  KG_ASSIGN_OR_RETURN(s->lists, AddressTable::Create(policy.ListCapacities()));
+  if (policy.layer7_database() != nullptr) {
+    KG_ASSIGN_OR_RETURN(s->layer7, HyperscanScanner::Create(*policy.layer7_database()));
+  }
+  if (policy.uses_conntrack()) {
+    KG_ASSIGN_OR_RETURN(s->conntrack, ConnTable::Create(policy.conntrack()));
+  }
+  KG_ASSIGN_OR_RETURN(s->fragments, FragTable::Create());
+  s->state.lists = s->lists.get();
+  s->state.layer7 = s->layer7.get();
+  s->state.conntrack = s->conntrack.get();
+  s->state.fragments = s->fragments.get();
+  s->state.rule_counters.resize(policy.rules().size());
+  s->state.worker_id = worker_id;
+  return s;
+}
+
+}  // namespace knockgate

@@ -1,0 +1,35 @@
+// One worker's classification state and the tables behind it, made in one
+// place for the gateway's workers, --replay, the tests, the benchmark and the fuzzer.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "classify/classifier.h"
+
+namespace knockgate {
+
+struct ClassifierShard {
+  // Sizes every table from `policy`: list capacities, the flow table (only
+  // when a rule matches connection-state), a layer-7 scratch (only when the
+  // policy has layer7 protocols), the fragment table. `state` points at them.
+  static absl::StatusOr<std::unique_ptr<ClassifierShard>> Create(const Policy& policy,
+                                                                 uint8_t worker_id = 0);
+
+  std::unique_ptr<AddressTable> lists;
+  std::unique_ptr<Layer7Scanner> layer7;
+  std::unique_ptr<ConnTable> conntrack;
+  std::unique_ptr<FragTable> fragments;
+  ClassifierState state;
+
+  // Reclaims expired list entries and flows, at most `budget` of each.
+  void Reclaim(Nanos now, size_t budget) {
+    lists->Reclaim(now, budget);
+    if (conntrack) {
+      conntrack->Reclaim(now, budget);
+    }
+  }
+};
+
+}  // namespace knockgate

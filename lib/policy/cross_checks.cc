@@ -1,0 +1,52 @@
+// Checks across sections, made once the whole file is read: names that may
+// point forward (a layer7 protocol defined below its rule) and the sharding rule.
+#include "policy/section_loaders.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace knockgate {
+
+// References that may point forward in the file (a rule naming a layer7
+// protocol defined below it) are resolved once everything is read.
+absl::Status CheckCrossReferences(const TomlReader& in, const Config& config) {
+  // Lists are sharded by the WAN-side address (DESIGN.md section 3). A rule
+  // that could add a LAN-side address cannot be sharded over several workers.
+  if (config.dataplane.workers > 1) {
+    for (const FilterRule& r : config.filters) {
+      if (r.disabled ||
+          (r.action != Action::kAddSrcToAddressList && r.action != Action::kAddDstToAddressList)) {
+        continue;
+      }
+      // The side a packet must arrive on for the added address to be WAN-side.
+      const InterfaceList needed =
+          r.action == Action::kAddSrcToAddressList ? InterfaceList::kWan : InterfaceList::kLan;
+      const bool only_needed = r.in_interface_list && ((r.in_interface_list->value == needed) !=
+                                                       r.in_interface_list->negated);
+      if (!only_needed) {
+        return in.Error(
+            r.pos, "action",
+            absl::StrCat(ActionName(r.action), " here can add LAN-side addresses to \"",
+                         r.address_list, "\", which cannot be sharded over ",
+                         config.dataplane.workers, " workers: add in-interface-list = \"",
+                         InterfaceListName(needed), "\" or set workers = 1"));
+      }
+    }
+  }
+  for (const FilterRule& r : config.filters) {
+    if (!r.layer7_protocol) {
+      continue;
+    }
+    bool found = false;
+    for (const Layer7Protocol& p : config.layer7_protocols) {
+      found = found || p.name == r.layer7_protocol->value;
+    }
+    if (!found) {
+      return in.Error(
+          r.layer7_protocol_pos, "layer7-protocol",
+          absl::StrCat("no [[layer7-protocol]] is named \"", r.layer7_protocol->value, "\""));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace knockgate

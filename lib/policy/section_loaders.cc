@@ -1,0 +1,287 @@
+// The plain [[...]] and [...] sections: eal, interfaces, dataplane, policy,
+// lists, log, conntrack, layer7-protocol, address-list. Each checks its keys.
+#include "policy/section_loaders.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "policy/value_parsers.h"
+
+namespace knockgate {
+namespace {
+
+absl::StatusOr<Verdict> VerdictValue(const TomlReader& in, const toml::node& v,
+                                     absl::string_view key, absl::string_view pass_word) {
+  KG_ASSIGN_OR_RETURN(std::string s, in.String(v, key));
+  if (s == pass_word) {
+    return Verdict::kAccept;
+  }
+  if (s == "drop") {
+    return Verdict::kDrop;
+  }
+  return in.Error(v, key,
+                  absl::StrCat("expected \"", pass_word, "\" or \"drop\", got \"", s, "\""));
+}
+
+}  // namespace
+
+absl::Status LoadEal(const TomlReader& in, const toml::key& key, const toml::node& node,
+                     Config& config) {
+  KG_ASSIGN_OR_RETURN(const toml::table* t, in.Table(key, node));
+  for (auto&& [k, v] : *t) {
+    if (ToAbsl(k.str()) != "args") {
+      return in.UnknownKey(k, {"args"});
+    }
+    const toml::array* arr = v.as_array();
+    if (arr == nullptr) {
+      return in.WrongType(v, "args", "an array of strings");
+    }
+    for (const toml::node& a : *arr) {
+      KG_ASSIGN_OR_RETURN(std::string s, in.String(a, "args"));
+      config.eal.args.push_back(std::move(s));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LoadInterfaces(const TomlReader& in, const toml::key& key, const toml::node& node,
+                            Config& config) {
+  KG_ASSIGN_OR_RETURN(const toml::table* t, in.Table(key, node));
+  for (auto&& [k, v] : *t) {
+    std::string* field = nullptr;
+    if (ToAbsl(k.str()) == "wan") {
+      field = &config.interfaces.wan;
+    } else if (ToAbsl(k.str()) == "lan") {
+      field = &config.interfaces.lan;
+    } else {
+      return in.UnknownKey(k, {"wan", "lan"});
+    }
+    KG_ASSIGN_OR_RETURN(*field, in.String(v, ToAbsl(k.str())));
+    if (field->empty()) {
+      return in.Error(v, ToAbsl(k.str()), "expected a DPDK device name (PCI address or vdev name)");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LoadDataplane(const TomlReader& in, const toml::key& key, const toml::node& node,
+                           Config& config) {
+  KG_ASSIGN_OR_RETURN(const toml::table* t, in.Table(key, node));
+  DataplaneConfig& d = config.dataplane;
+  for (auto&& [k, v] : *t) {
+    const absl::string_view name = ToAbsl(k.str());
+    if (name == "workers") {
+      KG_ASSIGN_OR_RETURN(d.workers, in.Integer(v, name, 1, 64));
+    } else if (name == "burst") {
+      KG_ASSIGN_OR_RETURN(d.burst, in.Integer(v, name, 1, 512));
+    } else if (name == "mbufs") {
+      KG_ASSIGN_OR_RETURN(d.mbufs, in.Integer(v, name, 1024, 1 << 26));
+    } else if (name == "idle-sleep") {
+      KG_ASSIGN_OR_RETURN(std::string s, in.StringOrInteger(v, name, "a duration"));
+      KG_ASSIGN_OR_RETURN(d.idle_sleep, in.Checked(v, name, ParseIdleSleep(s)));
+    } else if (name == "steering") {
+      KG_ASSIGN_OR_RETURN(std::string s, in.String(v, name));
+      if (s == "auto") {
+        d.steering = Steering::kAuto;
+      } else if (s == "rss") {
+        d.steering = Steering::kRss;
+      } else if (s == "dispatcher") {
+        d.steering = Steering::kDispatcher;
+      } else {
+        return in.Error(
+            v, name, absl::StrCat("expected \"auto\", \"rss\" or \"dispatcher\", got \"", s, "\""));
+      }
+    } else if (name == "stats-interval") {
+      KG_ASSIGN_OR_RETURN(std::string s, in.StringOrInteger(v, name, "a duration"));
+      if (s == "0") {
+        d.stats_interval = 0;
+      } else {
+        absl::StatusOr<Nanos> interval = ParseDuration(s);
+        if (!interval.ok() || *interval == kNever) {
+          return in.Error(v, name, "expected \"0\" (off) or a duration such as \"10s\"");
+        }
+        d.stats_interval = *interval;
+      }
+    } else {
+      return in.UnknownKey(
+          k, {"workers", "burst", "mbufs", "idle-sleep", "steering", "stats-interval"});
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LoadPolicyDefaults(const TomlReader& in, const toml::key& key, const toml::node& node,
+                                Config& config) {
+  KG_ASSIGN_OR_RETURN(const toml::table* t, in.Table(key, node));
+  PolicyDefaults& p = config.policy;
+  for (auto&& [k, v] : *t) {
+    const absl::string_view name = ToAbsl(k.str());
+    if (name == "wan-default") {
+      KG_ASSIGN_OR_RETURN(p.wan_default, VerdictValue(in, v, name, "accept"));
+    } else if (name == "lan-default") {
+      KG_ASSIGN_OR_RETURN(p.lan_default, VerdictValue(in, v, name, "accept"));
+    } else if (name == "non-ip") {
+      KG_ASSIGN_OR_RETURN(p.non_ip, VerdictValue(in, v, name, "forward"));
+    } else {
+      return in.UnknownKey(k, {"wan-default", "lan-default", "non-ip"});
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LoadLists(const TomlReader& in, const toml::key& key, const toml::node& node,
+                       Config& config) {
+  KG_ASSIGN_OR_RETURN(const toml::table* t, in.Table(key, node));
+  constexpr int64_t kMaxCapacity = 1 << 26;
+  for (auto&& [k, v] : *t) {
+    const absl::string_view name = ToAbsl(k.str());
+    if (name == "capacity") {
+      KG_ASSIGN_OR_RETURN(config.lists.capacity, in.Integer(v, name, 1, kMaxCapacity));
+    } else if (name == "capacity-per-list") {
+      KG_ASSIGN_OR_RETURN(const toml::table* per, in.Table(k, v));
+      for (auto&& [list, cap] : *per) {
+        KG_ASSIGN_OR_RETURN(config.lists.capacities[std::string(ToAbsl(list.str()))],
+                            in.Integer(cap, ToAbsl(list.str()), 1, kMaxCapacity));
+      }
+    } else {
+      return in.UnknownKey(k, {"capacity", "capacity-per-list"});
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LoadLog(const TomlReader& in, const toml::key& key, const toml::node& node,
+                     Config& config) {
+  KG_ASSIGN_OR_RETURN(const toml::table* t, in.Table(key, node));
+  for (auto&& [k, v] : *t) {
+    if (ToAbsl(k.str()) != "file") {
+      return in.UnknownKey(k, {"file"});
+    }
+    KG_ASSIGN_OR_RETURN(config.log.file, in.String(v, "file"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LoadLayer7(const TomlReader& in, const toml::table& t, Config& config) {
+  Layer7Protocol p;
+  bool have_regexp = false;
+  for (auto&& [k, v] : t) {
+    const absl::string_view name = ToAbsl(k.str());
+    if (name == "name") {
+      KG_ASSIGN_OR_RETURN(p.name, in.String(v, name));
+      if (p.name.empty()) {
+        return in.Error(v, name, "expected a non-empty name");
+      }
+      for (const Layer7Protocol& other : config.layer7_protocols) {
+        if (other.name == p.name) {
+          return in.Error(v, name,
+                          absl::StrCat("layer7-protocol \"", p.name,
+                                       "\" is already defined at line ", other.pos.line));
+        }
+      }
+    } else if (name == "regexp") {
+      KG_ASSIGN_OR_RETURN(p.regexp, in.String(v, name));
+      p.pos = PosOf(v.source());
+      have_regexp = true;
+    } else if (name == "case-sensitive") {
+      KG_ASSIGN_OR_RETURN(p.case_sensitive, in.Bool(v, name));
+    } else if (name == "comment") {
+      KG_RETURN_IF_ERROR(in.String(v, name).status());
+    } else {
+      return in.UnknownKey(k, {"name", "regexp", "case-sensitive", "comment"});
+    }
+  }
+  if (p.name.empty()) {
+    return in.Error(PosOf(t.source()), "name", "missing: every [[layer7-protocol]] needs a name");
+  }
+  if (!have_regexp || p.regexp.empty()) {
+    return in.Error(PosOf(t.source()), "regexp",
+                    "missing: every [[layer7-protocol]] needs a non-empty regexp");
+  }
+  config.layer7_protocols.push_back(std::move(p));
+  return absl::OkStatus();
+}
+
+absl::Status LoadStaticAddress(const TomlReader& in, const toml::table& t, Config& config) {
+  StaticAddress a;
+  a.pos = PosOf(t.source());
+  bool have_address = false;
+  for (auto&& [k, v] : t) {
+    const absl::string_view name = ToAbsl(k.str());
+    if (name == "list") {
+      KG_ASSIGN_OR_RETURN(a.list, in.String(v, name));
+      if (a.list.empty()) {
+        return in.Error(v, name, "expected a non-empty list name");
+      }
+    } else if (name == "address") {
+      KG_ASSIGN_OR_RETURN(std::string s, in.String(v, name));
+      absl::StatusOr<Cidr> cidr = ParseCidr(s);
+      if (!cidr.ok()) {
+        return in.Error(v, name, cidr.status().message());
+      }
+      a.address = *cidr;
+      have_address = true;
+    } else if (name == "comment") {
+      KG_ASSIGN_OR_RETURN(a.comment, in.String(v, name));
+    } else if (name == "disabled") {
+      KG_ASSIGN_OR_RETURN(a.disabled, in.Bool(v, name));
+    } else {
+      return in.UnknownKey(k, {"list", "address", "comment", "disabled"});
+    }
+  }
+  if (a.list.empty()) {
+    return in.Error(a.pos, "list", "missing: every [[address-list]] entry needs a list name");
+  }
+  if (!have_address) {
+    return in.Error(a.pos, "address", "missing: every [[address-list]] entry needs an address");
+  }
+  config.static_addresses.push_back(std::move(a));
+  return absl::OkStatus();
+}
+
+absl::Status LoadConntrack(const TomlReader& in, const toml::key& key, const toml::node& node,
+                           Config& config) {
+  KG_ASSIGN_OR_RETURN(const toml::table* t, in.Table(key, node));
+  ConntrackConfig& c = config.conntrack;
+  const std::pair<absl::string_view, Nanos*> timeouts[] = {
+      {"tcp-syn-sent-timeout", &c.tcp_syn_sent_timeout},
+      {"tcp-syn-received-timeout", &c.tcp_syn_received_timeout},
+      {"tcp-established-timeout", &c.tcp_established_timeout},
+      {"tcp-fin-wait-timeout", &c.tcp_fin_wait_timeout},
+      {"tcp-time-wait-timeout", &c.tcp_time_wait_timeout},
+      {"tcp-close-timeout", &c.tcp_close_timeout},
+      {"udp-timeout", &c.udp_timeout},
+      {"udp-stream-timeout", &c.udp_stream_timeout},
+      {"icmp-timeout", &c.icmp_timeout},
+      {"generic-timeout", &c.generic_timeout},
+  };
+  for (auto&& [k, v] : *t) {
+    const absl::string_view name = ToAbsl(k.str());
+    if (name == "capacity") {
+      KG_ASSIGN_OR_RETURN(c.capacity, in.Integer(v, name, 1, 1 << 26));
+      continue;
+    }
+    Nanos* field = nullptr;
+    for (const auto& [word, f] : timeouts) {
+      if (name == word) {
+        field = f;
+      }
+    }
+    if (field == nullptr) {
+      std::vector<absl::string_view> valid = {"capacity"};
+      for (const auto& [word, f] : timeouts) {
+        valid.push_back(word);
+      }
+      return in.UnknownKey(k, valid);
+    }
+    KG_ASSIGN_OR_RETURN(std::string s, in.StringOrInteger(v, name, "a duration"));
+    absl::StatusOr<Nanos> d = ParseDuration(s);
+    if (!d.ok() || *d == kNever) {
+      return in.Error(v, name, "expected a duration such as \"10s\" or \"1d\"");
+    }
+    *field = *d;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace knockgate

@@ -1,0 +1,82 @@
+// Typed reads of toml++ nodes that fail with knockgate's one error form,
+// "FILE:LINE:COL: KEY: what was expected". Every section loader reads through it.
+#pragma once
+
+#include <toml++/toml.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "common/nanos.h"
+#include "common/source_pos.h"
+#include "common/status_macros.h"
+#include "common/strings.h"
+
+namespace knockgate {
+
+inline SourcePos PosOf(const toml::source_region& r) {
+  return SourcePos{static_cast<int>(r.begin.line), static_cast<int>(r.begin.column)};
+}
+
+// Splits off RouterOS's leading "!".
+inline absl::string_view StripNegation(absl::string_view s, bool& negated) {
+  negated = !s.empty() && s[0] == '!';
+  return negated ? s.substr(1) : s;
+}
+
+class TomlReader {
+ public:
+  explicit TomlReader(absl::string_view path) : path_(path) {}
+  absl::string_view path() const { return path_; }
+
+  absl::Status Error(SourcePos pos, absl::string_view key, absl::string_view what) const;
+  absl::Status Error(const toml::node& n, absl::string_view key, absl::string_view what) const {
+    return Error(PosOf(n.source()), key, what);
+  }
+  absl::Status UnknownKey(const toml::key& key, const std::vector<absl::string_view>& valid) const;
+  absl::Status WrongType(const toml::node& n, absl::string_view key,
+                         absl::string_view expected) const;
+
+  absl::StatusOr<const toml::table*> Table(const toml::key& key, const toml::node& n) const;
+  absl::StatusOr<std::string> String(const toml::node& n, absl::string_view key) const;
+  absl::StatusOr<bool> Bool(const toml::node& n, absl::string_view key) const;
+  absl::StatusOr<uint32_t> Integer(const toml::node& n, absl::string_view key, int64_t lo,
+                                   int64_t hi) const;
+  // A string, or an integer written bare (ports, protocol numbers, seconds).
+  absl::StatusOr<std::string> StringOrInteger(const toml::node& n, absl::string_view key,
+                                              absl::string_view expected) const;
+  // A RouterOS duration (duration.h), "none-dynamic" included.
+  absl::StatusOr<Nanos> Duration(const toml::node& n, absl::string_view key) const;
+  // `parsed` as it is, or its message as this node's error.
+  template <typename T>
+  absl::StatusOr<T> Checked(const toml::node& n, absl::string_view key,
+                            absl::StatusOr<T> parsed) const {
+    if (!parsed.ok()) {
+      return Error(n, key, parsed.status().message());
+    }
+    return parsed;
+  }
+
+  // Calls fn(table) for each table of an array of tables ([[key]]).
+  template <typename Fn>
+  absl::Status ForEachTable(const toml::key& key, const toml::node& n, Fn fn) const {
+    const toml::array* arr = n.as_array();
+    if (arr == nullptr || !arr->is_array_of_tables()) {
+      return WrongType(n, ToAbsl(key.str()),
+                       absl::StrCat("an array of tables ([[", ToAbsl(key.str()), "]])"));
+    }
+    for (const toml::node& element : *arr) {
+      KG_RETURN_IF_ERROR(fn(*element.as_table()));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::string_view path_;
+};
+
+}  // namespace knockgate
