@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "classify/event_text.h"
 #include "classify/worker_memory.h"
+#include "control/log_limiter.h"
 #include "dataplane/dataplane.h"
 #include "policy/config_loader.h"
 
@@ -68,6 +69,7 @@ bool SameRestartOnlySections(const Config& a, const Config& b) {
          a.interfaces.lan == b.interfaces.lan && x.workers == y.workers && x.burst == y.burst &&
          x.mbufs == y.mbufs && x.idle_sleep == y.idle_sleep && x.steering == y.steering &&
          x.stats_interval == y.stats_interval && a.log.file == b.log.file &&
+         a.log.rate == b.log.rate && a.log.burst == b.log.burst &&
          a.conntrack.capacity == b.conntrack.capacity;
 }
 
@@ -161,8 +163,16 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
     std::cout << "knockgate: running; SIGINT or SIGTERM stops" << std::endl;
 
     Dataplane& plane = **dp;
+    LogLimiter limiter(config.log.rate, config.log.burst, plane.clock().Now());
+    auto write_summary = [&](bool force) {
+      const Nanos now = plane.clock().Now();
+      if (std::string s = limiter.TakeSummary(now, force); !s.empty()) {
+        log << WallTime(plane.wall_start() + now) << " " << s << std::endl;
+      }
+    };
     MainLoopHooks hooks;
     hooks.should_stop = [&] {
+      write_summary(false);
       for (int sig = signals.Poll(); sig != 0; sig = signals.Poll()) {
         if (sig == SIGHUP) {
           if (absl::Status s = plane.StartReload(ReloadFromFile(config), PrintReloadResult);
@@ -177,14 +187,21 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
       }
       return false;
     };
+    // Counters count every event; the log writes what its rate allows.
     hooks.on_event = [&](const Policy& made_by, const Event& e) {
-      log << FormatEvent(made_by, e, WallTime(plane.wall_start() + e.at)) << "\n";
-      log.flush();
+      if (limiter.Admit(made_by, e, EventMatters(made_by, e), e.at)) {
+        log << FormatEvent(made_by, e, WallTime(plane.wall_start() + e.at)) << "\n";
+        log.flush();
+      }
     };
     hooks.stats_interval = config.dataplane.stats_interval;
     hooks.on_stats = [&] { std::cout << plane.CountersReport() << std::flush; };
     plane.RunMain(hooks);
-    std::cout << "final counters:\n" << plane.CountersReport() << std::flush;
+    write_summary(true);
+    std::cout << "final counters:\n"
+              << plane.CountersReport() << "  log: " << limiter.written()
+              << " event lines written, " << limiter.suppressed() << " suppressed by [log] rate"
+              << std::endl;
   }
   rte_eal_cleanup();
   return 0;

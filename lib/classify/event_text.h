@@ -11,4 +11,11 @@ namespace knockgate {
 // `time` is the already formatted timestamp that starts the line.
 std::string FormatEvent(const Policy& policy, const Event& e, const std::string& time);
 
+// Whether an event is one operators want even under a flood: a log rule's,
+// or an add to a list that is no rule's step (a grant, a jail).
+inline bool EventMatters(const Policy& policy, const Event& e) {
+  return e.type == EventType::kLog || e.list >= policy.lists().size() ||
+         !policy.lists()[e.list].step;
+}
+
 }  // namespace knockgate

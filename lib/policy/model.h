@@ -126,7 +126,9 @@ struct DataplaneConfig {
 };
 
 struct LogConfig {
-  std::string file;  // empty: events go to stdout
+  std::string file;     // empty: events go to stdout
+  uint32_t rate = 100;  // event lines per second on average; 0: no limit
+  uint32_t burst = 200;
 };
 
 enum class Verdict : uint8_t { kDrop = 0, kAccept = 1 };

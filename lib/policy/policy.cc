@@ -247,6 +247,14 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::CompileImpl(const Config& 
     if (c.spec.disabled) {
       continue;
     }
+    if (c.target_list != kNoId) {
+      for (const auto& [id, neg] : {std::pair{c.src_list, CompiledRule::kNegSrcList},
+                                    std::pair{c.dst_list, CompiledRule::kNegDstList}}) {
+        if (id != kNoId && (c.negated & neg) == 0) {
+          p->lists_[id].step = true;
+        }
+      }
+    }
     const std::pair<int, SourcePos> reads[] = {{c.src_list, c.spec.src_address_list_pos},
                                                {c.dst_list, c.spec.dst_address_list_pos}};
     for (const auto& [id, at] : reads) {
@@ -388,8 +396,9 @@ std::string Policy::Describe() const {
   for (size_t i = 0; i < lists_.size(); ++i) {
     const ListInfo& l = lists_[i];
     absl::StrAppend(
-        &out, absl::StrFormat("  %2d %-16s capacity=%u static=%u filled-by-rules=%u\n", i, l.name,
-                              l.capacity, l.static_entries, l.filled_by_rules));
+        &out,
+        absl::StrFormat("  %2d %-16s capacity=%u static=%u filled-by-rules=%u%s\n", i, l.name,
+                        l.capacity, l.static_entries, l.filled_by_rules, l.step ? " step" : ""));
   }
   absl::StrAppend(&out, "\nfilter rules:\n");
   for (size_t i = 0; i < rules_.size(); ++i) {

@@ -61,6 +61,10 @@ struct ListInfo {
   uint32_t capacity = 0;
   uint32_t static_entries = 0;
   uint32_t filled_by_rules = 0;  // enabled add-* rules naming it
+  // An enabled add-* rule needs membership in it (a knock stage, a scan
+  // counter): adds to it are steps. Adds to any other list are grants or
+  // jails, the log lines kept longest under a flood.
+  bool step = false;
 };
 
 // Rule indices as a bitset, one bit per rule in file order.

@@ -154,10 +154,16 @@ absl::Status LoadLog(const TomlReader& in, const toml::key& key, const toml::nod
                      Config& config) {
   KG_ASSIGN_OR_RETURN(const toml::table* t, in.Table(key, node));
   for (auto&& [k, v] : *t) {
-    if (ToAbsl(k.str()) != "file") {
-      return in.UnknownKey(k, {"file"});
+    const absl::string_view name = ToAbsl(k.str());
+    if (name == "file") {
+      KG_ASSIGN_OR_RETURN(config.log.file, in.String(v, name));
+    } else if (name == "rate") {
+      KG_ASSIGN_OR_RETURN(config.log.rate, in.Integer(v, name, 0, 1'000'000));
+    } else if (name == "burst") {
+      KG_ASSIGN_OR_RETURN(config.log.burst, in.Integer(v, name, 1, 1'000'000));
+    } else {
+      return in.UnknownKey(k, {"file", "rate", "burst"});
     }
-    KG_ASSIGN_OR_RETURN(config.log.file, in.String(v, "file"));
   }
   return absl::OkStatus();
 }
