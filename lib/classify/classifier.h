@@ -7,6 +7,7 @@
 #include <span>
 #include <vector>
 
+#include "classify/dst_limit_table.h"
 #include "classify/frag_table.h"
 #include "conntrack/conn_table.h"
 #include "l7/layer7.h"
@@ -90,6 +91,8 @@ struct ClassifierState {
   ConnTable* conntrack = nullptr;          // null when no rule matches connection-state
   FragTable* fragments = nullptr;          // null: later fragments go through the rules
   std::vector<RuleCounter> rule_counters;  // sized to the policy's rules by the control plane
+  std::vector<TokenBucket> limits;         // per rule (limit matchers), sized alike
+  DstLimitTable* dst_limits = nullptr;     // null when no rule has a dst-limit
   EventBuffer events;
   uint64_t layer7_scans = 0;
   uint8_t worker_id = 0;    // stamped on events

@@ -17,11 +17,16 @@ absl::StatusOr<std::unique_ptr<ClassifierShard>> ClassifierShard::Create(const P
     KG_ASSIGN_OR_RETURN(s->conntrack, ConnTable::Create(policy.conntrack()));
   }
   KG_ASSIGN_OR_RETURN(s->fragments, FragTable::Create());
+  if (policy.uses_dst_limit()) {
+    KG_ASSIGN_OR_RETURN(s->dst_limits, DstLimitTable::Create(policy.dst_limit_capacity()));
+  }
   s->state.lists = s->lists.get();
   s->state.layer7 = s->layer7.get();
   s->state.conntrack = s->conntrack.get();
   s->state.fragments = s->fragments.get();
   s->state.rule_counters.resize(policy.rules().size());
+  s->state.limits.resize(policy.rules().size());
+  s->state.dst_limits = s->dst_limits.get();
   s->state.worker_id = worker_id;
   return s;
 }

@@ -21,6 +21,7 @@ struct ClassifierShard {
   std::unique_ptr<Layer7Scanner> layer7;
   std::unique_ptr<ConnTable> conntrack;
   std::unique_ptr<FragTable> fragments;
+  std::unique_ptr<DstLimitTable> dst_limits;  // when a rule has a dst-limit
   ClassifierState state;
 
   // Reclaims expired list entries and flows, at most `budget` of each.

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "absl/strings/str_format.h"
+#include "classify/dst_limit_table.h"
 #include "classify/frag_table.h"
 #include "conntrack/conn_table.h"
 #include "lists/address_table.h"
@@ -19,10 +20,11 @@ double MiB(uint64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.
 
 std::string WorkerMemory::Describe(uint32_t workers) const {
   return absl::StrFormat(
-      "memory: %.1f MiB per worker (lists %.1f, conntrack %.1f, fragments %.1f MiB), %.1f MiB "
+      "memory: %.1f MiB per worker (lists %.1f, conntrack %.1f, fragments %.1f%s MiB), %.1f MiB "
       "for %d worker%s",
-      MiB(total()), MiB(lists), MiB(conntrack), MiB(fragments), MiB(total() * workers), workers,
-      workers == 1 ? "" : "s");
+      MiB(total()), MiB(lists), MiB(conntrack), MiB(fragments),
+      dst_limit == 0 ? "" : absl::StrFormat(", dst-limit %.1f", MiB(dst_limit)),
+      MiB(total() * workers), workers, workers == 1 ? "" : "s");
 }
 
 WorkerMemory WorkerMemoryOf(const Policy& policy) {
@@ -32,6 +34,9 @@ WorkerMemory WorkerMemoryOf(const Policy& policy) {
   m.fragments = FragTable::MemoryFor();
   if (policy.uses_conntrack()) {
     m.conntrack = ConnTable::MemoryFor(policy.conntrack().capacity);
+  }
+  if (policy.uses_dst_limit()) {
+    m.dst_limit = DstLimitTable::MemoryFor(policy.dst_limit_capacity());
   }
   return m;
 }

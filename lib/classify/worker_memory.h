@@ -16,7 +16,8 @@ struct WorkerMemory {
   uint64_t lists = 0;
   uint64_t conntrack = 0;
   uint64_t fragments = 0;
-  uint64_t total() const { return lists + conntrack + fragments; }
+  uint64_t dst_limit = 0;  // named in Describe only when a rule has a dst-limit
+  uint64_t total() const { return lists + conntrack + fragments + dst_limit; }
   // "memory: 12.0 MiB per worker (lists 8.0, conntrack 4.0, fragments 0.1 MiB), 24.0 MiB for 2
   // workers"
   std::string Describe(uint32_t workers) const;

@@ -19,7 +19,8 @@ namespace knockgate {
 namespace {
 
 // What the running tables cannot follow without a restart.
-absl::Status CheckReloadable(const Policy& now, const Policy& next, bool conntrack_running) {
+absl::Status CheckReloadable(const Policy& now, const Policy& next, bool conntrack_running,
+                             bool dst_limit_running) {
   const std::vector<ListInfo>& now_lists = now.lists();
   const std::vector<ListInfo>& next_lists = next.lists();
   if (next_lists.size() > now_lists.size()) {
@@ -37,6 +38,13 @@ absl::Status CheckReloadable(const Policy& now, const Policy& next, bool conntra
   if (next.uses_conntrack() && !conntrack_running) {
     return absl::FailedPreconditionError(
         "connection-state rules appear: connection tracking needs a restart to start");
+  }
+  if (next.uses_dst_limit() && !dst_limit_running) {
+    return absl::FailedPreconditionError(
+        "dst-limit rules appear: their flow table needs a restart to start");
+  }
+  if (next.uses_dst_limit() && next.dst_limit_capacity() != now.dst_limit_capacity()) {
+    return absl::FailedPreconditionError("[dst-limit] capacity changed: it needs a restart");
   }
   return absl::OkStatus();
 }
@@ -80,7 +88,8 @@ absl::StatusOr<Dataplane::PreparedReload> Dataplane::PrepareReload(
     const ReloadBuilder& build) const {
   KG_ASSIGN_OR_RETURN(ReloadPlan plan, build(*policy_));
   KG_RETURN_IF_ERROR(CheckReloadable(*policy_, *plan.policy,
-                                     !workers_.empty() && workers_[0]->conntrack() != nullptr));
+                                     !workers_.empty() && workers_[0]->conntrack() != nullptr,
+                                     !workers_.empty() && workers_[0]->dst_limits() != nullptr));
   // Everything a worker needs is built here, so switching allocates nothing.
   PreparedReload out;
   for (size_t i = 0; i < workers_.size(); ++i) {
@@ -88,6 +97,7 @@ absl::StatusOr<Dataplane::PreparedReload> Dataplane::PrepareReload(
     u->generation = generation_ + 1;
     u->policy = plan.policy;
     u->rule_counters.resize(plan.policy->rules().size());
+    u->limits.resize(plan.policy->rules().size());
     if (plan.policy->layer7_database() != nullptr) {
       KG_ASSIGN_OR_RETURN(u->layer7, HyperscanScanner::Create(*plan.policy->layer7_database()));
     }
@@ -134,6 +144,7 @@ void Dataplane::PollReload(const MainLoopHooks& hooks) {
     u->policy.reset();
     u->layer7.reset();
     std::vector<RuleCounter>().swap(u->rule_counters);
+    std::vector<TokenBucket>().swap(u->limits);
   }
   reload_.phase = ReloadPhase::kIdle;
   const double us_per_tsc = 1e6 / static_cast<double>(clock_.hz());

@@ -173,7 +173,9 @@ void Worker::MaybeSwitchPolicy() {
   if (shard_->conntrack) {
     shard_->conntrack->SetTimeouts(policy_->conntrack());
   }
+  state_.dst_limits = policy_->uses_dst_limit() ? shard_->dst_limits.get() : nullptr;
   std::swap(state_.rule_counters, u->rule_counters);
+  std::swap(state_.limits, u->limits);
   if (u->layer7 != nullptr || policy_->layer7_database() == nullptr) {
     std::swap(shard_->layer7, u->layer7);
   }

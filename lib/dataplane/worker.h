@@ -74,6 +74,7 @@ struct PolicyUpdate {
   uint64_t generation = 0;
   std::shared_ptr<const Policy> policy;
   std::vector<RuleCounter> rule_counters;
+  std::vector<TokenBucket> limits;  // the new rules' limit buckets, full
   std::unique_ptr<Layer7Scanner> layer7;
 };
 
@@ -108,6 +109,7 @@ class Worker {
   const std::vector<RuleCounter>& rule_counters() const { return state_.rule_counters; }
   const AddressTable& lists() const { return *shard_->lists; }
   const ConnTable* conntrack() const { return shard_->conntrack.get(); }
+  const DstLimitTable* dst_limits() const { return shard_->dst_limits.get(); }
 
  private:
   Worker(uint16_t id, std::shared_ptr<const Policy> policy, const DataplaneConfig& config,

@@ -16,8 +16,8 @@ namespace knockgate {
 namespace {
 
 const std::vector<absl::string_view> kTopKeys = {
-    "eal",       "interfaces",      "dataplane",    "policy", "lists", "log",
-    "conntrack", "layer7-protocol", "address-list", "filter", "knock"};
+    "eal",       "interfaces", "dataplane",       "policy",       "lists",  "log",
+    "conntrack", "dst-limit",  "layer7-protocol", "address-list", "filter", "knock"};
 
 }  // namespace
 
@@ -49,6 +49,8 @@ absl::StatusOr<Config> LoadConfig(absl::string_view text, absl::string_view path
       KG_RETURN_IF_ERROR(LoadLists(in, key, node, config));
     } else if (k == "log") {
       KG_RETURN_IF_ERROR(LoadLog(in, key, node, config));
+    } else if (k == "dst-limit") {
+      KG_RETURN_IF_ERROR(LoadDstLimit(in, key, node, config));
     } else if (k == "conntrack") {
       KG_RETURN_IF_ERROR(LoadConntrack(in, key, node, config));
     } else if (k == "layer7-protocol") {

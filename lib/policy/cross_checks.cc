@@ -32,6 +32,39 @@ absl::Status CheckCrossReferences(const TomlReader& in, const Config& config) {
       }
     }
   }
+  // dst-limit buckets live in the shard of the flow's WAN-side address: a
+  // mode whose key lacks it cannot be sharded.
+  if (config.dataplane.workers > 1) {
+    for (const FilterRule& r : config.filters) {
+      if (r.disabled || !r.dst_limit) {
+        continue;
+      }
+      const DstLimitMode mode = r.dst_limit->mode;
+      if (mode == DstLimitMode::kSrcAndDstAddresses || mode == DstLimitMode::kAddressesAndDstPort) {
+        continue;  // both addresses: always the WAN-side one
+      }
+      // src-address is WAN-side on WAN-arriving packets, dst-address on LAN-arriving ones.
+      const bool src = mode == DstLimitMode::kSrcAddress;
+      const InterfaceList needed = src ? InterfaceList::kWan : InterfaceList::kLan;
+      const bool only_needed =
+          mode != DstLimitMode::kDstPort && r.in_interface_list &&
+          ((r.in_interface_list->value == needed) != r.in_interface_list->negated);
+      if (!only_needed) {
+        return in.Error(
+            r.dst_limit_pos, "dst-limit",
+            mode == DstLimitMode::kDstPort
+                ? absl::StrCat("mode dst-port keys flows by port alone, which cannot be sharded "
+                               "over ",
+                               config.dataplane.workers,
+                               " workers: use addresses-and-dst-port or set workers = 1")
+                : absl::StrCat("mode ", DstLimitModeName(mode),
+                               " here can key flows by a LAN-side address, which cannot be "
+                               "sharded over ",
+                               config.dataplane.workers, " workers: add in-interface-list = \"",
+                               InterfaceListName(needed), "\" or set workers = 1"));
+      }
+    }
+  }
   for (const FilterRule& r : config.filters) {
     if (!r.layer7_protocol) {
       continue;

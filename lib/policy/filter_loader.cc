@@ -25,6 +25,8 @@ const std::vector<absl::string_view> kFilterKeys = {"chain",
                                                     "dst-address-list",
                                                     "layer7-protocol",
                                                     "connection-state",
+                                                    "limit",
+                                                    "dst-limit",
                                                     "address-list",
                                                     "address-list-timeout",
                                                     "log",
@@ -169,6 +171,13 @@ absl::Status LoadFilter(const TomlReader& in, const toml::table& t, Config& conf
     } else if (name == "connection-state") {
       KG_ASSIGN_OR_RETURN(std::string s, in.String(v, name));
       KG_ASSIGN_OR_RETURN(r.connection_state, in.Checked(v, name, ParseConnectionState(s)));
+    } else if (name == "limit") {
+      KG_ASSIGN_OR_RETURN(std::string s, in.String(v, name));
+      KG_ASSIGN_OR_RETURN(r.limit, in.Checked(v, name, ParseLimit(s)));
+    } else if (name == "dst-limit") {
+      KG_ASSIGN_OR_RETURN(std::string s, in.String(v, name));
+      KG_ASSIGN_OR_RETURN(r.dst_limit, in.Checked(v, name, ParseDstLimit(s)));
+      r.dst_limit_pos = PosOf(v.source());
     } else if (name == "address-list") {
       KG_ASSIGN_OR_RETURN(r.address_list, in.String(v, name));
       if (r.address_list.empty()) {

@@ -24,6 +24,34 @@ const char* ActionName(Action a) {
   return "?";
 }
 
+const char* DstLimitModeName(DstLimitMode m) {
+  switch (m) {
+    case DstLimitMode::kDstAddress:
+      return "dst-address";
+    case DstLimitMode::kDstPort:
+      return "dst-port";
+    case DstLimitMode::kSrcAddress:
+      return "src-address";
+    case DstLimitMode::kSrcAndDstAddresses:
+      return "src-and-dst-addresses";
+    case DstLimitMode::kDstAddressAndPort:
+      return "dst-address-and-port";
+    case DstLimitMode::kAddressesAndDstPort:
+      return "addresses-and-dst-port";
+  }
+  return "?";
+}
+
+std::string LimitMatch::ToString() const {
+  return absl::StrCat(negated ? "!" : "", count, "/", FormatDuration(interval), ",", burst, ":",
+                      bits ? "bit" : "packet");
+}
+
+std::string DstLimitMatch::ToString() const {
+  return absl::StrCat(negated ? "!" : "", count, "/", FormatDuration(interval), ",", burst, ",",
+                      DstLimitModeName(mode), "/", FormatDuration(expire));
+}
+
 std::string PortSet::ToString() const {
   std::string out;
   for (const auto& [lo, hi] : ranges) {

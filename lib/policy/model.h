@@ -60,6 +60,41 @@ struct TcpFlagsMatch {
   std::string ToString() const;
 };
 
+// RouterOS `limit`: "count[/time],burst:packet|bit". The rule matches while
+// a token bucket of `burst` (packets or bits) refilled at count per interval
+// has enough left for the packet.
+struct LimitMatch {
+  uint64_t count = 0;
+  Nanos interval = kNanosPerSecond;
+  uint64_t burst = 0;
+  bool bits = false;  // mode bit: the packet costs its length in bits
+  bool negated = false;
+  std::string ToString() const;
+};
+
+// What identifies a flow for `dst-limit`, RouterOS's modes.
+enum class DstLimitMode : uint8_t {
+  kDstAddress,
+  kDstPort,
+  kSrcAddress,
+  kSrcAndDstAddresses,
+  kDstAddressAndPort,
+  kAddressesAndDstPort,
+};
+const char* DstLimitModeName(DstLimitMode m);
+
+// RouterOS `dst-limit`: "count[/time],burst,mode[/expire]": a `limit` per
+// flow, the flow named by `mode`; a flow idle for `expire` may be forgotten.
+struct DstLimitMatch {
+  uint64_t count = 0;
+  Nanos interval = kNanosPerSecond;
+  uint64_t burst = 0;
+  DstLimitMode mode = DstLimitMode::kSrcAddress;
+  Nanos expire = 600 * kNanosPerSecond;  // RouterOS's default, 10m
+  bool negated = false;
+  std::string ToString() const;
+};
+
 struct FilterRule {
   SourcePos pos;  // the [[filter]] header
   Chain chain = Chain::kForward;
@@ -78,9 +113,12 @@ struct FilterRule {
   std::optional<Negatable<std::string>> dst_address_list;
   std::optional<Negatable<std::string>> layer7_protocol;
   std::optional<Negatable<uint8_t>> connection_state;  // conn_state bits
+  std::optional<LimitMatch> limit;
+  std::optional<DstLimitMatch> dst_limit;
   SourcePos src_address_list_pos;
   SourcePos dst_address_list_pos;
   SourcePos layer7_protocol_pos;
+  SourcePos dst_limit_pos;
 
   // Action parameters and annotations.
   std::string address_list;
@@ -125,6 +163,11 @@ struct DataplaneConfig {
   Nanos stats_interval = 0;  // 0: counters only on exit
 };
 
+// Per worker: the flows dst-limit rules keep a bucket for.
+struct DstLimitConfig {
+  uint32_t capacity = 65536;
+};
+
 struct LogConfig {
   std::string file;     // empty: events go to stdout
   uint32_t rate = 100;  // event lines per second on average; 0: no limit
@@ -153,6 +196,7 @@ struct Config {
   ListsConfig lists;
   LogConfig log;
   ConntrackConfig conntrack;
+  DstLimitConfig dst_limit;
   std::vector<Layer7Protocol> layer7_protocols;
   std::vector<StaticAddress> static_addresses;
   std::vector<FilterRule> filters;

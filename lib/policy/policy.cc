@@ -30,7 +30,7 @@ uint8_t PassMask(bool negated, uint8_t all, uint8_t value_bits) {
 
 }  // namespace
 
-CompiledRule::CompiledRule(const FilterRule& r) : action(r.action), spec(r) {
+CompiledRule::CompiledRule(const FilterRule& r, uint32_t workers) : action(r.action), spec(r) {
   constexpr uint8_t kAllStates = conn_state::kNew | conn_state::kEstablished |
                                  conn_state::kRelated | conn_state::kInvalid |
                                  conn_state::kUntracked;
@@ -54,6 +54,15 @@ CompiledRule::CompiledRule(const FilterRule& r) : action(r.action), spec(r) {
   slow |= r.tcp_flags ? kSlowTcpFlags : 0;
   slow |= r.src_address ? kSlowSrcAddress : 0;
   slow |= r.dst_address ? kSlowDstAddress : 0;
+  slow |= r.limit || r.dst_limit ? kSlowRate : 0;
+  if (r.limit) {
+    limit_rate =
+        RateSpec::Of(r.limit->count, r.limit->interval, r.limit->burst, r.limit->bits, workers);
+  }
+  if (r.dst_limit) {
+    dst_limit_rate =
+        RateSpec::Of(r.dst_limit->count, r.dst_limit->interval, r.dst_limit->burst, false, 1);
+  }
   negated |= r.src_address_list && r.src_address_list->negated ? kNegSrcList : 0;
   negated |= r.dst_address_list && r.dst_address_list->negated ? kNegDstList : 0;
   negated |= r.layer7_protocol && r.layer7_protocol->negated ? kNegLayer7 : 0;
@@ -102,6 +111,12 @@ std::string DescribeRule(const FilterRule& r) {
   if (r.dst_address) {
     absl::StrAppend(&out, " dst-address=", Neg(r.dst_address->negated),
                     r.dst_address->value.ToString());
+  }
+  if (r.limit) {
+    absl::StrAppend(&out, " limit=", r.limit->ToString());
+  }
+  if (r.dst_limit) {
+    absl::StrAppend(&out, " dst-limit=", r.dst_limit->ToString());
   }
   if (r.src_address_list) {
     absl::StrAppend(&out, " src-address-list=", Neg(r.src_address_list->negated),
@@ -180,6 +195,7 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::CompileImpl(const Config& 
   p->path_ = config.path;
   p->defaults_ = config.policy;
   p->conntrack_ = config.conntrack;
+  p->dst_limit_capacity_ = config.dst_limit.capacity;
   p->layer7_ = config.layer7_protocols;
   const std::string& path = config.path;
 
@@ -216,7 +232,7 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::CompileImpl(const Config& 
   }
   p->rules_.reserve(config.filters.size());
   for (const FilterRule& r : config.filters) {
-    CompiledRule c(r);  // everything but the ids, which need the policy's names
+    CompiledRule c(r, config.dataplane.workers);  // all but the ids, which need the names
     if (r.src_address_list) {
       KG_ASSIGN_OR_RETURN(c.src_list, list_id(r.src_address_list->value, r.src_address_list_pos));
     }
@@ -237,6 +253,7 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::CompileImpl(const Config& 
       }
     }
     p->uses_conntrack_ = p->uses_conntrack_ || (r.connection_state && !r.disabled);
+    p->uses_dst_limit_ = p->uses_dst_limit_ || (r.dst_limit && !r.disabled);
     p->rules_.push_back(std::move(c));
   }
 

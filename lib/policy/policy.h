@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/token_bucket.h"
 #include "l7/hyperscan.h"
 #include "lists/address_table.h"
 #include "lists/static_lists.h"
@@ -31,6 +32,7 @@ struct alignas(64) CompiledRule {
   static constexpr uint8_t kSlowTcpFlags = 4;
   static constexpr uint8_t kSlowSrcAddress = 8;
   static constexpr uint8_t kSlowDstAddress = 16;
+  static constexpr uint8_t kSlowRate = 32;  // limit or dst-limit: checked after every other matcher
   static constexpr uint8_t kNegSrcList = 1;
   static constexpr uint8_t kNegDstList = 2;
   static constexpr uint8_t kNegLayer7 = 4;
@@ -51,9 +53,14 @@ struct alignas(64) CompiledRule {
   // Neither the protocol nor ct_pass, in_pass and family need a check on the
   // packet path: Candidates() and Allowed() leave out the rules they refuse.
   FilterRule spec;  // as written
+  // limit: one worker's share of the rate (the gateway holds the whole);
+  // dst-limit: the rate of each flow (a flow is one worker's).
+  RateSpec limit_rate;
+  RateSpec dst_limit_rate;
 
-  // Derives every field from `r` but the list and layer7 ids.
-  explicit CompiledRule(const FilterRule& r);
+  // Derives every field from `r` but the list and layer7 ids; `workers`
+  // share a limit's rate.
+  CompiledRule(const FilterRule& r, uint32_t workers);
 };
 
 struct ListInfo {
@@ -90,6 +97,9 @@ class Policy {
   const std::vector<std::string>& warnings() const { return warnings_; }
   // Whether any enabled rule matches on connection-state (else conntrack is off).
   bool uses_conntrack() const { return uses_conntrack_; }
+  // Whether any enabled rule has a dst-limit (else no flow table for it).
+  bool uses_dst_limit() const { return uses_dst_limit_; }
+  uint32_t dst_limit_capacity() const { return dst_limit_capacity_; }
   const ConntrackConfig& conntrack() const { return conntrack_; }
   int FindList(absl::string_view name) const;
   // Capacities by list id, for AddressTable::Create.
@@ -148,6 +158,8 @@ class Policy {
   PolicyDefaults defaults_;
   ConntrackConfig conntrack_;
   bool uses_conntrack_ = false;
+  bool uses_dst_limit_ = false;
+  uint32_t dst_limit_capacity_ = 0;
   std::vector<std::string> warnings_;
   std::string path_;
 

@@ -150,6 +150,18 @@ absl::Status LoadLists(const TomlReader& in, const toml::key& key, const toml::n
   return absl::OkStatus();
 }
 
+absl::Status LoadDstLimit(const TomlReader& in, const toml::key& key, const toml::node& node,
+                          Config& config) {
+  KG_ASSIGN_OR_RETURN(const toml::table* t, in.Table(key, node));
+  for (auto&& [k, v] : *t) {
+    if (ToAbsl(k.str()) != "capacity") {
+      return in.UnknownKey(k, {"capacity"});
+    }
+    KG_ASSIGN_OR_RETURN(config.dst_limit.capacity, in.Integer(v, "capacity", 1, 1 << 24));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status LoadLog(const TomlReader& in, const toml::key& key, const toml::node& node,
                      Config& config) {
   KG_ASSIGN_OR_RETURN(const toml::table* t, in.Table(key, node));

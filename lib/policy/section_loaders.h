@@ -14,7 +14,7 @@
 
 namespace knockgate {
 
-// [eal], [interfaces], [dataplane], [policy], [lists], [log], [conntrack].
+// [eal], [interfaces], [dataplane], [policy], [lists], [log], [dst-limit], [conntrack].
 absl::Status LoadEal(const TomlReader& in, const toml::key& key, const toml::node& node,
                      Config& config);
 absl::Status LoadInterfaces(const TomlReader& in, const toml::key& key, const toml::node& node,
@@ -27,6 +27,8 @@ absl::Status LoadLists(const TomlReader& in, const toml::key& key, const toml::n
                        Config& config);
 absl::Status LoadLog(const TomlReader& in, const toml::key& key, const toml::node& node,
                      Config& config);
+absl::Status LoadDstLimit(const TomlReader& in, const toml::key& key, const toml::node& node,
+                          Config& config);
 absl::Status LoadConntrack(const TomlReader& in, const toml::key& key, const toml::node& node,
                            Config& config);
 

@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -41,7 +42,109 @@ T Lookup(const std::pair<absl::string_view, T> (&words)[N], absl::string_view wo
   return T{};
 }
 
+// "50", "1k", "10M": a count for limit and dst-limit.
+bool ParseCount(absl::string_view s, uint64_t& out) {
+  uint64_t scale = 1;
+  if (absl::ConsumeSuffix(&s, "k") || absl::ConsumeSuffix(&s, "K")) {
+    scale = 1000;
+  } else if (absl::ConsumeSuffix(&s, "M")) {
+    scale = 1000 * 1000;
+  } else if (absl::ConsumeSuffix(&s, "G")) {
+    scale = 1000 * 1000 * 1000;
+  }
+  uint64_t n = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size() || n > (1ULL << 40)) {
+    return false;
+  }
+  out = n * scale;
+  return true;
+}
+
+// "count[/time]" with a count above zero and a finite time.
+bool ParseRate(absl::string_view s, uint64_t& count, Nanos& interval) {
+  const size_t slash = s.find('/');
+  if (!ParseCount(s.substr(0, slash), count) || count == 0) {
+    return false;
+  }
+  interval = kNanosPerSecond;
+  if (slash != absl::string_view::npos) {
+    absl::StatusOr<Nanos> d = ParseDuration(s.substr(slash + 1));
+    if (!d.ok() || *d == kNever) {
+      return false;
+    }
+    interval = *d;
+  }
+  return true;
+}
+
 }  // namespace
+
+absl::StatusOr<LimitMatch> ParseLimit(absl::string_view text) {
+  LimitMatch m;
+  absl::string_view s = text;
+  m.negated = absl::ConsumePrefix(&s, "!");
+  const std::vector<absl::string_view> parts = absl::StrSplit(s, ',');
+  absl::string_view burst = parts.size() == 2 ? parts[1] : "";
+  if (const size_t colon = burst.find(':'); colon != absl::string_view::npos) {
+    const absl::string_view mode = burst.substr(colon + 1);
+    m.bits = mode == "bit";
+    if (mode != "bit" && mode != "packet") {
+      burst = "";  // fails below
+    } else {
+      burst = burst.substr(0, colon);
+    }
+  }
+  if (parts.size() != 2 || !ParseRate(parts[0], m.count, m.interval) ||
+      !ParseCount(burst, m.burst)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", text,
+                     "\": expected count[/time],burst[:packet|bit] such as \"50/5s,2:packet\" "
+                     "(count above 0)"));
+  }
+  return m;
+}
+
+absl::StatusOr<DstLimitMatch> ParseDstLimit(absl::string_view text) {
+  static constexpr std::pair<absl::string_view, DstLimitMode> kModes[] = {
+      {"dst-address", DstLimitMode::kDstAddress},
+      {"dst-port", DstLimitMode::kDstPort},
+      {"src-address", DstLimitMode::kSrcAddress},
+      {"src-and-dst-addresses", DstLimitMode::kSrcAndDstAddresses},
+      {"dst-address-and-port", DstLimitMode::kDstAddressAndPort},
+      {"addresses-and-dst-port", DstLimitMode::kAddressesAndDstPort},
+  };
+  DstLimitMatch m;
+  absl::string_view s = text;
+  m.negated = absl::ConsumePrefix(&s, "!");
+  const std::vector<absl::string_view> parts = absl::StrSplit(s, ',');
+  bool ok = parts.size() == 3 && ParseRate(parts[0], m.count, m.interval) &&
+            ParseCount(parts[1], m.burst);
+  if (ok) {
+    const size_t slash = parts[2].find('/');
+    const absl::string_view mode = parts[2].substr(0, slash);
+    ok = false;
+    for (const auto& [word, value] : kModes) {
+      if (mode == word) {
+        m.mode = value;
+        ok = true;
+      }
+    }
+    if (ok && slash != absl::string_view::npos) {
+      absl::StatusOr<Nanos> d = ParseDuration(parts[2].substr(slash + 1));
+      ok = d.ok() && *d != kNever;
+      m.expire = ok ? *d : m.expire;
+    }
+  }
+  if (!ok) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "\"", text,
+        "\": expected count[/time],burst,mode[/expire] such as \"10/1m,5,src-address/1m\", mode "
+        "one of dst-address, dst-port, src-address, src-and-dst-addresses, "
+        "dst-address-and-port, addresses-and-dst-port"));
+  }
+  return m;
+}
 
 absl::StatusOr<PortSet> ParsePortSet(absl::string_view text) {
   PortSet set;

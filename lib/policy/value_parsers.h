@@ -26,6 +26,14 @@ absl::StatusOr<TcpFlagsMatch> ParseTcpFlags(absl::string_view text);
 // "established,related" or "!new": conn_state bits, the whole list negatable.
 absl::StatusOr<Negatable<uint8_t>> ParseConnectionState(absl::string_view text);
 
+// limit: "count[/time],burst[:packet|bit]", e.g. "50/5s,2:packet"; count
+// and burst take k, M, G (x1000) as bit rates do; time defaults to 1s.
+absl::StatusOr<LimitMatch> ParseLimit(absl::string_view text);
+
+// dst-limit: "count[/time],burst,mode[/expire]", e.g. "10/1m,5,src-address/1m";
+// expire defaults to 10m.
+absl::StatusOr<DstLimitMatch> ParseDstLimit(absl::string_view text);
+
 // idle-sleep: "0" busy-polls; else a duration up to 1s, "us" allowed.
 absl::StatusOr<Nanos> ParseIdleSleep(absl::string_view text);
 

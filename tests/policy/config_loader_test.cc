@@ -4,12 +4,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "policy/config_shape.h"
 #include "policy/policy.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <random>
 
 namespace knockgate {
@@ -302,6 +304,68 @@ TEST(ConfigLoaderTest, LanSideListsNeedOneWorker) {
   EXPECT_THAT(ErrorOf("[dataplane]\nworkers = 3\n" + knock_from_lan),
               HasSubstr("add-src-to-address-list here can add LAN-side addresses"));
   EXPECT_EQ(ErrorOf(std::string("[dataplane]\nworkers = 3\n") + kKnock), "");
+}
+
+TEST(ConfigLoaderTest, LimitAndDstLimitInRouterOsSyntax) {
+  struct Case {
+    const char* key;
+    const char* value;
+    const char* printed;  // as --check prints it, "" when it must be refused
+  };
+  const Case cases[] = {
+      {"limit", "50/5s,2:packet", "limit=50/5s,2:packet"},
+      {"limit", "10,5", "limit=10/1s,5:packet"},
+      {"limit", "1M/1s,64k:bit", "limit=1000000/1s,64000:bit"},
+      {"limit", "!100/1m,10:packet", "limit=!100/1m,10:packet"},
+      {"limit", "0/1s,5:packet", ""},
+      {"limit", "50/5s", ""},
+      {"limit", "50/5s,2:byte", ""},
+      {"limit", "50/none-dynamic,2", ""},
+      {"dst-limit", "10/1m,5,src-address/1m", "dst-limit=10/1m,5,src-address/1m"},
+      {"dst-limit", "3,1,addresses-and-dst-port", "dst-limit=3/1s,1,addresses-and-dst-port/10m"},
+      {"dst-limit", "10/1m,5,src-addresses", ""},
+      {"dst-limit", "10/1m,5", ""},
+      {"dst-limit", "10/1m,5,dst-port/0s", ""},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(absl::StrCat(c.key, " = ", c.value));
+    const std::string text =
+        absl::StrCat("[[filter]]\naction = \"accept\"\n", c.key, " = \"", c.value, "\"\n");
+    absl::StatusOr<Config> config = LoadConfig(text, "t.toml");
+    if (*c.printed == '\0') {
+      ASSERT_FALSE(config.ok());
+      EXPECT_THAT(std::string(config.status().message()),
+                  StartsWith(absl::StrCat("t.toml:3:", strlen(c.key) + 4, ": ", c.key, ": \"",
+                                          c.value, "\": expected count[/time],burst")));
+      continue;
+    }
+    ASSERT_TRUE(config.ok()) << config.status();
+    auto policy = Policy::Compile(*config);
+    ASSERT_TRUE(policy.ok());
+    EXPECT_THAT((*policy)->Describe(), HasSubstr(c.printed));
+  }
+}
+
+TEST(ConfigLoaderTest, DstLimitModesThatCannotBeShardedNeedOneWorker) {
+  auto rule = [](const char* mode, const char* in) {
+    return absl::StrCat("[dataplane]\nworkers = 2\n[[filter]]\naction = \"accept\"\n", in,
+                        "dst-limit = \"10,5,", mode, "\"\n");
+  };
+  EXPECT_EQ(ErrorOf(rule("dst-port", "in-interface-list = \"WAN\"\n")),
+            "t.toml:6:13: dst-limit: mode dst-port keys flows by port alone, which cannot be "
+            "sharded over 2 workers: use addresses-and-dst-port or set workers = 1");
+  EXPECT_EQ(ErrorOf(rule("src-address", "")),
+            "t.toml:5:13: dst-limit: mode src-address here can key flows by a LAN-side address, "
+            "which cannot be sharded over 2 workers: add in-interface-list = \"WAN\" or set "
+            "workers = 1");
+  EXPECT_EQ(ErrorOf(rule("src-address", "in-interface-list = \"WAN\"\n")), "");
+  EXPECT_THAT(ErrorOf(rule("dst-address-and-port", "in-interface-list = \"WAN\"\n")),
+              HasSubstr("add in-interface-list = \"LAN\""));
+  EXPECT_EQ(ErrorOf(rule("dst-address", "in-interface-list = \"!WAN\"\n")), "");
+  EXPECT_EQ(ErrorOf(rule("src-and-dst-addresses", "")), "");
+  EXPECT_EQ(ErrorOf(rule("addresses-and-dst-port", "")), "");
+  EXPECT_EQ(ErrorOf(absl::StrReplaceAll(rule("dst-port", ""), {{"workers = 2", "workers = 1"}})),
+            "");
 }
 
 TEST(ConfigLoaderTest, KnockSectionErrors) {

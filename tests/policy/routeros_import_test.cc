@@ -82,6 +82,26 @@ TEST(RouterOsImportTest, FormsAndDefaults) {
   EXPECT_EQ(config->static_addresses[0].list, "trusted");
 }
 
+TEST(RouterOsImportTest, RateLimitMatchers) {
+  absl::StatusOr<std::string> out = ImportRouterOs(
+      "/ip firewall filter\n"
+      "add action=accept chain=input protocol=icmp limit=50/5s,2:packet\n"
+      "add action=drop chain=input protocol=tcp dst-port=22 in-interface-list=WAN \\\n"
+      "    dst-limit=!10/1m,5,src-address/1m\n",
+      "x.rsc");
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_THAT(*out, HasSubstr("limit = \"50/5s,2:packet\""));
+  auto config = LoadConfig(*out, "x.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->filters.size(), 2u);
+  ASSERT_TRUE(config->filters[0].limit.has_value());
+  EXPECT_EQ(config->filters[0].limit->ToString(), "50/5s,2:packet");
+  ASSERT_TRUE(config->filters[1].dst_limit.has_value());
+  EXPECT_EQ(config->filters[1].dst_limit->ToString(), "!10/1m,5,src-address/1m");
+  EXPECT_THAT(ErrorOf("/ip firewall filter\nadd chain=input limit=50/5s:packet\n"),
+              StartsWith("x.rsc:2: limit: \"50/5s:packet\": expected count[/time],burst"));
+}
+
 TEST(RouterOsImportTest, UnsupportedMatcherNamesLineAndWord) {
   EXPECT_EQ(ErrorOf("/ip firewall filter\nadd chain=input in-interface=ether1 action=drop\n"),
             "x.rsc:2: in-interface: not supported by knockgate (no equivalent matcher or "
