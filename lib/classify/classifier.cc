@@ -59,30 +59,6 @@ class Facts {
   // A list add changes what later rules see for this packet.
   void Invalidate() { have_src_ = have_dst_ = false; }
 
-  // limit and dst-limit, asked last: a bucket is spent only by packets that
-  // every other matcher of the rule let through.
-  bool WithinRate(const CompiledRule& c, int rule) {
-    if (c.spec.limit) {
-      const bool took =
-          state_.limits[rule].Take(c.limit_rate, c.limit_rate.CostOf(frame_.size()), now_);
-      if (took == c.spec.limit->negated) {
-        return false;
-      }
-    }
-    if (c.spec.dst_limit) {
-      if (state_.dst_limits == nullptr) {
-        return false;  // never: a reload that brings dst-limit in needs a restart
-      }
-      const DstLimitMatch& m = *c.spec.dst_limit;
-      const DstLimitKey key =
-          DstLimitKey::Of(static_cast<uint16_t>(rule), m.mode, src_, dst_, pkt_.dst_port);
-      if (state_.dst_limits->Take(key, c.dst_limit_rate, m.expire, 1.0, now_) == m.negated) {
-        return false;
-      }
-    }
-    return true;
-  }
-
  private:
   ListMask Lists(const IpAddress& addr, const uint64_t* hash) const {
     ListMask mask = policy_.static_lists().Lookup(addr);
@@ -143,8 +119,7 @@ bool SlowMatches(const FilterRule& r, uint8_t slow, const ParsedPacket& pkt) {
 // The checks Policy::Candidates and Policy::Allowed left: ports, flags,
 // addresses, lists, layer 7. `decided`: the kSlow* bits the candidate tables
 // already settled for this packet.
-bool Matches(const CompiledRule& c, int rule, const ParsedPacket& pkt, uint8_t decided,
-             Facts& facts) {
+bool Matches(const CompiledRule& c, const ParsedPacket& pkt, uint8_t decided, Facts& facts) {
   const uint8_t slow = c.slow & static_cast<uint8_t>(~decided);
   if (slow != 0 && !SlowMatches(c.spec, slow, pkt)) {
     return false;
@@ -161,7 +136,33 @@ bool Matches(const CompiledRule& c, int rule, const ParsedPacket& pkt, uint8_t d
       InList(facts.Layer7(), c.layer7) == ((c.negated & CompiledRule::kNegLayer7) != 0)) {
     return false;
   }
-  return (c.slow & CompiledRule::kSlowRate) == 0 || facts.WithinRate(c, rule);
+  return true;
+}
+
+// limit and dst-limit, asked after every other matcher: a bucket is spent
+// only by packets the rest of the rule let through. Out of line: rate rules
+// are few, and the common path should not carry their code.
+[[gnu::noinline]] bool WithinRate(const CompiledRule& c, int rule, ClassifierState& state,
+                                  const IpAddress& src, const IpAddress& dst, uint16_t dst_port,
+                                  size_t frame_bytes, Nanos now) {
+  if (c.spec.limit) {
+    const bool took = state.limits[rule].Take(c.limit_rate, c.limit_rate.CostOf(frame_bytes), now);
+    if (took == c.spec.limit->negated) {
+      return false;
+    }
+  }
+  if (c.spec.dst_limit) {
+    if (state.dst_limits == nullptr) {
+      return false;  // never: a reload that brings dst-limit in needs a restart
+    }
+    const DstLimitMatch& m = *c.spec.dst_limit;
+    const DstLimitKey key =
+        DstLimitKey::Of(static_cast<uint16_t>(rule), m.mode, src, dst, dst_port);
+    if (state.dst_limits->Take(key, c.dst_limit_rate, m.expire, 1.0, now) == m.negated) {
+      return false;
+    }
+  }
+  return true;
 }
 
 Event MakeEvent(EventType type, int rule, const ParsedPacket& pkt, InterfaceList in, Nanos now,
@@ -199,7 +200,11 @@ Decision Evaluate(const Policy& policy, ClassifierState& state, std::span<const 
     for (uint64_t bits = candidates[w] & allowed[w]; bits != 0; bits &= bits - 1) {
       const int i = static_cast<int>(w * 64 + std::countr_zero(bits));
       const CompiledRule& c = rules[i];
-      if (!Matches(c, i, pkt, decided, facts)) {
+      if (!Matches(c, pkt, decided, facts)) {
+        continue;
+      }
+      if ((c.slow & CompiledRule::kSlowRate) != 0 &&
+          !WithinRate(c, i, state, facts.src(), facts.dst(), pkt.dst_port, frame.size(), now)) {
         continue;
       }
       RuleCounter& counter = state.rule_counters[i];

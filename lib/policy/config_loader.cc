@@ -63,8 +63,9 @@ absl::StatusOr<Config> LoadConfig(absl::string_view text, absl::string_view path
       KG_RETURN_IF_ERROR(in.ForEachTable(
           key, node, [&](const toml::table& t) { return LoadFilter(in, t, config); }));
     } else if (k == "knock") {
-      KG_RETURN_IF_ERROR(in.ForEachTable(
-          key, node, [&](const toml::table& t) { return LoadKnock(in, t, knock_rules); }));
+      KG_RETURN_IF_ERROR(in.ForEachTable(key, node, [&](const toml::table& t) {
+        return LoadKnock(in, t, knock_rules, config.lists);
+      }));
     } else {
       return in.UnknownKey(key, kTopKeys);
     }

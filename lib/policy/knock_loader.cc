@@ -2,6 +2,7 @@
 // one add-src-to-address-list rule per step, then the grant's accept.
 #include "policy/section_loaders.h"
 
+#include <optional>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -12,7 +13,8 @@ namespace knockgate {
 
 // A [[knock]] section: ordered steps, a window per step, a grant list and
 // its timeout. Expands to the filter rules one would write by hand.
-absl::Status LoadKnock(const TomlReader& in, const toml::table& t, std::vector<FilterRule>& rules) {
+absl::Status LoadKnock(const TomlReader& in, const toml::table& t, std::vector<FilterRule>& rules,
+                       ListsConfig& lists) {
   const SourcePos pos = PosOf(t.source());
   std::string name;
   std::string grant_list = "secured";
@@ -22,6 +24,7 @@ absl::Status LoadKnock(const TomlReader& in, const toml::table& t, std::vector<F
   InterfaceList side = InterfaceList::kWan;
   bool accept = true;
   bool disabled = false;
+  std::optional<uint32_t> capacity;  // of every step list
   struct Step {
     uint8_t protocol;
     uint16_t port;
@@ -92,13 +95,15 @@ absl::Status LoadKnock(const TomlReader& in, const toml::table& t, std::vector<F
       side = s == "WAN" ? InterfaceList::kWan : InterfaceList::kLan;
     } else if (key == "accept") {
       KG_ASSIGN_OR_RETURN(accept, in.Bool(v, key));
+    } else if (key == "capacity") {
+      KG_ASSIGN_OR_RETURN(capacity, in.Integer(v, key, 1, 1 << 26));
     } else if (key == "comment") {
       KG_ASSIGN_OR_RETURN(comment, in.String(v, key));
     } else if (key == "disabled") {
       KG_ASSIGN_OR_RETURN(disabled, in.Bool(v, key));
     } else {
       return in.UnknownKey(k, {"name", "steps", "window", "grant-list", "grant-timeout",
-                               "in-interface-list", "accept", "comment", "disabled"});
+                               "in-interface-list", "accept", "capacity", "comment", "disabled"});
     }
   }
   if (name.empty()) {
@@ -125,6 +130,9 @@ absl::Status LoadKnock(const TomlReader& in, const toml::table& t, std::vector<F
     }
     const bool last = i + 1 == steps.size();
     r.address_list = last ? grant_list : absl::StrCat(name, "-", i + 1);
+    if (!last && (capacity || i == 0)) {
+      lists.knock_capacities[r.address_list] = capacity.value_or(kFirstKnockStepCapacity);
+    }
     r.address_list_pos = pos;
     r.address_list_timeout = last ? grant_timeout : window;
     r.comment = absl::StrCat("knock ", name, " step ", i + 1, "/", steps.size(),

@@ -182,9 +182,27 @@ struct PolicyDefaults {
   Verdict non_ip = Verdict::kAccept;  // "forward"
 };
 
+// A [[knock]] section's first step list takes a spoofed flood's every
+// packet: at 1 Mpps on one worker its entries live capacity / 1e6 seconds,
+// so 2^20 keeps a knocker with a second between steps (57 MiB a worker).
+inline constexpr uint32_t kFirstKnockStepCapacity = 1 << 20;
+
 struct ListsConfig {
-  uint32_t capacity = 65536;  // per list, per worker
-  std::map<std::string, uint32_t> capacities;
+  uint32_t capacity = 65536;                   // per list, per worker
+  std::map<std::string, uint32_t> capacities;  // [lists.capacity-per-list]
+  // Step lists of [[knock]] sections (their `capacity`, or the defaults).
+  std::map<std::string, uint32_t> knock_capacities;
+
+  // capacity-per-list names a list exactly, so it wins; then [[knock]]; then capacity.
+  uint32_t CapacityOf(const std::string& list) const {
+    if (auto it = capacities.find(list); it != capacities.end()) {
+      return it->second;
+    }
+    if (auto it = knock_capacities.find(list); it != knock_capacities.end()) {
+      return it->second;
+    }
+    return capacity;
+  }
 };
 
 struct Config {

@@ -186,10 +186,7 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::CompileImpl(const Config& 
   std::shared_ptr<Policy> p(new Policy());
   if (previous != nullptr) {
     for (const ListInfo& l : previous->lists_) {
-      const auto cap = config.lists.capacities.find(l.name);
-      p->lists_.push_back(ListInfo{
-          l.name, cap == config.lists.capacities.end() ? config.lists.capacity : cap->second, 0,
-          0});
+      p->lists_.push_back(ListInfo{l.name, config.lists.CapacityOf(l.name), 0, 0});
     }
   }
   p->path_ = config.path;
@@ -210,9 +207,7 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::CompileImpl(const Config& 
           path, ":", at.line, ":", at.column, ": address-list: \"", name, "\" is list ",
           kMaxLists + 1, "; at most ", kMaxLists, " lists are supported"));
     }
-    const auto cap = config.lists.capacities.find(name);
-    p->lists_.push_back(ListInfo{
-        name, cap == config.lists.capacities.end() ? config.lists.capacity : cap->second, 0, 0});
+    p->lists_.push_back(ListInfo{name, config.lists.CapacityOf(name), 0, 0});
     return static_cast<int>(p->lists_.size() - 1);
   };
 

@@ -37,8 +37,10 @@ absl::Status LoadLayer7(const TomlReader& in, const toml::table& t, Config& conf
 absl::Status LoadStaticAddress(const TomlReader& in, const toml::table& t, Config& config);
 absl::Status LoadFilter(const TomlReader& in, const toml::table& t, Config& config);
 
-// One [[knock]] table, expanded into `rules` (which go after every [[filter]]).
-absl::Status LoadKnock(const TomlReader& in, const toml::table& t, std::vector<FilterRule>& rules);
+// One [[knock]] table, expanded into `rules` (which go after every [[filter]]);
+// its step lists' capacities go to `lists`.
+absl::Status LoadKnock(const TomlReader& in, const toml::table& t, std::vector<FilterRule>& rules,
+                       ListsConfig& lists);
 
 // What needs the whole file: layer7 names, and rules that cannot be sharded.
 absl::Status CheckCrossReferences(const TomlReader& in, const Config& config);

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <map>
 #include <random>
 
 namespace knockgate {
@@ -402,6 +403,31 @@ TEST(ConfigLoaderTest, KnockSectionExpansion) {
   EXPECT_EQ(c->filters[2].address_list_timeout, 3600 * kNanosPerSecond);
   EXPECT_EQ(c->filters[3].action, Action::kAccept);
   EXPECT_EQ(c->filters[3].src_address_list->value, "secured");
+}
+
+TEST(ConfigLoaderTest, KnockStepCapacities) {
+  auto capacities = [](const std::string& extra) {
+    auto config = LoadConfig(
+        "[[knock]]\nname = \"k\"\nsteps = [\"tcp:1\", \"tcp:2\", \"tcp:3\"]\n" + extra, "t.toml");
+    EXPECT_TRUE(config.ok()) << config.status();
+    auto policy = Policy::Compile(*config);
+    std::map<std::string, uint32_t> out;
+    for (const ListInfo& l : (*policy)->lists()) {
+      out[l.name] = l.capacity;
+    }
+    return out;
+  };
+  // The first step takes a flood's every packet; later steps and the grant do not.
+  EXPECT_EQ(capacities(""),
+            (std::map<std::string, uint32_t>{
+                {"k-1", kFirstKnockStepCapacity}, {"k-2", 65536}, {"secured", 65536}}));
+  EXPECT_EQ(capacities("capacity = 5000\n[lists]\ncapacity = 100\n"),
+            (std::map<std::string, uint32_t>{{"k-1", 5000}, {"k-2", 5000}, {"secured", 100}}));
+  // capacity-per-list names the list, so it wins, wherever it stands.
+  EXPECT_EQ(capacities("capacity = 5000\n[lists.capacity-per-list]\nk-1 = 7\n"),
+            (std::map<std::string, uint32_t>{{"k-1", 7}, {"k-2", 5000}, {"secured", 65536}}));
+  EXPECT_THAT(ErrorOf("[[knock]]\nname = \"k\"\nsteps = [\"tcp:1\"]\ncapacity = 0\n"),
+              StartsWith("t.toml:4:12: capacity: expected an integer 1..67108864"));
 }
 
 TEST(ConfigLoaderTest, ShippedConfigLoads) {
