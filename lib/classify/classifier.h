@@ -91,8 +91,6 @@ struct ClassifierState {
   ConnTable* conntrack = nullptr;          // null when no rule matches connection-state
   FragTable* fragments = nullptr;          // null: later fragments go through the rules
   std::vector<RuleCounter> rule_counters;  // sized to the policy's rules by the control plane
-  std::vector<TokenBucket> limits;         // per rule (limit matchers), sized alike
-  DstLimitTable* dst_limits = nullptr;     // null when no rule has a dst-limit
   EventBuffer events;
   uint64_t layer7_scans = 0;
   uint8_t worker_id = 0;    // stamped on events
@@ -104,6 +102,9 @@ struct ClassifierState {
   // kMissteered; its Toeplitz hash, which names the owner, goes to steer_hash.
   const SteeringTable* steering = nullptr;
   uint32_t* steer_hash = nullptr;  // one per frame of a burst, when steering is set
+  // Rate matchers, last so the hot fields above keep their places.
+  std::vector<TokenBucket> limits;      // per rule (limit matchers), sized like rule_counters
+  DstLimitTable* dst_limits = nullptr;  // null when no rule has a dst-limit
 };
 
 // Decides one packet that ParsePacket accepted. `frame` is the whole frame
