@@ -25,7 +25,8 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
-// The rule and list lines of --check, without comments and line numbers.
+// The rule and list lines of --check, without comments, line numbers and
+// list capacities (a deployment's sizing, which RouterOS scripts do not carry).
 std::vector<std::string> Compiled(const std::string& toml) {
   auto config = LoadConfig(toml, "x.toml");
   EXPECT_TRUE(config.ok()) << config.status();
@@ -33,7 +34,7 @@ std::vector<std::string> Compiled(const std::string& toml) {
   EXPECT_TRUE(policy.ok()) << policy.status();
   std::vector<std::string> lines;
   std::stringstream text((*policy)->Describe());
-  const std::regex noise(R"( comment="[^"]*"|  \(line \d+\))");
+  const std::regex noise(R"( comment="[^"]*"|  \(line \d+\)| capacity=\d+)");
   for (std::string line; std::getline(text, line);) {
     if (line.rfind("   ", 0) == 0 || line.rfind("  ", 0) == 0) {
       lines.push_back(std::regex_replace(line, noise, ""));
