@@ -7,6 +7,7 @@
 #include "classify/classifier.h"
 #include "classify/worker_memory.h"
 #include "common/read_file.h"
+#include "ctl.h"
 #include "options.h"
 #include "policy/config_loader.h"
 #include "policy/policy.h"
@@ -33,6 +34,9 @@ int ImportRouterOsFile(const std::string& path) {
 }
 
 int Main(int argc, char** argv) {
+  if (argc >= 2 && std::string(argv[1]) == "ctl") {
+    return RunCtl(argc - 2, argv + 2);
+  }
   absl::StatusOr<Options> options = ParseOptions(argc, argv);
   if (!options.ok()) {
     std::cerr << "knockgate: " << options.status().message() << "\n";

@@ -18,6 +18,8 @@ const char kUsage[] = R"(usage:
                                          TOML on stdout
   knockgate --config FILE                run the gateway, EAL arguments from [eal].args
   knockgate [EAL args] -- --config FILE  run it with these EAL arguments instead
+  knockgate ctl --config FILE COMMAND    ask the running gateway (see knockgate ctl --help):
+                                         list print|add|remove, stats, reload
 
 options:
   -c, --config FILE   TOML configuration (see conf/knockgate.toml)
@@ -36,7 +38,8 @@ log rule) to stdout or [log].file; SIGHUP reloads the config file's rules
 on a control thread (list entries and connections are kept; a bad file keeps
 the running policy);
 SIGINT/SIGTERM stop it and print the final port, worker, drop-reason, rule and
-list counters.
+list counters. Unless the EAL arguments name one, EAL runs with
+--file-prefix knockgate (dpdk-telemetry.py -f knockgate finds it).
 )";
 
 absl::StatusOr<Options> ParseOptions(int argc, char** argv) {

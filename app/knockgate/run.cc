@@ -8,17 +8,27 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <deque>
 #include <fstream>
+#include <functional>
+#include <future>
 #include <iostream>
+#include <mutex>
 
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "classify/event_text.h"
 #include "classify/worker_memory.h"
+#include "control/ctl_socket.h"
+#include "control/list_control.h"
 #include "control/log_limiter.h"
 #include "dataplane/dataplane.h"
 #include "policy/config_loader.h"
+#include "policy/duration.h"
 
 namespace knockgate {
 namespace {
@@ -111,6 +121,69 @@ void PrintReloadResult(const absl::Status& status, const std::string& message) {
   }
 }
 
+// `list print [NAME]`, `list add NAME ADDRESS [--timeout D]`, `list remove NAME ADDRESS`.
+absl::StatusOr<std::string> ListCommand(const Dataplane& plane, const std::vector<std::string>& a) {
+  if (a[1] == "print" && a.size() <= 3) {
+    return ListPrint(plane, a.size() == 3 ? a[2] : "");
+  }
+  if (a[1] == "add" && (a.size() == 4 || (a.size() == 6 && a[4] == "--timeout"))) {
+    Nanos timeout = kNever;
+    if (a.size() == 6) {
+      absl::StatusOr<Nanos> d = ParseDuration(a[5]);
+      if (!d.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("--timeout: ", d.status().message()));
+      }
+      timeout = *d;
+    }
+    return ListAdd(plane, a[2], a[3], timeout);
+  }
+  if (a[1] == "remove" && a.size() == 4) {
+    return ListRemove(plane, a[2], a[3]);
+  }
+  return absl::InvalidArgumentError(
+      "expected list print [NAME], list add NAME ADDRESS [--timeout DURATION] or list remove "
+      "NAME ADDRESS");
+}
+
+// Work that must run on the main lcore (a reload, counters read with the
+// running policy), posted by control threads, which wait for the result.
+class MainTasks {
+ public:
+  // Control thread: runs `task` on the main lcore and waits for the text it
+  // hands to `reply`, at most `timeout`.
+  absl::StatusOr<std::string> Run(
+      std::function<void(std::function<void(absl::StatusOr<std::string>)>)> task,
+      std::chrono::seconds timeout) {
+    auto promise = std::make_shared<std::promise<absl::StatusOr<std::string>>>();
+    std::future<absl::StatusOr<std::string>> result = promise->get_future();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      tasks_.push_back([task = std::move(task), promise] {
+        task([promise](absl::StatusOr<std::string> r) { promise->set_value(std::move(r)); });
+      });
+    }
+    if (result.wait_for(timeout) != std::future_status::ready) {
+      return absl::DeadlineExceededError("the gateway did not answer in time");
+    }
+    return result.get();
+  }
+  // Main lcore: runs what was posted.
+  void Poll() {
+    std::deque<std::function<void()>> now;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      now.swap(tasks_);
+    }
+    for (auto& t : now) {
+      t();
+    }
+  }
+
+ private:
+  std::mutex mu_;
+  std::deque<std::function<void()>> tasks_;
+};
+
 }  // namespace
 
 int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
@@ -118,6 +191,13 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
   Signals signals;
   std::vector<std::string> args = {"knockgate"};
   args.insert(args.end(), eal_args.begin(), eal_args.end());
+  // A running gateway is found by its file prefix (dpdk-telemetry.py -f,
+  // dpdk-dumpcap): a known one unless the arguments name their own.
+  if (std::none_of(args.begin(), args.end(),
+                   [](const std::string& a) { return a.rfind("--file-prefix", 0) == 0; })) {
+    args.push_back("--file-prefix");
+    args.push_back("knockgate");
+  }
   std::vector<char*> argv;
   for (std::string& a : args) {
     argv.push_back(a.data());
@@ -160,9 +240,46 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
       rte_eal_cleanup();
       return 1;
     }
+    Dataplane& plane = **dp;
+    MainTasks main_tasks;
+    auto reload_now = [&](std::function<void(absl::StatusOr<std::string>)> reply) {
+      absl::Status started = plane.StartReload(
+          ReloadFromFile(config), [reply](const absl::Status& s, const std::string& message) {
+            PrintReloadResult(s, message);
+            reply(s.ok() ? absl::StatusOr<std::string>(message + "\n") : s);
+          });
+      if (!started.ok()) {
+        reply(started);
+      }
+    };
+    absl::StatusOr<std::unique_ptr<CtlServer>> ctl = CtlServer::Start(
+        config.control.socket,
+        [&](const std::vector<std::string>& a) -> absl::StatusOr<std::string> {
+          if (a.size() >= 2 && a[0] == "list") {
+            return ListCommand(plane, a);
+          }
+          if (a.size() == 1 && a[0] == "stats") {
+            return main_tasks.Run([&](auto reply) { reply(plane.CountersReport()); },
+                                  std::chrono::seconds(5));
+          }
+          if (a.size() == 1 && a[0] == "reload") {
+            return main_tasks.Run(reload_now, std::chrono::seconds(60));
+          }
+          return absl::InvalidArgumentError(absl::StrCat(
+              "unknown command \"", absl::StrJoin(a, " "),
+              "\" (list print [NAME], list add NAME ADDRESS [--timeout D], list remove NAME "
+              "ADDRESS, stats, reload)"));
+        });
+    if (ctl.ok()) {
+      std::cout << "knockgate: control socket " << config.control.socket << std::endl;
+    } else {
+      // Forwarding matters more than the socket: say so and run on.
+      std::cout << "knockgate: warning: no control socket, knockgate ctl will not reach this "
+                   "gateway: "
+                << ctl.status().message() << std::endl;
+    }
     std::cout << "knockgate: running; SIGINT or SIGTERM stops" << std::endl;
 
-    Dataplane& plane = **dp;
     LogLimiter limiter(config.log.rate, config.log.burst, plane.clock().Now());
     auto write_summary = [&](bool force) {
       const Nanos now = plane.clock().Now();
@@ -173,6 +290,7 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
     MainLoopHooks hooks;
     hooks.should_stop = [&] {
       write_summary(false);
+      main_tasks.Poll();
       for (int sig = signals.Poll(); sig != 0; sig = signals.Poll()) {
         if (sig == SIGHUP) {
           if (absl::Status s = plane.StartReload(ReloadFromFile(config), PrintReloadResult);
@@ -197,11 +315,13 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
     hooks.stats_interval = config.dataplane.stats_interval;
     hooks.on_stats = [&] { std::cout << plane.CountersReport() << std::flush; };
     plane.RunMain(hooks);
+    if (ctl.ok()) {
+      ctl->reset();  // before the workers' shards go
+    }
     write_summary(true);
     std::cout << "final counters:\n"
-              << plane.CountersReport() << "  log: " << limiter.written()
-              << " event lines written, " << limiter.suppressed() << " suppressed by [log] rate"
-              << std::endl;
+              << plane.CountersReport() << "log: " << limiter.written() << " event lines written, "
+              << limiter.suppressed() << " suppressed by [log] rate" << std::endl;
   }
   rte_eal_cleanup();
   return 0;

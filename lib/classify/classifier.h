@@ -25,8 +25,9 @@ struct Decision {
 };
 
 enum class EventType : uint8_t {
-  kListAdd,  // an address joined a list it was not in (knock step, grant, jail)
-  kLog,      // a log rule, or a rule with log = true, matched
+  kListAdd,     // an address joined a list it was not in (knock step, grant, jail)
+  kLog,         // a log rule, or a rule with log = true, matched
+  kListRemove,  // knockgate ctl took an address out of a list
 };
 
 // Produced on the data path as plain data; the control plane turns it into

@@ -19,6 +19,16 @@ std::string Endpoint(const IpAddress& a, uint16_t port, bool has_port) {
 }  // namespace
 
 std::string FormatEvent(const Policy& policy, const Event& e, const std::string& time) {
+  if (e.rule == Event::kNoRule) {  // knockgate ctl, not a packet
+    const std::string list = e.list < policy.lists().size() ? policy.lists()[e.list].name : "?";
+    return e.type == EventType::kListRemove ? absl::StrCat(time, " list-remove by=ctl list=", list,
+                                                           " address=", e.address.ToString(),
+                                                           " worker=", static_cast<int>(e.worker))
+                                            : absl::StrCat(time, " list-add by=ctl list=", list,
+                                                           " address=", e.address.ToString(),
+                                                           " timeout=", FormatDuration(e.timeout),
+                                                           " worker=", static_cast<int>(e.worker));
+  }
   const CompiledRule& rule = policy.rules()[e.rule];
   const char* proto = ProtocolName(e.protocol);
   const bool ports = e.src_port != 0 || e.dst_port != 0;

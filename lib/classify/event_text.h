@@ -12,10 +12,11 @@ namespace knockgate {
 std::string FormatEvent(const Policy& policy, const Event& e, const std::string& time);
 
 // Whether an event is one operators want even under a flood: a log rule's,
-// or an add to a list that is no rule's step (a grant, a jail).
+// an operator's (knockgate ctl), or an add to a list that is no rule's step
+// (a grant, a jail).
 inline bool EventMatters(const Policy& policy, const Event& e) {
-  return e.type == EventType::kLog || e.list >= policy.lists().size() ||
-         !policy.lists()[e.list].step;
+  return e.type != EventType::kListAdd || e.rule == Event::kNoRule ||
+         e.list >= policy.lists().size() || !policy.lists()[e.list].step;
 }
 
 }  // namespace knockgate

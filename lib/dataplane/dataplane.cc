@@ -248,6 +248,24 @@ void Dataplane::RunMain(const MainLoopHooks& hooks) {
   JoinReloadBuilder();
 }
 
+absl::Status Dataplane::Ask(uint16_t w, ControlRequest& r, Nanos timeout) const {
+  if (w >= workers_.size() || !launched_ || stop_.load(std::memory_order_relaxed)) {
+    return absl::UnavailableError("the dataplane is not running");
+  }
+  r.done.store(false, std::memory_order_relaxed);
+  if (!workers_[w]->Post(&r)) {
+    return absl::UnavailableError(absl::StrCat("worker ", w, "'s control ring is full"));
+  }
+  const Nanos deadline = clock_.Now() + timeout;
+  while (!r.done.load(std::memory_order_acquire)) {
+    if (clock_.Now() > deadline) {
+      return absl::DeadlineExceededError(absl::StrCat("worker ", w, " did not answer"));
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+  return absl::OkStatus();
+}
+
 size_t Dataplane::DrainEvents(const MainLoopHooks& hooks) {
   Event batch[64];
   size_t total = 0;

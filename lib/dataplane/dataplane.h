@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -92,6 +93,19 @@ class Dataplane {
   const TscClock& clock() const { return clock_; }
   // The running policy (main lcore, or a reload's builder).
   const Policy& policy() const { return *policy_; }
+  // The running policy, from any thread (control threads).
+  std::shared_ptr<const Policy> policy_snapshot() const {
+    std::lock_guard<std::mutex> lock(policy_mu_);
+    return policy_;
+  }
+  // The worker whose shard holds `address` (a WAN-side address).
+  uint16_t OwnerOf(const IpAddress& address) const {
+    return steering_ ? steering_->OwnerOf(address) : 0;
+  }
+  // Control threads: posts `r` to worker `w` and waits for its answer, at
+  // most `timeout` (a worker answers between two bursts, within about a
+  // millisecond). On a timeout `r` stays the worker's: the caller must leak it.
+  absl::Status Ask(uint16_t w, ControlRequest& r, Nanos timeout = 2 * kNanosPerSecond) const;
   // The worker that owns the WAN-side address of a frame arriving on `side`.
   uint16_t SteerFrame(Side side, std::span<const uint8_t> frame) const;
   // Wall-clock nanoseconds (CLOCK_REALTIME) at TscClock's zero.
@@ -128,6 +142,7 @@ class Dataplane {
   size_t DrainEvents(const MainLoopHooks& hooks);
 
   const Config config_;
+  mutable std::mutex policy_mu_;  // control threads read policy_; main writes it at a reload
   std::shared_ptr<const Policy> policy_;
   TscClock clock_;
   Nanos wall_start_ = 0;

@@ -136,7 +136,10 @@ void Dataplane::PollReload(const MainLoopHooks& hooks) {
   // Every worker has switched and flushed the events of the old policy, and
   // none holds a pointer into the updates offered before this one.
   DrainEvents(hooks);
-  policy_ = reload_.result->policy;
+  {
+    std::lock_guard<std::mutex> lock(policy_mu_);
+    policy_ = reload_.result->policy;
+  }
   std::erase_if(policies_, [&](const auto& p) { return p.first != generation_; });
   offered_ = std::move(reload_.result->updates);  // frees the previous reload's
   for (const auto& u : offered_) {

@@ -30,7 +30,10 @@ Worker::Worker(uint16_t id, std::shared_ptr<const Policy> policy, const Dataplan
       shard_(std::move(shard)),
       state_(shard_->state) {}
 
-Worker::~Worker() { rte_ring_free(events_ring_); }
+Worker::~Worker() {
+  rte_ring_free(events_ring_);
+  rte_ring_free(control_ring_);
+}
 
 absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(
     uint16_t id, std::shared_ptr<const Policy> policy, const DataplaneConfig& config,
@@ -54,6 +57,12 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(
   if (w->events_ring_ == nullptr) {
     return absl::ResourceExhaustedError(
         absl::StrCat("worker ", id, ": cannot create its event ring: ", rte_strerror(rte_errno)));
+  }
+  w->control_ring_ = rte_ring_create(absl::StrCat("kg_control_", id).c_str(), kControlRing,
+                                     SOCKET_ID_ANY, RING_F_SC_DEQ);
+  if (w->control_ring_ == nullptr) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("worker ", id, ": cannot create its control ring: ", rte_strerror(rte_errno)));
   }
   return w;
 }
@@ -159,6 +168,51 @@ void Worker::FlushEvents() {
   }
 }
 
+bool Worker::Post(ControlRequest* r) { return rte_ring_mp_enqueue(control_ring_, r) == 0; }
+
+void Worker::ServeControl(Nanos now) {
+  void* posted[kControlPerTick];
+  const unsigned n = rte_ring_sc_dequeue_burst(control_ring_, posted, kControlPerTick, nullptr);
+  for (unsigned i = 0; i < n; ++i) {
+    auto* r = static_cast<ControlRequest*>(posted[i]);
+    AddressTable& lists = *shard_->lists;
+    switch (r->kind) {
+      case ControlRequest::Kind::kListAdd:
+      case ControlRequest::Kind::kListRemove: {
+        const bool add = r->kind == ControlRequest::Kind::kListAdd;
+        r->changed =
+            add ? lists.Add(r->address, r->list, now, r->timeout) != AddressTable::AddResult::kKept
+                : lists.Remove(r->address, r->list, now);
+        if (r->changed) {
+          Event e;
+          e.type = add ? EventType::kListAdd : EventType::kListRemove;
+          e.worker = static_cast<uint8_t>(id_);
+          e.generation = state_.generation;
+          e.list = r->list;
+          e.address = r->address;
+          e.timeout = r->timeout;
+          e.at = now;
+          state_.events.Push(e);
+        }
+        break;
+      }
+      case ControlRequest::Kind::kListDump:
+        r->count = 0;
+        r->cursor = lists.DumpList(r->list, r->cursor, ControlRequest::kDumpChunk, now,
+                                   [r](const IpAddress& a, Nanos expiry) {
+                                     r->entries[r->count++] = {a, expiry};
+                                   });
+        r->more = r->cursor < lists.stats(r->list).size;
+        break;
+    }
+    r->now = now;
+    r->done.store(true, std::memory_order_release);
+  }
+  if (n != 0) {
+    FlushEvents();
+  }
+}
+
 void Worker::MaybeSwitchPolicy() {
   PolicyUpdate* u = update_.load(std::memory_order_acquire);
   if (u == nullptr || u->generation == state_.generation) {
@@ -227,9 +281,11 @@ int Worker::Run() {
       counters_.idle_sleeps.Add(1);
     }
     MaybeSwitchPolicy();
+    ServeControl(now);
     rte_rcu_qsbr_quiescent(qsbr_, id_);  // holds no reference into an offered update
     shard_->Reclaim(now, kReclaimStep);
   }
+  ServeControl(clock_.Now());  // a requester never waits on a stopped worker's ring
   FlushEvents();
   rte_rcu_qsbr_thread_offline(qsbr_, id_);
   return 0;

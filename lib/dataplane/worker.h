@@ -3,6 +3,7 @@
 // its counters and its event ring. Nothing in it is shared for writing.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -78,10 +79,37 @@ struct PolicyUpdate {
   std::unique_ptr<Layer7Scanner> layer7;
 };
 
+// A request from a control thread to one worker, answered between two
+// bursts: only the worker touches its shard. The requester owns it, posts it
+// with Worker::Post and waits for `done`; the worker allocates nothing.
+struct ControlRequest {
+  enum class Kind : uint8_t { kListAdd, kListRemove, kListDump };
+  struct Entry {
+    IpAddress address;
+    Nanos expiry = 0;  // kNever: until removed or restart
+  };
+  static constexpr size_t kDumpChunk = 128;
+
+  Kind kind = Kind::kListDump;
+  ListId list = 0;
+  IpAddress address;       // add, remove
+  Nanos timeout = kNever;  // add
+  size_t cursor = 0;       // dump: where to start; on return, where to go on
+  // Answers.
+  bool changed = false;  // add: a new entry or a later expiry; remove: it was a member
+  bool more = false;     // dump: entries remain past `cursor`
+  size_t count = 0;      // dump: entries filled
+  Nanos now = 0;         // the worker's clock when it answered
+  std::array<Entry, kDumpChunk> entries;
+  std::atomic<bool> done{false};  // worker: wo (release), requester: ro (acquire)
+};
+
 class Worker {
  public:
   static constexpr uint16_t kMaxBurst = 512;
   static constexpr uint32_t kIdlePollsBeforeSleep = 256;
+  static constexpr unsigned kControlRing = 64;    // requests waiting, a power of two
+  static constexpr unsigned kControlPerTick = 4;  // answered between two bursts
 
   // Builds the worker's list shard, layer-7 scratch and event ring on the
   // control plane; nothing is allocated once Run starts.
@@ -101,6 +129,10 @@ class Worker {
   // offered earlier: the control plane frees an update only after a later
   // one's grace period.
   void Offer(PolicyUpdate* update) { update_.store(update, std::memory_order_release); }
+
+  // control, any thread: queues `r` for the worker, which answers it between
+  // two bursts (set r.done). False when the ring is full (64 waiting).
+  bool Post(ControlRequest* r);
 
   uint16_t id() const { return id_; }
   const WorkerCounters& counters() const { return counters_; }
@@ -126,6 +158,8 @@ class Worker {
   void HandOver(Side side, rte_mbuf* m, uint16_t owner);
   uint16_t Transmit(Side side, rte_mbuf** pkts, uint16_t n);
   void FlushEvents();
+  // Answers what control threads posted, a few requests per tick.
+  void ServeControl(Nanos now);
   // Switches to an offered policy, if any (the RCU quiescent point).
   void MaybeSwitchPolicy();
 
@@ -139,8 +173,9 @@ class Worker {
   rte_rcu_qsbr* const qsbr_;       // datapath: reports quiescence, control: checks
 
   std::unique_ptr<ClassifierShard> shard_;
-  ClassifierState& state_;           // shard_->state
-  rte_ring* events_ring_ = nullptr;  // single producer (this worker), single consumer (main)
+  ClassifierState& state_;            // shard_->state
+  rte_ring* events_ring_ = nullptr;   // single producer (this worker), single consumer (main)
+  rte_ring* control_ring_ = nullptr;  // ControlRequest*: many producers, this worker consumes
   WorkerCounters counters_;
 
   // Burst buffers, members so that nothing is allocated per burst.

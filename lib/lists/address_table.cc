@@ -87,6 +87,17 @@ Nanos AddressTable::ExpiryOf(const IpAddress& addr, ListId list, Nanos now) cons
   return members_[m].expiry;
 }
 
+bool AddressTable::Remove(const IpAddress& addr, ListId list, Nanos now) {
+  const uint32_t r = Find(addr);
+  const uint32_t m = r == kNoRecord ? kNone : MemberOf(r, list);
+  if (m == kNone) {
+    return false;
+  }
+  const bool live = members_[m].expiry > now;
+  RemoveMember(m);
+  return live;
+}
+
 AddressTable::AddResult AddressTable::Add(const IpAddress& addr, ListId list, Nanos now,
                                           Nanos timeout) {
   const Nanos expiry = timeout >= kNever - now ? kNever : now + timeout;

@@ -97,6 +97,27 @@ class AddressTable {
   // Re-adding keeps the later expiry.
   AddResult Add(const IpAddress& addr, ListId list, Nanos now, Nanos timeout);
 
+  // Takes `addr` out of `list` at once. Whether it was a live member.
+  bool Remove(const IpAddress& addr, ListId list, Nanos now);
+
+  // Up to `max` live members of `list` from heap position `from` on, as
+  // fn(address, expiry); returns the position to go on from (the list's
+  // size when done). Positions move as members come and go between calls,
+  // so a dump in pieces may miss or repeat an entry that changed meanwhile.
+  template <typename Fn>
+  size_t DumpList(ListId list, size_t from, size_t max, Nanos now, Fn fn) const {
+    const std::vector<uint32_t>& heap = lists_[list].heap;
+    size_t i = from;
+    for (size_t taken = 0; i < heap.size() && taken < max; ++i) {
+      const Member& mb = members_[heap[i]];
+      if (mb.expiry > now) {
+        fn(keys_[mb.record], mb.expiry);
+        ++taken;
+      }
+    }
+    return i;
+  }
+
   // Frees memberships that expired at or before `now`, doing at most
   // `budget` heap steps (a free, or re-keying a refreshed member that reached
   // the top). Returns how many it freed.

@@ -168,6 +168,10 @@ struct DstLimitConfig {
   uint32_t capacity = 65536;
 };
 
+struct ControlConfig {
+  std::string socket = "/run/knockgate/control.sock";  // knockgate ctl's Unix socket
+};
+
 struct LogConfig {
   std::string file;     // empty: events go to stdout
   uint32_t rate = 100;  // event lines per second on average; 0: no limit
@@ -213,6 +217,7 @@ struct Config {
   PolicyDefaults policy;
   ListsConfig lists;
   LogConfig log;
+  ControlConfig control;
   ConntrackConfig conntrack;
   DstLimitConfig dst_limit;
   std::vector<Layer7Protocol> layer7_protocols;

@@ -215,6 +215,7 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::CompileImpl(const Config& 
     KG_ASSIGN_OR_RETURN(const int id, list_id(a.list, a.pos));
     if (!a.disabled) {
       p->static_lists_.Add(a.address, static_cast<ListId>(id));
+      p->static_entries_.emplace_back(a.address, static_cast<ListId>(id));
       ++p->lists_[id].static_entries;
     }
   }

@@ -93,6 +93,8 @@ class Policy {
   const std::vector<Layer7Protocol>& layer7_protocols() const { return layer7_; }
   const HyperscanDatabase* layer7_database() const { return layer7_db_.get(); }
   const StaticLists& static_lists() const { return static_lists_; }
+  // The enabled [[address-list]] entries, for printing.
+  const std::vector<std::pair<Cidr, ListId>>& static_entries() const { return static_entries_; }
   const PolicyDefaults& defaults() const { return defaults_; }
   const std::vector<std::string>& warnings() const { return warnings_; }
   // Whether any enabled rule matches on connection-state (else conntrack is off).
@@ -155,6 +157,7 @@ class Policy {
   std::vector<Layer7Protocol> layer7_;
   std::unique_ptr<const HyperscanDatabase> layer7_db_;
   StaticLists static_lists_;
+  std::vector<std::pair<Cidr, ListId>> static_entries_;
   PolicyDefaults defaults_;
   ConntrackConfig conntrack_;
   bool uses_conntrack_ = false;

@@ -162,6 +162,21 @@ absl::Status LoadDstLimit(const TomlReader& in, const toml::key& key, const toml
   return absl::OkStatus();
 }
 
+absl::Status LoadControl(const TomlReader& in, const toml::key& key, const toml::node& node,
+                         Config& config) {
+  KG_ASSIGN_OR_RETURN(const toml::table* t, in.Table(key, node));
+  for (auto&& [k, v] : *t) {
+    if (ToAbsl(k.str()) != "socket") {
+      return in.UnknownKey(k, {"socket"});
+    }
+    KG_ASSIGN_OR_RETURN(config.control.socket, in.String(v, "socket"));
+    if (config.control.socket.empty() || config.control.socket.size() > 107) {
+      return in.Error(v, "socket", "expected a Unix socket path of 1..107 bytes");
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status LoadLog(const TomlReader& in, const toml::key& key, const toml::node& node,
                      Config& config) {
   KG_ASSIGN_OR_RETURN(const toml::table* t, in.Table(key, node));

@@ -1,0 +1,173 @@
+// List commands through the workers' control rings.
+#include "control/list_control.h"
+
+#include <memory>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/status_macros.h"
+#include "policy/duration.h"
+
+namespace knockgate {
+namespace {
+
+struct Found {
+  std::shared_ptr<const Policy> policy;
+  ListId id = 0;
+};
+
+absl::StatusOr<Found> FindList(const Dataplane& plane, absl::string_view name) {
+  Found f{plane.policy_snapshot()};
+  const int id = f.policy->FindList(name);
+  if (id == kNoId) {
+    std::string names;
+    for (const ListInfo& l : f.policy->lists()) {
+      absl::StrAppend(&names, names.empty() ? "" : ", ", l.name);
+    }
+    return absl::NotFoundError(
+        absl::StrCat("no address list is named \"", name, "\" (lists: ", names, ")"));
+  }
+  f.id = static_cast<ListId>(id);
+  return f;
+}
+
+// Every live entry of list `id` across the workers, each worker's in chunks.
+absl::Status Collect(const Dataplane& plane, ListId id,
+                     std::vector<std::pair<IpAddress, Nanos>>& out, Nanos& now) {
+  auto r = std::make_unique<ControlRequest>();
+  for (uint16_t w = 0; w < plane.worker_count(); ++w) {
+    r->cursor = 0;
+    do {
+      r->kind = ControlRequest::Kind::kListDump;
+      r->list = id;
+      if (absl::Status s = plane.Ask(w, *r); !s.ok()) {
+        r.release();  // the worker may still answer into it
+        return s;
+      }
+      for (size_t i = 0; i < r->count; ++i) {
+        out.emplace_back(r->entries[i].address, r->entries[i].expiry);
+      }
+      now = r->now;
+    } while (r->more);
+  }
+  return absl::OkStatus();
+}
+
+// As RouterOS prints list entries: a host without its /32 or /128.
+std::string EntryText(const Cidr& c) {
+  return c.length == (c.prefix.family == Family::kIpv4 ? 32 : 128) ? c.prefix.ToString()
+                                                                   : c.ToString();
+}
+
+std::string Remaining(Nanos expiry, Nanos now) {
+  return expiry == kNever ? "none-dynamic"
+                          : FormatDuration(std::max<Nanos>(expiry - now, kNanosPerSecond));
+}
+
+absl::StatusOr<std::string> Edit(const Dataplane& plane, absl::string_view name,
+                                 absl::string_view address, ControlRequest::Kind kind,
+                                 Nanos timeout) {
+  KG_ASSIGN_OR_RETURN(Found f, FindList(plane, name));
+  absl::StatusOr<IpAddress> addr = ParseIpAddress(address);
+  if (!addr.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", address, "\" is not an IPv4 or IPv6 address"));
+  }
+  const bool is_static = (f.policy->static_lists().Lookup(*addr) >> f.id) & 1;
+  if (kind == ControlRequest::Kind::kListRemove && is_static) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(address, " is a static entry of \"", name,
+                     "\" ([[address-list]] in the config): remove it there and reload"));
+  }
+  auto r = std::make_unique<ControlRequest>();
+  r->kind = kind;
+  r->list = f.id;
+  r->address = *addr;
+  r->timeout = timeout;
+  if (absl::Status s = plane.Ask(plane.OwnerOf(*addr), *r); !s.ok()) {
+    r.release();  // the worker may still answer into it
+    return s;
+  }
+  if (kind == ControlRequest::Kind::kListRemove) {
+    if (!r->changed) {
+      return absl::NotFoundError(absl::StrCat(address, " is not in \"", name, "\""));
+    }
+    return absl::StrCat("removed ", address, " from ", name, "\n");
+  }
+  return absl::StrCat(r->changed ? "added " : "kept ", address, " in ", name, " (",
+                      timeout == kNever ? "until removed" : FormatDuration(timeout),
+                      r->changed ? "" : "; it stays longer already", ")\n");
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ListPrint(const Dataplane& plane, absl::string_view name) {
+  std::shared_ptr<const Policy> policy = plane.policy_snapshot();
+  std::vector<ListId> ids;
+  if (name.empty()) {
+    for (size_t i = 0; i < policy->lists().size(); ++i) {
+      ids.push_back(static_cast<ListId>(i));
+    }
+  } else {
+    KG_ASSIGN_OR_RETURN(Found f, FindList(plane, name));
+    ids.push_back(f.id);
+    policy = f.policy;
+  }
+  std::string out = absl::StrFormat("%-4s %-16s %-40s %s\n", "#", "LIST", "ADDRESS", "TIMEOUT");
+  size_t n = 0;
+  for (ListId id : ids) {
+    const std::string& list = policy->lists()[id].name;
+    for (const auto& [cidr, sid] : policy->static_entries()) {
+      if (sid == id) {
+        absl::StrAppend(
+            &out, absl::StrFormat("%-4d %-16s %-40s %s\n", n++, list, EntryText(cidr), "static"));
+      }
+    }
+    std::vector<std::pair<IpAddress, Nanos>> entries;
+    Nanos now = 0;
+    KG_RETURN_IF_ERROR(Collect(plane, id, entries, now));
+    for (const auto& [addr, expiry] : entries) {
+      absl::StrAppend(&out, absl::StrFormat("%-4d %-16s %-40s %s\n", n++, list, addr.ToString(),
+                                            Remaining(expiry, now)));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> ListAdd(const Dataplane& plane, absl::string_view name,
+                                    absl::string_view address, Nanos timeout) {
+  return Edit(plane, name, address, ControlRequest::Kind::kListAdd, timeout);
+}
+
+absl::StatusOr<std::string> ListRemove(const Dataplane& plane, absl::string_view name,
+                                       absl::string_view address) {
+  return Edit(plane, name, address, ControlRequest::Kind::kListRemove, 0);
+}
+
+absl::StatusOr<ListPage> ListPageOf(const Dataplane& plane, absl::string_view name, size_t page) {
+  KG_ASSIGN_OR_RETURN(Found f, FindList(plane, name));
+  std::vector<std::pair<IpAddress, Nanos>> entries;
+  Nanos now = 0;
+  KG_RETURN_IF_ERROR(Collect(plane, f.id, entries, now));
+  ListPage p;
+  p.pages = std::max<size_t>(1, (entries.size() + ListPage::kPageSize - 1) / ListPage::kPageSize);
+  for (size_t i = page * ListPage::kPageSize;
+       i < entries.size() && i < (page + 1) * ListPage::kPageSize; ++i) {
+    p.addresses.push_back(entries[i].first.ToString());
+    p.remaining_s.push_back(
+        entries[i].second == kNever
+            ? -1
+            : static_cast<int64_t>((entries[i].second - now) / kNanosPerSecond));
+  }
+  if (page == 0) {
+    for (const auto& [cidr, sid] : f.policy->static_entries()) {
+      if (sid == f.id) {
+        p.statics.push_back(EntryText(cidr));
+      }
+    }
+  }
+  return p;
+}
+
+}  // namespace knockgate

@@ -1,0 +1,37 @@
+// knockgate ctl's list commands against a running gateway: each goes to the
+// worker that owns the address (or to every worker, for a print) through its
+// control ring, so no control thread ever touches a shard.
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "dataplane/dataplane.h"
+
+namespace knockgate {
+
+// One list's entries, or every list's when `name` is empty, as RouterOS's
+// `/ip firewall address-list print`: list, address, time left (or
+// "none-dynamic", or "static" for [[address-list]] entries).
+absl::StatusOr<std::string> ListPrint(const Dataplane& plane, absl::string_view name);
+
+// Adds `address` to `name` for `timeout` (kNever: until removed).
+absl::StatusOr<std::string> ListAdd(const Dataplane& plane, absl::string_view name,
+                                    absl::string_view address, Nanos timeout);
+
+// Takes `address` out of `name` at once; a static entry cannot be removed.
+absl::StatusOr<std::string> ListRemove(const Dataplane& plane, absl::string_view name,
+                                       absl::string_view address);
+
+// One list's entries, page `page` of kPageSize, for telemetry.
+struct ListPage {
+  static constexpr size_t kPageSize = 128;
+  size_t pages = 0;
+  std::vector<std::string> addresses;
+  std::vector<int64_t> remaining_s;  // -1: none-dynamic
+  std::vector<std::string> statics;  // [[address-list]] prefixes (on page 0)
+};
+absl::StatusOr<ListPage> ListPageOf(const Dataplane& plane, absl::string_view name, size_t page);
+
+}  // namespace knockgate

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Operating a running gateway in the lab: knockgate ctl over its control
+# socket (list print/add/remove, stats, reload, errors, a silent client) and
+# DPDK telemetry with Debian's dpdk-telemetry.py. Needs root.
+# Usage: ctl_test.sh [KNOCKGATE]
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+[[ -n ${1:-} ]] && export LAB_KNOCKGATE=$1
+source "$HERE/../../scripts/lab.sh"
+set +e
+
+ID=k$$$RANDOM
+ID=${ID:0:8}
+LOG=/tmp/kg-$ID-gate.log
+SOCK=/tmp/kg-$ID-ctl/control.sock
+trap 'lab_gate_stop; lab_down "$ID"; rm -rf /tmp/kg-$ID-*' EXIT
+
+C="ip netns exec $(lab_ns "$ID" c)"
+SERVER=$LAB_SERVER_IP
+fail=0
+expect() {  # expect DESCRIPTION COMMAND...
+  local what=$1
+  shift
+  if "$@"; then echo "ok   - $what"; else echo "FAIL - $what"; fail=1; fi
+}
+open_from() { $C curl -s -m 2 --interface "$1" "http://$SERVER/" | grep -q "hello from the LAN"; }
+closed_from() { ! open_from "$1"; }
+ctl() { "$LAB_KNOCKGATE" ctl --config "$CONFIG" "$@"; }
+ctl_says() {  # ctl_says PATTERN ARGS...: exit 0 and PATTERN in the output
+  local pattern=$1
+  shift
+  ctl "$@" >"/tmp/kg-$ID-out" 2>&1 && grep -q -- "$pattern" "/tmp/kg-$ID-out"
+}
+ctl_refuses() {  # ctl_refuses PATTERN ARGS...: exit 1 and PATTERN on stderr
+  local pattern=$1
+  shift
+  ! ctl "$@" >/dev/null 2>"/tmp/kg-$ID-err" && grep -q -- "$pattern" "/tmp/kg-$ID-err"
+}
+
+lab_up "$ID" || exit 1
+lab_http "$ID" || exit 1
+CONFIG=$(lab_config "$ID" 5s 300s)
+cat >>"$CONFIG" <<TOML
+
+[control]
+socket = "$SOCK"
+
+[[address-list]]
+list = "secured"
+address = "10.77.0.9"
+TOML
+lab_gate_start "$ID" "$CONFIG" "$LOG" || exit 1
+
+expect "the control socket is 0600" test "$(stat -c %a "$SOCK")" = 600
+expect "list print shows the static entry" ctl_says "10.77.0.9 .*static" list print secured
+expect "a static entry lets its client in" open_from 10.77.0.9
+
+expect "before: 10.77.0.3 is shut out" closed_from 10.77.0.3
+expect "list add secured 10.77.0.3 (no timeout)" ctl_says "added 10.77.0.3 in secured" \
+  list add secured 10.77.0.3
+expect "it is let in at once" open_from 10.77.0.3
+expect "and the add is logged as an event" grep -q "list-add by=ctl list=secured address=10.77.0.3 " "$LOG"
+expect "list print shows it until removed" ctl_says "10.77.0.3 .*none-dynamic" list print secured
+
+expect "list add with --timeout 3s" ctl_says "added 10.77.0.4" list add secured 10.77.0.4 --timeout 3s
+expect "that client is let in" open_from 10.77.0.4
+sleep 3.5
+expect "and shut out again when the timeout ran out" closed_from 10.77.0.4
+
+for x in 888 555 222; do $C nmap -n -Pn -S 10.77.0.5 -e c0 -p $x "$SERVER" >/dev/null 2>&1; done
+expect "a knocking client is granted" open_from 10.77.0.5
+expect "list print shows the knocked grant with its time left" ctl_says "10.77.0.5 .*[0-9]m" \
+  list print secured
+expect "list remove secured 10.77.0.5" ctl_says "removed 10.77.0.5 from secured" \
+  list remove secured 10.77.0.5
+expect "ends that client's access at once" closed_from 10.77.0.5
+expect "and is logged" grep -q "list-remove by=ctl list=secured address=10.77.0.5 " "$LOG"
+
+expect "removing a static entry is refused, saying why" \
+  ctl_refuses "static entry of \"secured\"" list remove secured 10.77.0.9
+expect "an unknown list is refused, naming the lists" \
+  ctl_refuses 'no address list is named "nope" (lists: ' list add nope 10.77.0.6
+expect "a bad address is refused" ctl_refuses '"10.77.0.300" is not an IPv4' \
+  list add secured 10.77.0.300
+expect "removing an absent address says so" ctl_refuses "is not in" list remove secured 10.77.0.6
+expect "an unknown command is refused" ctl_refuses "unknown command" frobnicate
+expect "a bad timeout is refused" ctl_refuses "--timeout" list add secured 10.77.0.6 --timeout soon
+
+# A client that connects and says nothing does not block the others.
+socat -u EXEC:"sleep 8" "UNIX-CONNECT:$SOCK" &
+silent=$!
+sleep 0.3
+start=$(date +%s%N)
+expect "stats answers while a silent client holds a connection" ctl_says "worker" stats
+expect "within a second" test $((($(date +%s%N) - start) / 1000000)) -lt 1000
+kill "$silent" 2>/dev/null
+
+expect "reload prints the result" ctl_says "reloaded $CONFIG" reload
+cp "$CONFIG" "$CONFIG.good"
+echo 'not = = toml' >>"$CONFIG"
+expect "a bad reload fails with the reason" ctl_refuses "$CONFIG:" reload
+cp "$CONFIG.good" "$CONFIG"
+expect "the gateway runs on after a client's mistakes" open_from 10.77.0.3
+no_gateway() {
+  ! "$LAB_KNOCKGATE" ctl --socket "/tmp/kg-$ID-none.sock" stats 2>"/tmp/kg-$ID-err" &&
+    grep -q "cannot reach knockgate" "/tmp/kg-$ID-err"
+}
+expect "ctl without a gateway says it cannot reach one" no_gateway
+
+lab_gate_stop
+expect "the socket is removed at stop" test ! -e "$SOCK"
+if ((fail)); then
+  echo "--- gate log ---"
+  cat "$LOG"
+fi
+exit $fail
