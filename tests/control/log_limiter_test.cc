@@ -35,6 +35,7 @@ class LogLimiterTest : public ::testing::Test {
   Event AddTo(const char* list) const {
     Event e;
     e.type = EventType::kListAdd;
+    e.rule = 0;  // made by a rule (kNoRule: by knockgate ctl)
     e.list = static_cast<uint8_t>(policy_->FindList(list));
     return e;
   }
@@ -54,7 +55,12 @@ TEST_F(LogLimiterTest, StepsAreStepsAndGrantsAndJailsMatter) {
   EXPECT_FALSE(EventMatters(*policy_, AddTo("k-2")));
   EXPECT_TRUE(EventMatters(*policy_, AddTo("secured")));
   EXPECT_TRUE(EventMatters(*policy_, AddTo("jail")));
-  EXPECT_TRUE(EventMatters(*policy_, Event{}));  // a log rule's
+  Event log;
+  log.rule = 0;
+  EXPECT_TRUE(EventMatters(*policy_, log));  // a log rule's
+  Event by_ctl = AddTo("k-1");
+  by_ctl.rule = Event::kNoRule;
+  EXPECT_TRUE(EventMatters(*policy_, by_ctl));  // an operator's
 }
 
 TEST_F(LogLimiterTest, BurstThenRate) {
@@ -91,6 +97,7 @@ TEST_F(LogLimiterTest, SummaryOncePerSecondByList) {
   Offer(l, AddTo("k-1"), 100, kNanosPerSecond / 2, 0);
   Offer(l, AddTo("k-2"), 20, kNanosPerSecond / 2, 0);
   Event log;
+  log.rule = 0;
   Offer(l, log, 5, kNanosPerSecond / 2, 0);
   const std::string s = l.TakeSummary(kNanosPerSecond);
   EXPECT_EQ(s,
