@@ -26,6 +26,7 @@
 #include "control/ctl_socket.h"
 #include "control/list_control.h"
 #include "control/log_limiter.h"
+#include "control/telemetry.h"
 #include "dataplane/dataplane.h"
 #include "policy/config_loader.h"
 #include "policy/duration.h"
@@ -278,6 +279,7 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
                    "gateway: "
                 << ctl.status().message() << std::endl;
     }
+    RegisterTelemetry(&plane);
     std::cout << "knockgate: running; SIGINT or SIGTERM stops" << std::endl;
 
     LogLimiter limiter(config.log.rate, config.log.burst, plane.clock().Now());
@@ -315,6 +317,7 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
     hooks.stats_interval = config.dataplane.stats_interval;
     hooks.on_stats = [&] { std::cout << plane.CountersReport() << std::flush; };
     plane.RunMain(hooks);
+    UnregisterTelemetry();
     if (ctl.ok()) {
       ctl->reset();  // before the workers' shards go
     }

@@ -98,6 +98,11 @@ class Dataplane {
     std::lock_guard<std::mutex> lock(policy_mu_);
     return policy_;
   }
+  uint64_t policy_generation() const {
+    std::lock_guard<std::mutex> lock(policy_mu_);
+    return published_generation_;
+  }
+  const Config& config() const { return config_; }
   // The worker whose shard holds `address` (a WAN-side address).
   uint16_t OwnerOf(const IpAddress& address) const {
     return steering_ ? steering_->OwnerOf(address) : 0;
@@ -144,6 +149,7 @@ class Dataplane {
   const Config config_;
   mutable std::mutex policy_mu_;  // control threads read policy_; main writes it at a reload
   std::shared_ptr<const Policy> policy_;
+  uint64_t published_generation_ = 0;  // policy_'s, under policy_mu_
   TscClock clock_;
   Nanos wall_start_ = 0;
   SteeringMode mode_ = SteeringMode::kSingle;

@@ -139,6 +139,7 @@ void Dataplane::PollReload(const MainLoopHooks& hooks) {
   {
     std::lock_guard<std::mutex> lock(policy_mu_);
     policy_ = reload_.result->policy;
+    published_generation_ = generation_;
   }
   std::erase_if(policies_, [&](const auto& p) { return p.first != generation_; });
   offered_ = std::move(reload_.result->updates);  // frees the previous reload's

@@ -107,6 +107,28 @@ no_gateway() {
 }
 expect "ctl without a gateway says it cannot reach one" no_gateway
 
+# DPDK telemetry, with Debian's client (it reads commands from stdin).
+tel() { echo "$1" | dpdk-telemetry.py -f "kg$ID" 2>&1 | tr -d ' \n'; }
+tel_says() {  # tel_says PATTERN COMMAND: the reply, spaces and newlines gone, has PATTERN
+  local out
+  out=$(tel "$2")
+  grep -q -- "$1" <<<"$out" || { echo "# $2 answered: ${out:0:300}"; return 1; }
+}
+expect "/knockgate/info names the config and the steering" \
+  tel_says "\"config\":\"$CONFIG\".*\"steering\":\"single\",\"workers\":1" /knockgate/info
+expect "/knockgate/stats counts the ports and drops live" \
+  tel_says '"port/wan":{"rx":[1-9][0-9]*.*"drops":{.*"wan_default":[1-9]' /knockgate/stats
+expect "/knockgate/rules counts the secured rule's packets" \
+  tel_says '"rule/8":{"index":8,"action":"accept","packets":[1-9][0-9]*,"bytes":[1-9][0-9]*,"disabled":0,"comment":"[^"]*secured' \
+  /knockgate/rules
+expect "/knockgate/lists shows secured's entries and capacity" \
+  tel_says '"list/0":{"name":"secured","entries":1,"capacity":65536,"inserts":[0-9]*,"evictions":0}' /knockgate/lists
+expect "/knockgate/list,secured pages its entries and statics" \
+  tel_says '"page":0,"pages":1,"address":\["10.77.0.3"\],"remaining_s":\[-1\],"static":\["10.77.0.9"\]' \
+  /knockgate/list,secured
+expect "/knockgate/list of an unknown list answers an error" \
+  tel_says '"error":"noaddresslistisnamed' /knockgate/list,nope
+
 lab_gate_stop
 expect "the socket is removed at stop" test ! -e "$SOCK"
 if ((fail)); then

@@ -1,0 +1,266 @@
+// The /knockgate/ telemetry commands. They run on DPDK's telemetry thread:
+// counters are read live (each has one writer), list entries come from the
+// workers through their control rings, never from their memory. Keys hold
+// only [A-Za-z0-9_/] (22.11's rule), so names and addresses go in values;
+// 22.11 nests dicts and plain arrays in a dict, not arrays of dicts, so
+// rules and lists are keyed "rule/N" and "list/N" by their index.
+#include "control/telemetry.h"
+
+#include <rte_ethdev.h>
+#include <rte_telemetry.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "control/list_control.h"
+
+namespace knockgate {
+namespace {
+
+// The one gateway these commands describe (DPDK's callbacks carry no context),
+// and how many callbacks are reading it: UnregisterTelemetry waits them out.
+std::atomic<const Dataplane*> g_plane{nullptr};
+std::atomic<int> g_readers{0};
+
+// A callback's hold on the gateway, null once it is going away.
+class Hold {
+ public:
+  Hold() { g_readers.fetch_add(1); }
+  ~Hold() { g_readers.fetch_sub(1); }
+  const Dataplane* plane() const { return g_plane.load(); }
+};
+
+constexpr size_t kRulesPerPage = 48;  // a reply holds at most 16 KB
+
+rte_tel_data* NewDict() {
+  rte_tel_data* d = rte_tel_data_alloc();
+  if (d != nullptr) {
+    rte_tel_data_start_dict(d);
+  }
+  return d;
+}
+
+int Fail(rte_tel_data* d, const std::string& why) {
+  rte_tel_data_start_dict(d);
+  rte_tel_data_add_dict_string(d, "error", why.substr(0, RTE_TEL_MAX_STRING_LEN - 1).c_str());
+  return 0;
+}
+
+int Info(const char*, const char*, rte_tel_data* d) {
+  const Hold hold;
+  const Dataplane* p = hold.plane();
+  if (p == nullptr) {
+    return Fail(d, "knockgate is stopping");
+  }
+  rte_tel_data_start_dict(d);
+  rte_tel_data_add_dict_string(d, "version", KNOCKGATE_VERSION_STRING);
+  rte_tel_data_add_dict_string(d, "config", p->config().path.c_str());
+  rte_tel_data_add_dict_u64(d, "generation", p->policy_generation());
+  rte_tel_data_add_dict_string(d, "steering",
+                               p->mode() == SteeringMode::kRss          ? "rss"
+                               : p->mode() == SteeringMode::kDispatcher ? "dispatcher"
+                                                                        : "single");
+  rte_tel_data_add_dict_int(d, "workers", static_cast<int>(p->worker_count()));
+  rte_tel_data_add_dict_u64(d, "rules", p->policy_snapshot()->rules().size());
+  return 0;
+}
+
+int Stats(const char*, const char*, rte_tel_data* d) {
+  const Hold hold;
+  const Dataplane* p = hold.plane();
+  if (p == nullptr) {
+    return Fail(d, "knockgate is stopping");
+  }
+  rte_tel_data_start_dict(d);
+  for (Side side : {Side::kWan, Side::kLan}) {
+    rte_eth_stats st{};
+    rte_eth_stats_get(p->port_id(side), &st);
+    rte_tel_data* port = NewDict();
+    rte_tel_data_add_dict_u64(port, "rx", st.ipackets);
+    rte_tel_data_add_dict_u64(port, "tx", st.opackets);
+    rte_tel_data_add_dict_u64(port, "rx_missed", st.imissed);
+    rte_tel_data_add_dict_u64(port, "rx_errors", st.ierrors);
+    rte_tel_data_add_dict_u64(port, "tx_errors", st.oerrors);
+    rte_tel_data_add_dict_container(d, side == Side::kWan ? "port/wan" : "port/lan", port, 0);
+  }
+  uint64_t drops[kDropReasonCount] = {};
+  uint64_t events_lost = 0;
+  for (size_t i = 0; i < p->worker_count(); ++i) {
+    const WorkerCounters& c = p->worker(i).counters();
+    rte_tel_data* w = NewDict();
+    rte_tel_data_add_dict_u64(w, "rx_wan", c.rx[0].Get());
+    rte_tel_data_add_dict_u64(w, "rx_lan", c.rx[1].Get());
+    rte_tel_data_add_dict_u64(w, "tx_wan", c.tx[0].Get());
+    rte_tel_data_add_dict_u64(w, "tx_lan", c.tx[1].Get());
+    rte_tel_data_add_dict_u64(w, "classified", c.classified.Get());
+    const uint64_t n = c.classified.Get();
+    rte_tel_data_add_dict_u64(w, "cycles_per_packet", n == 0 ? 0 : c.classify_cycles.Get() / n);
+    rte_tel_data_add_dict_u64(w, "missteered", c.missteered.Get());
+    rte_tel_data_add_dict_u64(w, "handed_in", c.handed_in.Get());
+    rte_tel_data_add_dict_u64(w, "rss_mismatch", c.rss_mismatch.Get());
+    rte_tel_data_add_dict_u64(w, "events_lost", c.events_lost.Get());
+    rte_tel_data_add_dict_u64(w, "idle_sleeps", c.idle_sleeps.Get());
+    rte_tel_data_add_dict_container(d, absl::StrCat("worker/", i).c_str(), w, 0);
+    for (size_t r = 0; r < kDropReasonCount; ++r) {
+      drops[r] += c.drops[r].Get();
+    }
+    events_lost += c.events_lost.Get();
+  }
+  rte_tel_data* by_reason = NewDict();
+  for (size_t r = 0; r < kDropReasonCount; ++r) {
+    rte_tel_data_add_dict_u64(by_reason, DropReasonName(static_cast<DropReason>(r)), drops[r]);
+  }
+  rte_tel_data_add_dict_container(d, "drops", by_reason, 0);
+  rte_tel_data_add_dict_u64(d, "events_lost", events_lost);
+  return 0;
+}
+
+// /knockgate/rules[,PAGE]: kRulesPerPage rules a page, from page 0.
+int Rules(const char*, const char* params, rte_tel_data* d) {
+  const Hold hold;
+  const Dataplane* p = hold.plane();
+  if (p == nullptr) {
+    return Fail(d, "knockgate is stopping");
+  }
+  size_t page = 0;
+  if (params != nullptr && *params != '\0' && !absl::SimpleAtoi(params, &page)) {
+    return Fail(d, "usage: /knockgate/rules[,PAGE]");
+  }
+  const std::shared_ptr<const Policy> policy = p->policy_snapshot();
+  const size_t n = policy->rules().size();
+  rte_tel_data_start_dict(d);
+  rte_tel_data_add_dict_u64(d, "page", page);
+  rte_tel_data_add_dict_u64(d, "pages",
+                            std::max<size_t>(1, (n + kRulesPerPage - 1) / kRulesPerPage));
+  for (size_t i = page * kRulesPerPage; i < n && i < (page + 1) * kRulesPerPage; ++i) {
+    uint64_t packets = 0;
+    uint64_t bytes = 0;
+    for (size_t w = 0; w < p->worker_count(); ++w) {
+      // Read live; across a reload a read may still see the old rules' counters.
+      const std::vector<RuleCounter>& c = p->worker(w).rule_counters();
+      if (i < c.size()) {
+        packets += c[i].packets;
+        bytes += c[i].bytes;
+      }
+    }
+    const FilterRule& spec = policy->rules()[i].spec;
+    rte_tel_data* r = NewDict();
+    rte_tel_data_add_dict_u64(r, "index", i);
+    rte_tel_data_add_dict_string(r, "action", ActionName(spec.action));
+    rte_tel_data_add_dict_u64(r, "packets", packets);
+    rte_tel_data_add_dict_u64(r, "bytes", bytes);
+    rte_tel_data_add_dict_int(r, "disabled", spec.disabled ? 1 : 0);
+    rte_tel_data_add_dict_string(r, "comment",
+                                 spec.comment.substr(0, RTE_TEL_MAX_STRING_LEN - 1).c_str());
+    rte_tel_data_add_dict_container(d, absl::StrCat("rule/", i).c_str(), r, 0);
+  }
+  return 0;
+}
+
+int Lists(const char*, const char*, rte_tel_data* d) {
+  const Hold hold;
+  const Dataplane* p = hold.plane();
+  if (p == nullptr) {
+    return Fail(d, "knockgate is stopping");
+  }
+  const std::shared_ptr<const Policy> policy = p->policy_snapshot();
+  rte_tel_data_start_dict(d);
+  for (size_t l = 0; l < policy->lists().size(); ++l) {
+    uint64_t entries = 0;
+    uint64_t inserts = 0;
+    uint64_t evictions = 0;
+    for (size_t w = 0; w < p->worker_count(); ++w) {
+      const AddressTable& t = p->worker(w).lists();
+      if (l < t.list_count()) {
+        const AddressTable::ListStats& s = t.stats(static_cast<ListId>(l));
+        entries += s.size;
+        inserts += s.added;
+        evictions += s.evicted;
+      }
+    }
+    rte_tel_data* one = NewDict();
+    rte_tel_data_add_dict_string(one, "name", policy->lists()[l].name.c_str());
+    rte_tel_data_add_dict_u64(one, "entries", entries);
+    rte_tel_data_add_dict_u64(one, "capacity",
+                              uint64_t{policy->lists()[l].capacity} * p->worker_count());
+    rte_tel_data_add_dict_u64(one, "inserts", inserts);
+    rte_tel_data_add_dict_u64(one, "evictions", evictions);
+    rte_tel_data_add_dict_container(d, absl::StrCat("list/", l).c_str(), one, 0);
+  }
+  return 0;
+}
+
+// /knockgate/list,NAME[,PAGE]
+int List(const char*, const char* params, rte_tel_data* d) {
+  const Hold hold;
+  const Dataplane* p = hold.plane();
+  if (p == nullptr) {
+    return Fail(d, "knockgate is stopping");
+  }
+  std::vector<std::string> args = absl::StrSplit(params == nullptr ? "" : params, ',');
+  size_t page = 0;
+  if (args.empty() || args[0].empty() || args.size() > 2 ||
+      (args.size() == 2 && !absl::SimpleAtoi(args[1], &page))) {
+    return Fail(d, "usage: /knockgate/list,NAME[,PAGE]");
+  }
+  absl::StatusOr<ListPage> lp = ListPageOf(*p, args[0], page);
+  if (!lp.ok()) {
+    return Fail(d, std::string(lp.status().message()));
+  }
+  rte_tel_data_start_dict(d);
+  rte_tel_data_add_dict_u64(d, "page", page);
+  rte_tel_data_add_dict_u64(d, "pages", lp->pages);
+  rte_tel_data* addresses = rte_tel_data_alloc();
+  rte_tel_data* remaining = rte_tel_data_alloc();
+  rte_tel_data* statics = rte_tel_data_alloc();
+  rte_tel_data_start_array(addresses, RTE_TEL_STRING_VAL);
+  rte_tel_data_start_array(remaining, RTE_TEL_INT_VAL);
+  rte_tel_data_start_array(statics, RTE_TEL_STRING_VAL);
+  for (size_t i = 0; i < lp->addresses.size(); ++i) {
+    rte_tel_data_add_array_string(addresses, lp->addresses[i].c_str());
+    rte_tel_data_add_array_int(
+        remaining, static_cast<int>(std::min<int64_t>(lp->remaining_s[i], 2'000'000'000)));
+  }
+  for (const std::string& s : lp->statics) {
+    rte_tel_data_add_array_string(statics, s.c_str());
+  }
+  rte_tel_data_add_dict_container(d, "address", addresses, 0);
+  rte_tel_data_add_dict_container(d, "remaining_s", remaining, 0);
+  rte_tel_data_add_dict_container(d, "static", statics, 0);
+  return 0;
+}
+
+}  // namespace
+
+void RegisterTelemetry(const Dataplane* plane) {
+  static bool registered = false;  // DPDK keeps commands until the process ends
+  g_plane.store(plane);
+  if (registered) {
+    return;
+  }
+  registered = true;
+  rte_telemetry_register_cmd("/knockgate/info", Info,
+                             "Version, config file, policy generation, steering, workers.");
+  rte_telemetry_register_cmd("/knockgate/stats", Stats,
+                             "Per port, per worker and per drop reason counters, live.");
+  rte_telemetry_register_cmd("/knockgate/rules", Rules,
+                             "Per rule packets, bytes, action, comment. Parameter: page.");
+  rte_telemetry_register_cmd("/knockgate/lists", Lists,
+                             "Per list entries, capacity, inserts, evictions.");
+  rte_telemetry_register_cmd("/knockgate/list", List,
+                             "One list's entries, 128 a page. Parameters: name[,page].");
+}
+
+void UnregisterTelemetry() {
+  g_plane.store(nullptr);
+  while (g_readers.load() != 0) {
+    std::this_thread::yield();
+  }
+}
+
+}  // namespace knockgate
