@@ -10,9 +10,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <ctime>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <future>
@@ -23,9 +25,11 @@
 #include "absl/strings/str_join.h"
 #include "classify/event_text.h"
 #include "classify/worker_memory.h"
+#include "common/read_file.h"
 #include "control/ctl_socket.h"
 #include "control/list_control.h"
 #include "control/log_limiter.h"
+#include "control/state_file.h"
 #include "control/telemetry.h"
 #include "dataplane/dataplane.h"
 #include "policy/config_loader.h"
@@ -145,6 +149,96 @@ absl::StatusOr<std::string> ListCommand(const Dataplane& plane, const std::vecto
       "expected list print [NAME], list add NAME ADDRESS [--timeout DURATION] or list remove "
       "NAME ADDRESS");
 }
+
+// Puts the state file's entries back; a damaged file is reported and set
+// aside (renamed), never fatal and never half-loaded.
+void RestoreState(const Dataplane& plane, const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    std::cout << "knockgate: state file " << path << " not found: lists start empty" << std::endl;
+    return;
+  }
+  absl::StatusOr<std::string> text = ReadFileBounded(path, "state file");
+  absl::StatusOr<std::vector<StateEntry>> entries =
+      text.ok() ? ParseState(*text, path) : absl::StatusOr<std::vector<StateEntry>>(text.status());
+  if (!entries.ok()) {
+    const std::string aside = absl::StrCat(path, ".bad-", time(nullptr));
+    std::filesystem::rename(path, aside, ec);
+    std::cout << "knockgate: state file unusable, set aside as " << aside
+              << ", lists start empty: " << entries.status().message() << std::endl;
+    return;
+  }
+  absl::StatusOr<RestoreCounts> counts = RestoreLists(plane, *entries);
+  if (!counts.ok()) {
+    std::cout << "knockgate: restoring " << path << " stopped: " << counts.status().message()
+              << std::endl;
+    return;
+  }
+  std::cout << "knockgate: restored " << counts->restored << " list entries from " << path << " ("
+            << counts->expired << " expired meanwhile, " << counts->unknown_list
+            << " of lists no longer configured)" << std::endl;
+}
+
+// Writes every dynamic entry to the state file; says so only when that
+// starts or stops failing, so a full disk is one line, not one a second.
+class StateSaver {
+ public:
+  StateSaver(const Dataplane& plane, const StateConfig& config) : plane_(plane), config_(config) {
+    if (!config_.file.empty()) {
+      thread_ = std::thread([this] { Loop(); });
+    }
+  }
+  ~StateSaver() { Stop(); }
+  // Stops the periodic saves and saves once more (workers still running).
+  void Stop() {
+    if (!thread_.joinable()) {
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+    Save();
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!wake_.wait_for(lock, std::chrono::nanoseconds(config_.interval),
+                           [this] { return stop_; })) {
+      lock.unlock();
+      Save();
+      lock.lock();
+    }
+  }
+  void Save() {
+    absl::StatusOr<std::vector<StateEntry>> entries = SnapshotLists(plane_);
+    absl::Status s = entries.status();
+    if (s.ok()) {
+      s = WriteFileAtomically(
+          config_.file,
+          FormatState(*entries,
+                      absl::StrCat("written by knockgate ", KNOCKGATE_VERSION, " at ",
+                                   WallTime(plane_.wall_start() + plane_.clock().Now()))));
+    }
+    if (s.ok() != last_ok_) {
+      std::cout << (s.ok() ? absl::StrCat("knockgate: state file ", config_.file, " written again")
+                           : absl::StrCat("knockgate: cannot save the state file: ", s.message()))
+                << std::endl;
+      last_ok_ = s.ok();
+    }
+  }
+
+  const Dataplane& plane_;
+  const StateConfig config_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  bool last_ok_ = true;
+  std::thread thread_;
+};
 
 // Work that must run on the main lcore (a reload, counters read with the
 // running policy), posted by control threads, which wait for the result.
@@ -280,6 +374,10 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
                 << ctl.status().message() << std::endl;
     }
     RegisterTelemetry(&plane);
+    if (!config.state.file.empty()) {
+      RestoreState(plane, config.state.file);
+    }
+    StateSaver saver(plane, config.state);
     std::cout << "knockgate: running; SIGINT or SIGTERM stops" << std::endl;
 
     LogLimiter limiter(config.log.rate, config.log.burst, plane.clock().Now());
@@ -303,6 +401,7 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
         }
         std::cout << "knockgate: " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ", stopping"
                   << std::endl;
+        saver.Stop();  // the last save, while the workers can still answer
         return true;
       }
       return false;

@@ -1,7 +1,9 @@
 // List commands through the workers' control rings.
 #include "control/list_control.h"
 
+#include <chrono>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -143,6 +145,77 @@ absl::StatusOr<std::string> ListAdd(const Dataplane& plane, absl::string_view na
 absl::StatusOr<std::string> ListRemove(const Dataplane& plane, absl::string_view name,
                                        absl::string_view address) {
   return Edit(plane, name, address, ControlRequest::Kind::kListRemove, 0);
+}
+
+absl::StatusOr<std::vector<StateEntry>> SnapshotLists(const Dataplane& plane) {
+  const std::shared_ptr<const Policy> policy = plane.policy_snapshot();
+  std::vector<StateEntry> out;
+  for (size_t id = 0; id < policy->lists().size(); ++id) {
+    std::vector<std::pair<IpAddress, Nanos>> entries;
+    Nanos now = 0;
+    KG_RETURN_IF_ERROR(Collect(plane, static_cast<ListId>(id), entries, now));
+    for (const auto& [addr, expiry] : entries) {
+      out.push_back({policy->lists()[id].name, addr,
+                     expiry == kNever ? kNever : plane.wall_start() + expiry});
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<RestoreCounts> RestoreLists(const Dataplane& plane,
+                                           const std::vector<StateEntry>& entries) {
+  const std::shared_ptr<const Policy> policy = plane.policy_snapshot();
+  RestoreCounts counts;
+  // Up to kBatch requests in flight at once, so a large file restores at the
+  // pace of the workers' ticks rather than one round trip per entry.
+  constexpr size_t kBatch = 32;
+  std::vector<std::unique_ptr<ControlRequest>> batch;
+  auto finish = [&]() -> absl::Status {
+    const Nanos deadline = plane.clock().Now() + 5 * kNanosPerSecond;
+    for (auto& r : batch) {
+      while (!r->done.load(std::memory_order_acquire)) {
+        if (plane.clock().Now() > deadline) {
+          for (auto& left : batch) {
+            left.release();  // a worker may still answer into them
+          }
+          return absl::DeadlineExceededError("a worker did not answer while restoring");
+        }
+        std::this_thread::sleep_for(std::chrono::microseconds(50));
+      }
+      counts.restored += 1;
+    }
+    batch.clear();
+    return absl::OkStatus();
+  };
+  for (const StateEntry& e : entries) {
+    const int id = policy->FindList(e.list);
+    if (id == kNoId) {
+      ++counts.unknown_list;
+      continue;
+    }
+    const Nanos now_wall = plane.wall_start() + plane.clock().Now();
+    if (e.expiry_wall != kNever && e.expiry_wall <= now_wall) {
+      ++counts.expired;
+      continue;
+    }
+    auto r = std::make_unique<ControlRequest>();
+    r->kind = ControlRequest::Kind::kListAdd;
+    r->list = static_cast<ListId>(id);
+    r->address = e.address;
+    r->timeout = e.expiry_wall == kNever ? kNever : e.expiry_wall - now_wall;
+    if (!plane.Post(plane.OwnerOf(e.address), r.get())) {
+      KG_RETURN_IF_ERROR(finish());  // the ring is full: let the worker catch up
+      if (!plane.Post(plane.OwnerOf(e.address), r.get())) {
+        return absl::UnavailableError("a worker's control ring stays full");
+      }
+    }
+    batch.push_back(std::move(r));
+    if (batch.size() == kBatch) {
+      KG_RETURN_IF_ERROR(finish());
+    }
+  }
+  KG_RETURN_IF_ERROR(finish());
+  return counts;
 }
 
 absl::StatusOr<ListPage> ListPageOf(const Dataplane& plane, absl::string_view name, size_t page) {

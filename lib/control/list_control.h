@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "control/state_file.h"
 #include "dataplane/dataplane.h"
 
 namespace knockgate {
@@ -23,6 +24,19 @@ absl::StatusOr<std::string> ListAdd(const Dataplane& plane, absl::string_view na
 // Takes `address` out of `name` at once; a static entry cannot be removed.
 absl::StatusOr<std::string> ListRemove(const Dataplane& plane, absl::string_view name,
                                        absl::string_view address);
+
+// Every dynamic entry of every list, with its expiry as wall-clock time.
+absl::StatusOr<std::vector<StateEntry>> SnapshotLists(const Dataplane& plane);
+
+// Puts saved entries back, each into its owner's shard with the time it has
+// left; expired ones and those of lists no longer configured are skipped.
+struct RestoreCounts {
+  size_t restored = 0;
+  size_t expired = 0;
+  size_t unknown_list = 0;
+};
+absl::StatusOr<RestoreCounts> RestoreLists(const Dataplane& plane,
+                                           const std::vector<StateEntry>& entries);
 
 // One list's entries, page `page` of kPageSize, for telemetry.
 struct ListPage {

@@ -168,6 +168,12 @@ struct DstLimitConfig {
   uint32_t capacity = 65536;
 };
 
+// Dynamic list entries saved across restarts; off when `file` is empty.
+struct StateConfig {
+  std::string file;
+  Nanos interval = 10 * kNanosPerSecond;
+};
+
 struct ControlConfig {
   std::string socket = "/run/knockgate/control.sock";  // knockgate ctl's Unix socket
 };
@@ -218,6 +224,7 @@ struct Config {
   ListsConfig lists;
   LogConfig log;
   ControlConfig control;
+  StateConfig state;
   ConntrackConfig conntrack;
   DstLimitConfig dst_limit;
   std::vector<Layer7Protocol> layer7_protocols;

@@ -162,6 +162,25 @@ absl::Status LoadDstLimit(const TomlReader& in, const toml::key& key, const toml
   return absl::OkStatus();
 }
 
+absl::Status LoadState(const TomlReader& in, const toml::key& key, const toml::node& node,
+                       Config& config) {
+  KG_ASSIGN_OR_RETURN(const toml::table* t, in.Table(key, node));
+  for (auto&& [k, v] : *t) {
+    const absl::string_view name = ToAbsl(k.str());
+    if (name == "file") {
+      KG_ASSIGN_OR_RETURN(config.state.file, in.String(v, name));
+    } else if (name == "interval") {
+      KG_ASSIGN_OR_RETURN(config.state.interval, in.Duration(v, name));
+      if (config.state.interval == kNever) {
+        return in.Error(v, name, "expected a duration such as \"10s\"");
+      }
+    } else {
+      return in.UnknownKey(k, {"file", "interval"});
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status LoadControl(const TomlReader& in, const toml::key& key, const toml::node& node,
                          Config& config) {
   KG_ASSIGN_OR_RETURN(const toml::table* t, in.Table(key, node));

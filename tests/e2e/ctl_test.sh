@@ -13,6 +13,7 @@ ID=k$$$RANDOM
 ID=${ID:0:8}
 LOG=/tmp/kg-$ID-gate.log
 SOCK=/tmp/kg-$ID-ctl/control.sock
+STATE=/tmp/kg-$ID-lists.state
 trap 'lab_gate_stop; lab_down "$ID"; rm -rf /tmp/kg-$ID-*' EXIT
 
 C="ip netns exec $(lab_ns "$ID" c)"
@@ -44,6 +45,10 @@ cat >>"$CONFIG" <<TOML
 
 [control]
 socket = "$SOCK"
+
+[state]
+file = "$STATE"
+interval = "1s"
 
 [[address-list]]
 list = "secured"
@@ -129,8 +134,33 @@ expect "/knockgate/list,secured pages its entries and statics" \
 expect "/knockgate/list of an unknown list answers an error" \
   tel_says '"error":"noaddresslistisnamed' /knockgate/list,nope
 
+for x in 888 555 222; do $C nmap -n -Pn -S 10.77.0.6 -e c0 -p $x "$SERVER" >/dev/null 2>&1; done
+expect "a client knocks in before a restart" open_from 10.77.0.6
 lab_gate_stop
 expect "the socket is removed at stop" test ! -e "$SOCK"
+expect "the state file holds the grants at stop" \
+  sh -c "head -1 '$STATE' | grep -qx 'knockgate-state 1' && grep -q '^secured	10.77.0.6	[0-9]' '$STATE' && grep -q '^secured	10.77.0.3	never' '$STATE'"
+
+# Grants survive a restart, with the time they had left.
+LOG=/tmp/kg-$ID-gate-2.log
+lab_gate_start "$ID" "$CONFIG" "$LOG" || exit 1
+expect "the restart restores them and says so" grep -q "restored [1-9][0-9]* list entries from $STATE" "$LOG"
+expect "the knocked grant survives the restart" open_from 10.77.0.6
+expect "and so does the ctl add without a timeout" open_from 10.77.0.3
+expect "an entry removed before the restart stays removed" closed_from 10.77.0.5
+expect "restored grants keep their remaining time" ctl_says "10.77.0.6 .*[0-9]m" list print secured
+lab_gate_stop
+
+# A damaged state file is set aside and the gateway starts anyway.
+printf 'knockgate-state 1\nsecured\t10.77.0.7\tnev' >"$STATE"
+LOG=/tmp/kg-$ID-gate-3.log
+lab_gate_start "$ID" "$CONFIG" "$LOG" || exit 1
+expect "a truncated state file is reported in one line" \
+  grep -q "state file unusable, set aside as $STATE.bad-[0-9]*, lists start empty: $STATE:2: truncated" "$LOG"
+expect "and set aside, not deleted" sh -c "ls $STATE.bad-* >/dev/null"
+expect "nothing of it is loaded" closed_from 10.77.0.7
+expect "the gateway runs" ctl_says "worker" stats
+lab_gate_stop
 if ((fail)); then
   echo "--- gate log ---"
   cat "$LOG"
