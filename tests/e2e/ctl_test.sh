@@ -41,10 +41,9 @@ ctl_refuses() {  # ctl_refuses PATTERN ARGS...: exit 1 and PATTERN on stderr
 lab_up "$ID" || exit 1
 lab_http "$ID" || exit 1
 CONFIG=$(lab_config "$ID" 5s 300s)
+sed -i "s|^socket = .*|socket = \"$SOCK\"|" "$CONFIG"
+grep -q "^socket = \"$SOCK\"" "$CONFIG" || { echo "FAIL - the shipped config names no socket"; exit 1; }
 cat >>"$CONFIG" <<TOML
-
-[control]
-socket = "$SOCK"
 
 [state]
 file = "$STATE"
