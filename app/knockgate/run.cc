@@ -29,6 +29,7 @@
 #include "control/ctl_socket.h"
 #include "control/list_control.h"
 #include "control/log_limiter.h"
+#include "control/sd_notify.h"
 #include "control/state_file.h"
 #include "control/telemetry.h"
 #include "dataplane/dataplane.h"
@@ -337,13 +338,25 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
     }
     Dataplane& plane = **dp;
     MainTasks main_tasks;
-    auto reload_now = [&](std::function<void(absl::StatusOr<std::string>)> reply) {
+    const SystemdNotifier notifier;
+    auto status_line = [&] {
+      return absl::StrCat("forwarding: ", plane.worker_count(), " worker(s), ",
+                          plane.policy().rules().size(), " rules, policy generation ",
+                          plane.policy_generation());
+    };
+    // SIGHUP's and ctl's reloads: systemd hears RELOADING=1, then READY=1.
+    auto reload = [&](std::function<void(absl::StatusOr<std::string>)> reply) {
+      notifier.Send("RELOADING=1");
       absl::Status started = plane.StartReload(
-          ReloadFromFile(config), [reply](const absl::Status& s, const std::string& message) {
+          ReloadFromFile(config), [&, reply](const absl::Status& s, const std::string& message) {
             PrintReloadResult(s, message);
+            notifier.Send(absl::StrCat("READY=1\nSTATUS=",
+                                       s.ok() ? status_line() : "reload failed, policy kept"));
             reply(s.ok() ? absl::StatusOr<std::string>(message + "\n") : s);
           });
       if (!started.ok()) {
+        PrintReloadResult(started, "");
+        notifier.Send("READY=1");
         reply(started);
       }
     };
@@ -358,7 +371,7 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
                                   std::chrono::seconds(5));
           }
           if (a.size() == 1 && a[0] == "reload") {
-            return main_tasks.Run(reload_now, std::chrono::seconds(60));
+            return main_tasks.Run(reload, std::chrono::seconds(60));
           }
           return absl::InvalidArgumentError(absl::StrCat(
               "unknown command \"", absl::StrJoin(a, " "),
@@ -379,6 +392,27 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
     }
     StateSaver saver(plane, config.state);
     std::cout << "knockgate: running; SIGINT or SIGTERM stops" << std::endl;
+    notifier.Send(absl::StrCat("READY=1\nSTATUS=", status_line()));
+    // The watchdog pings only while every worker's loop goes round: an idle
+    // gateway is healthy, a stuck worker stops the pings and systemd acts.
+    std::vector<uint64_t> loops_seen(plane.worker_count(), 0);
+    Nanos next_ping = 0;
+    auto watchdog = [&] {
+      const Nanos now = plane.clock().Now();
+      if (notifier.watchdog_interval() == 0 || now < next_ping) {
+        return;
+      }
+      next_ping = now + notifier.watchdog_interval();
+      bool all_moved = true;
+      for (size_t w = 0; w < plane.worker_count(); ++w) {
+        const uint64_t loops = plane.worker(w).counters().loops.Get();
+        all_moved = all_moved && loops != loops_seen[w];
+        loops_seen[w] = loops;
+      }
+      if (all_moved) {
+        notifier.Send("WATCHDOG=1");
+      }
+    };
 
     LogLimiter limiter(config.log.rate, config.log.burst, plane.clock().Now());
     auto write_summary = [&](bool force) {
@@ -391,16 +425,15 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
     hooks.should_stop = [&] {
       write_summary(false);
       main_tasks.Poll();
+      watchdog();
       for (int sig = signals.Poll(); sig != 0; sig = signals.Poll()) {
         if (sig == SIGHUP) {
-          if (absl::Status s = plane.StartReload(ReloadFromFile(config), PrintReloadResult);
-              !s.ok()) {
-            PrintReloadResult(s, "");
-          }
+          reload([](const absl::StatusOr<std::string>&) {});
           continue;
         }
         std::cout << "knockgate: " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ", stopping"
                   << std::endl;
+        notifier.Send("STOPPING=1");
         saver.Stop();  // the last save, while the workers can still answer
         return true;
       }

@@ -282,6 +282,7 @@ int Worker::Run() {
     }
     MaybeSwitchPolicy();
     ServeControl(now);
+    counters_.loops.Add(1);
     rte_rcu_qsbr_quiescent(qsbr_, id_);  // holds no reference into an offered update
     shard_->Reclaim(now, kReclaimStep);
   }

@@ -46,6 +46,7 @@ struct alignas(64) WorkerCounters {
   Counter rss_mismatch;  // the NIC's hash differed from the software Toeplitz hash
   Counter events_lost;
   Counter idle_sleeps;
+  Counter loops;  // a heartbeat: every pass of the loop, busy or idle (the watchdog reads it)
 };
 
 // Where a worker's packets come from and go to.

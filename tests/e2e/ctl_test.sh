@@ -53,8 +53,20 @@ interval = "1s"
 list = "secured"
 address = "10.77.0.9"
 TOML
-lab_gate_start "$ID" "$CONFIG" "$LOG" || exit 1
+# systemd's notify protocol, with a listener in its place.
+NOTES=/tmp/kg-$ID-notify.txt
+/usr/bin/python3 "$HERE/notify_listener.py" "/tmp/kg-$ID-notify.sock" "$NOTES" &
+LISTENER=$!
+trap 'kill $LISTENER 2>/dev/null; lab_gate_stop; lab_down "$ID"; rm -rf /tmp/kg-$ID-*' EXIT
+for _ in $(seq 1 20); do [[ -S /tmp/kg-$ID-notify.sock ]] && break; sleep 0.1; done
+NOTIFY_SOCKET=/tmp/kg-$ID-notify.sock WATCHDOG_USEC=400000 lab_gate_start "$ID" "$CONFIG" "$LOG" ||
+  exit 1
 
+expect "systemd hears READY=1 with a status line" \
+  grep -q "^READY=1 | STATUS=forwarding: 1 worker(s), 9 rules, policy generation 0$" "$NOTES"
+sleep 1
+expect "and watchdog pings while the workers run (every 200 ms)" \
+  test "$(grep -c '^WATCHDOG=1$' "$NOTES")" -ge 4
 expect "the control socket is 0600" test "$(stat -c %a "$SOCK")" = 600
 expect "list print shows the static entry" ctl_says "10.77.0.9 .*static" list print secured
 expect "a static entry lets its client in" open_from 10.77.0.9
@@ -100,6 +112,8 @@ expect "within a second" test $((($(date +%s%N) - start) / 1000000)) -lt 1000
 kill "$silent" 2>/dev/null
 
 expect "reload prints the result" ctl_says "reloaded $CONFIG" reload
+expect "systemd hears RELOADING=1, then READY=1 with the new generation" \
+  sh -c "grep -v WATCHDOG '$NOTES' | grep -A1 '^RELOADING=1$' | grep -q 'READY=1 | STATUS=forwarding: .*generation 1'"
 cp "$CONFIG" "$CONFIG.good"
 echo 'not = = toml' >>"$CONFIG"
 expect "a bad reload fails with the reason" ctl_refuses "$CONFIG:" reload
@@ -136,6 +150,7 @@ expect "/knockgate/list of an unknown list answers an error" \
 for x in 888 555 222; do $C nmap -n -Pn -S 10.77.0.6 -e c0 -p $x "$SERVER" >/dev/null 2>&1; done
 expect "a client knocks in before a restart" open_from 10.77.0.6
 lab_gate_stop
+expect "systemd hears STOPPING=1" grep -q "^STOPPING=1$" "$NOTES"
 expect "the socket is removed at stop" test ! -e "$SOCK"
 expect "the state file holds the grants at stop" \
   sh -c "head -1 '$STATE' | grep -qx 'knockgate-state 1' && grep -q '^secured	10.77.0.6	[0-9]' '$STATE' && grep -q '^secured	10.77.0.3	never' '$STATE'"
