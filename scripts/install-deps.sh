@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # build
-  build-essential meson ninja-build pkg-config clang-format
+  build-essential meson ninja-build pkg-config clang-format scdoc
   # fuzzing (tests/fuzz, scripts/fuzz.sh)
   clang libfuzzer-14-dev
   # libraries

@@ -37,7 +37,7 @@ int RunCtl(int argc, char** argv) {
   }
   if (args.empty() || (config_path.empty() && socket.empty())) {
     std::cerr << kCtlUsage;
-    return 1;
+    return 2;
   }
   if (socket.empty()) {
     absl::StatusOr<Config> config = LoadConfigFile(config_path);

@@ -94,6 +94,16 @@ expect "the refusal names the line and the word" grep -q "^$tmp/x.rsc:2: in-inte
 "$KG" --import-routeros "$SRC/tests/data/seed.rsc" >"$tmp/seed.toml"
 expect "--import-routeros translates the seed" "$KG" --check --config "$tmp/seed.toml"
 
+"$KG" --version >"$tmp/version.out"
+expect "--version names the version" grep -qx 'knockgate [0-9]*\.[0-9]*\.[0-9]*' "$tmp/version.out"
+"$KG" ctl list print >/dev/null 2>"$tmp/ctl.out"
+expect "ctl without --config or --socket is a usage error (status 2)" test $? -eq 2
+"$KG" ctl --socket "$tmp/none.sock" stats >/dev/null 2>"$tmp/ctl.out"
+expect "ctl without a gateway fails with status 1" test $? -eq 1
+expect "and says it cannot reach one" grep -q "cannot reach knockgate on $tmp/none.sock" "$tmp/ctl.out"
+MAN=$(dirname "$KG")/../../knockgate.8
+expect "knockgate(8) is built from its scdoc source" grep -q '^\.SH CTL COMMANDS' "$MAN"
+
 if [ $fail -ne 0 ]; then
   echo "--- replay output ---"
   cat "$tmp/replay.out"
