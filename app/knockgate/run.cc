@@ -4,6 +4,7 @@
 
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_pdump.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <deque>
 #include <filesystem>
@@ -241,6 +243,25 @@ class StateSaver {
   std::thread thread_;
 };
 
+// Whether dpdk-dumpcap can attach, and how, for the start-up log.
+std::string CaptureLine(const std::vector<std::string>& eal, bool pdump) {
+  std::string prefix = "rte";
+  for (size_t i = 0; i < eal.size(); ++i) {
+    if (eal[i] == "--no-huge" || eal[i] == "--in-memory" || eal[i] == "--no-shconf") {
+      return absl::StrCat("knockgate: packet capture off: EAL runs with ", eal[i],
+                          ", and dpdk-dumpcap needs shared hugepages");
+    }
+    if (eal[i] == "--file-prefix" && i + 1 < eal.size()) {
+      prefix = eal[i + 1];
+    } else if (eal[i].rfind("--file-prefix=", 0) == 0) {
+      prefix = eal[i].substr(strlen("--file-prefix="));
+    }
+  }
+  return pdump ? absl::StrCat("knockgate: packet capture: dpdk-dumpcap --file-prefix=", prefix,
+                              " -i PORT -w FILE.pcapng")
+               : "knockgate: packet capture off: rte_pdump_init failed";
+}
+
 // Work that must run on the main lcore (a reload, counters read with the
 // running policy), posted by control threads, which wait for the result.
 class MainTasks {
@@ -304,6 +325,10 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
               << (eal_args.empty() ? "none" : "the command line or [eal].args") << ")\n";
     return 1;
   }
+  // dpdk-dumpcap attaches as a secondary process, which needs the primary
+  // on shared hugepages; rte_pdump_init succeeds either way, so say which.
+  const bool pdump = rte_pdump_init() == 0;
+  std::cout << CaptureLine(args, pdump) << std::endl;
   {
     const WorkerMemory memory = WorkerMemoryOf(*policy);
     if (absl::Status s = CheckMemoryFits(memory, config.dataplane.workers,
@@ -458,6 +483,7 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
               << plane.CountersReport() << "log: " << limiter.written() << " event lines written, "
               << limiter.suppressed() << " suppressed by [log] rate" << std::endl;
   }
+  rte_pdump_uninit();
   rte_eal_cleanup();
   return 0;
 }
