@@ -10,9 +10,9 @@ packages=(
   clang libfuzzer-14-dev
   # libraries
   libdpdk-dev dpdk dpdk-dev libhyperscan-dev libabsl-dev libtomlplusplus-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libpcap-dev libpcre2-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libpcap-dev libpcre2-dev libmicrohttpd-dev
   # test and lab tools
-  iproute2 ethtool nmap knockd curl socat hping3 netcat-openbsd tcpdump
+  iproute2 ethtool nmap knockd curl socat hping3 netcat-openbsd tcpdump prometheus
   python3-scapy procps iputils-ping
   # performance harness (perf/)
   python3-matplotlib

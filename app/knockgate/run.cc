@@ -31,6 +31,7 @@
 #include "control/ctl_socket.h"
 #include "control/list_control.h"
 #include "control/log_limiter.h"
+#include "control/metrics.h"
 #include "control/sd_notify.h"
 #include "control/state_file.h"
 #include "control/telemetry.h"
@@ -417,6 +418,20 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
     }
     StateSaver saver(plane, config.state);
     std::cout << "knockgate: running; SIGINT or SIGTERM stops" << std::endl;
+    LogLimiter limiter(config.log.rate, config.log.burst, plane.clock().Now());
+    std::unique_ptr<MetricsServer> metrics;
+    if (!config.metrics.listen.empty()) {
+      absl::StatusOr<std::unique_ptr<MetricsServer>> m = MetricsServer::Start(
+          config.metrics.listen, plane,
+          {[&] { return limiter.written(); }, [&] { return limiter.suppressed(); }});
+      if (m.ok()) {
+        metrics = *std::move(m);
+        std::cout << "knockgate: metrics at http://" << config.metrics.listen << "/metrics"
+                  << std::endl;
+      } else {
+        std::cout << "knockgate: warning: no metrics: " << m.status().message() << std::endl;
+      }
+    }
     notifier.Send(absl::StrCat("READY=1\nSTATUS=", status_line()));
     // The watchdog pings only while every worker's loop goes round: an idle
     // gateway is healthy, a stuck worker stops the pings and systemd acts.
@@ -439,7 +454,6 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
       }
     };
 
-    LogLimiter limiter(config.log.rate, config.log.burst, plane.clock().Now());
     auto write_summary = [&](bool force) {
       const Nanos now = plane.clock().Now();
       if (std::string s = limiter.TakeSummary(now, force); !s.empty()) {
@@ -474,6 +488,7 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
     hooks.stats_interval = config.dataplane.stats_interval;
     hooks.on_stats = [&] { std::cout << plane.CountersReport() << std::flush; };
     plane.RunMain(hooks);
+    metrics.reset();
     UnregisterTelemetry();
     if (ctl.ok()) {
       ctl->reset();  // before the workers' shards go

@@ -30,20 +30,20 @@ void LogLimiter::Refill(Nanos now) {
 
 bool LogLimiter::Admit(const Policy& policy, const Event& e, bool important, Nanos now) {
   if (rate_ == 0) {
-    ++written_;
+    Count(written_);
     return true;
   }
   Refill(now);
   const uint64_t needed = kNanosPerSecond + (important ? 0 : reserve_);
   if (tokens_ >= needed) {
     tokens_ -= kNanosPerSecond;
-    ++written_;
+    Count(written_);
     return true;
   }
   if (held_++ == 0) {
     first_held_ = now;
   }
-  ++suppressed_;
+  Count(suppressed_);
   held_important_ += important ? 1 : 0;
   if (e.type == EventType::kListAdd && e.list < policy.lists().size()) {
     if (held_by_list_[e.list]++ == 0) {

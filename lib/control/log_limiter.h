@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -28,8 +29,9 @@ class LogLimiter {
   // the last 1.0s (...)". Empty otherwise. `force` ignores the second (exit).
   std::string TakeSummary(Nanos now, bool force = false);
 
-  uint64_t written() const { return written_; }
-  uint64_t suppressed() const { return suppressed_; }
+  // Any thread (the metrics server reads them).
+  uint64_t written() const { return written_.load(std::memory_order_relaxed); }
+  uint64_t suppressed() const { return suppressed_.load(std::memory_order_relaxed); }
 
  private:
   static constexpr Nanos kSummaryInterval = kNanosPerSecond;
@@ -43,8 +45,12 @@ class LogLimiter {
   uint64_t tokens_;
   Nanos last_refill_;
   Nanos first_held_ = 0;  // the first line held back since the last summary
-  uint64_t written_ = 0;
-  uint64_t suppressed_ = 0;
+  // One writer (the main lcore): plain load and store, read from anywhere.
+  std::atomic<uint64_t> written_{0};
+  std::atomic<uint64_t> suppressed_{0};
+  void Count(std::atomic<uint64_t>& c) {
+    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
   // Held back since the last summary.
   uint64_t held_ = 0;
   uint64_t held_logs_ = 0;

@@ -143,6 +143,7 @@ class Worker {
   const AddressTable& lists() const { return *shard_->lists; }
   const ConnTable* conntrack() const { return shard_->conntrack.get(); }
   const DstLimitTable* dst_limits() const { return shard_->dst_limits.get(); }
+  const FragTable* fragments() const { return shard_->fragments.get(); }
 
  private:
   Worker(uint16_t id, std::shared_ptr<const Policy> policy, const DataplaneConfig& config,

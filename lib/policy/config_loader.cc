@@ -49,6 +49,8 @@ absl::StatusOr<Config> LoadConfig(absl::string_view text, absl::string_view path
       KG_RETURN_IF_ERROR(LoadLists(in, key, node, config));
     } else if (k == "log") {
       KG_RETURN_IF_ERROR(LoadLog(in, key, node, config));
+    } else if (k == "metrics") {
+      KG_RETURN_IF_ERROR(LoadMetrics(in, key, node, config));
     } else if (k == "state") {
       KG_RETURN_IF_ERROR(LoadState(in, key, node, config));
     } else if (k == "control") {

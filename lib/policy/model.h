@@ -174,6 +174,11 @@ struct StateConfig {
   Nanos interval = 10 * kNanosPerSecond;
 };
 
+// Prometheus's /metrics; off when `listen` is empty.
+struct MetricsConfig {
+  std::string listen;  // "127.0.0.1:9641"
+};
+
 struct ControlConfig {
   std::string socket = "/run/knockgate/control.sock";  // knockgate ctl's Unix socket
 };
@@ -225,6 +230,7 @@ struct Config {
   LogConfig log;
   ControlConfig control;
   StateConfig state;
+  MetricsConfig metrics;
   ConntrackConfig conntrack;
   DstLimitConfig dst_limit;
   std::vector<Layer7Protocol> layer7_protocols;

@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "policy/value_parsers.h"
 
@@ -158,6 +159,28 @@ absl::Status LoadDstLimit(const TomlReader& in, const toml::key& key, const toml
       return in.UnknownKey(k, {"capacity"});
     }
     KG_ASSIGN_OR_RETURN(config.dst_limit.capacity, in.Integer(v, "capacity", 1, 1 << 24));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LoadMetrics(const TomlReader& in, const toml::key& key, const toml::node& node,
+                         Config& config) {
+  KG_ASSIGN_OR_RETURN(const toml::table* t, in.Table(key, node));
+  for (auto&& [k, v] : *t) {
+    if (ToAbsl(k.str()) != "listen") {
+      return in.UnknownKey(k, {"listen"});
+    }
+    KG_ASSIGN_OR_RETURN(config.metrics.listen, in.String(v, "listen"));
+    const size_t colon = config.metrics.listen.rfind(':');
+    uint32_t port = 0;
+    if (colon == std::string::npos || colon == 0 ||
+        !absl::SimpleAtoi(config.metrics.listen.substr(colon + 1), &port) || port == 0 ||
+        port > 65535) {
+      return in.Error(v, "listen",
+                      absl::StrCat("expected ADDRESS:PORT such as \"127.0.0.1:9641\" or "
+                                   "\"[::1]:9641\", got \"",
+                                   config.metrics.listen, "\""));
+    }
   }
   return absl::OkStatus();
 }

@@ -14,7 +14,8 @@
 
 namespace knockgate {
 
-// [eal], [interfaces], [dataplane], [policy], [lists], [log], [control], [state], [dst-limit],
+// [eal], [interfaces], [dataplane], [policy], [lists], [log], [control], [state], [metrics],
+// [dst-limit],
 // [conntrack].
 absl::Status LoadEal(const TomlReader& in, const toml::key& key, const toml::node& node,
                      Config& config);
@@ -28,6 +29,8 @@ absl::Status LoadLists(const TomlReader& in, const toml::key& key, const toml::n
                        Config& config);
 absl::Status LoadLog(const TomlReader& in, const toml::key& key, const toml::node& node,
                      Config& config);
+absl::Status LoadMetrics(const TomlReader& in, const toml::key& key, const toml::node& node,
+                         Config& config);
 absl::Status LoadState(const TomlReader& in, const toml::key& key, const toml::node& node,
                        Config& config);
 absl::Status LoadControl(const TomlReader& in, const toml::key& key, const toml::node& node,

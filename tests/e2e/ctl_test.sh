@@ -49,6 +49,9 @@ cat >>"$CONFIG" <<TOML
 file = "$STATE"
 interval = "1s"
 
+[metrics]
+listen = "127.0.0.1:9641"
+
 [[address-list]]
 list = "secured"
 address = "10.77.0.9"
@@ -57,7 +60,8 @@ TOML
 NOTES=/tmp/kg-$ID-notify.txt
 /usr/bin/python3 "$HERE/notify_listener.py" "/tmp/kg-$ID-notify.sock" "$NOTES" &
 LISTENER=$!
-trap 'kill $LISTENER 2>/dev/null; lab_gate_stop; lab_down "$ID"; rm -rf /tmp/kg-$ID-*' EXIT
+PROMETHEUS=
+trap 'kill $LISTENER $PROMETHEUS 2>/dev/null; lab_gate_stop; lab_down "$ID"; rm -rf /tmp/kg-$ID-*' EXIT
 for _ in $(seq 1 20); do [[ -S /tmp/kg-$ID-notify.sock ]] && break; sleep 0.1; done
 NOTIFY_SOCKET=/tmp/kg-$ID-notify.sock WATCHDOG_USEC=400000 lab_gate_start "$ID" "$CONFIG" "$LOG" ||
   exit 1
@@ -149,6 +153,51 @@ expect "/knockgate/list of an unknown list answers an error" \
 
 for x in 888 555 222; do $C nmap -n -Pn -S 10.77.0.6 -e c0 -p $x "$SERVER" >/dev/null 2>&1; done
 expect "a client knocks in before a restart" open_from 10.77.0.6
+# Prometheus: the exposition passes promtool, and a real server scrapes it
+# and answers a query for a grant after a knock.
+G="ip netns exec $(lab_ns "$ID" g)"
+ip -n "$(lab_ns "$ID" g)" link set lo up
+$G curl -s -m 2 http://127.0.0.1:9641/metrics >"/tmp/kg-$ID-metrics.txt"
+expect "GET /metrics passes promtool check metrics" \
+  sh -c "promtool check metrics <'/tmp/kg-$ID-metrics.txt' >'/tmp/kg-$ID-promtool.txt' 2>&1"
+grep -q . "/tmp/kg-$ID-promtool.txt" && sed 's/^/# promtool: /' "/tmp/kg-$ID-promtool.txt"
+expect "it counts the ports, drops, rules and lists" sh -c "
+  grep -q '^knockgate_port_packets_total{port=\"wan\",direction=\"rx\"} [1-9]' '/tmp/kg-$ID-metrics.txt' &&
+  grep -q '^knockgate_drops_total{reason=\"wan_default\"} [1-9]' '/tmp/kg-$ID-metrics.txt' &&
+  grep -q '^knockgate_rule_packets_total{rule=\"[0-9]*\",comment=\"[^\"]*secured[^\"]*\"} [1-9]' '/tmp/kg-$ID-metrics.txt' &&
+  grep -q '^knockgate_list_entries{list=\"secured\"} [1-9]' '/tmp/kg-$ID-metrics.txt' &&
+  grep -q '^knockgate_policy_generation 1$' '/tmp/kg-$ID-metrics.txt' &&
+  grep -q '^knockgate_log_lines_total{result=\"written\"} [1-9]' '/tmp/kg-$ID-metrics.txt'"
+cat >"/tmp/kg-$ID-prometheus.yml" <<YML
+global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: knockgate
+    static_configs:
+      - targets: ["127.0.0.1:9641"]
+YML
+$G prometheus --config.file="/tmp/kg-$ID-prometheus.yml" --storage.tsdb.path="/tmp/kg-$ID-tsdb" \
+  --web.listen-address=127.0.0.1:9090 >"/tmp/kg-$ID-prometheus.log" 2>&1 &
+PROMETHEUS=$!
+query() {  # the first value of an instant query, or nothing
+  $G curl -s -m 2 "http://127.0.0.1:9090/api/v1/query" --data-urlencode "query=$1" |
+    sed -n 's/.*"value":\[[0-9.]*,"\([0-9.]*\)"\].*/\1/p'
+}
+for _ in $(seq 1 60); do [[ -n $(query 'knockgate_policy_generation') ]] && break; sleep 0.5; done
+before=$(query 'knockgate_list_inserts_total{list="secured"}')
+for x in 888 555 222; do $C nmap -n -Pn -S 10.77.0.8 -e c0 -p $x "$SERVER" >/dev/null 2>&1; done
+after=$before
+for _ in $(seq 1 40); do
+  after=$(query 'knockgate_list_inserts_total{list="secured"}')
+  [[ -n $after && -n $before && $after -gt $before ]] && break
+  sleep 0.5
+done
+echo "# prometheus: knockgate_list_inserts_total{list=\"secured\"} ${before:-none} -> ${after:-none}"
+expect "a Prometheus server scrapes the gate and sees the grant after a knock" \
+  test -n "$before" -a -n "$after" -a "${after:-0}" -gt "${before:-0}"
+kill "$PROMETHEUS" 2>/dev/null
+wait "$PROMETHEUS" 2>/dev/null
+
 lab_gate_stop
 expect "systemd hears STOPPING=1" grep -q "^STOPPING=1$" "$NOTES"
 expect "the socket is removed at stop" test ! -e "$SOCK"

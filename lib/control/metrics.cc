@@ -1,0 +1,232 @@
+// /metrics: names follow Prometheus conventions (base units, _total for
+// counters); a rule's label is its index as --check prints it.
+#include "control/metrics.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <rte_ethdev.h>
+
+#include <cstring>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace knockgate {
+namespace {
+
+// A label value with \, " and newlines escaped.
+std::string Label(absl::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+void Help(std::string& out, const char* name, const char* type, const char* help) {
+  absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n");
+}
+
+}  // namespace
+
+std::string PrometheusText(const Dataplane& plane, const AppCounters& app) {
+  const std::shared_ptr<const Policy> policy = plane.policy_snapshot();
+  std::string out;
+  Help(out, "knockgate_port_packets_total", "counter", "Packets through each port, from the NIC.");
+  for (Side side : {Side::kWan, Side::kLan}) {
+    rte_eth_stats st{};
+    rte_eth_stats_get(plane.port_id(side), &st);
+    const char* port = side == Side::kWan ? "wan" : "lan";
+    absl::StrAppend(&out, "knockgate_port_packets_total{port=\"", port, "\",direction=\"rx\"} ",
+                    st.ipackets, "\n", "knockgate_port_packets_total{port=\"", port,
+                    "\",direction=\"tx\"} ", st.opackets, "\n");
+  }
+  uint64_t drops[kDropReasonCount] = {};
+  uint64_t events_lost = 0;
+  std::string cycles;
+  std::string handovers;
+  std::string classified;
+  FragTable::Stats frags;
+  for (size_t w = 0; w < plane.worker_count(); ++w) {
+    const WorkerCounters& c = plane.worker(w).counters();
+    for (size_t r = 0; r < kDropReasonCount; ++r) {
+      drops[r] += c.drops[r].Get();
+    }
+    events_lost += c.events_lost.Get();
+    const uint64_t n = c.classified.Get();
+    absl::StrAppend(&cycles, "knockgate_worker_cycles_per_packet{worker=\"", w, "\"} ",
+                    n == 0 ? 0 : c.classify_cycles.Get() / n, "\n");
+    absl::StrAppend(&classified, "knockgate_worker_packets_total{worker=\"", w, "\"} ", n, "\n");
+    absl::StrAppend(&handovers, "knockgate_handovers_total{worker=\"", w, "\"} ",
+                    c.missteered.Get(), "\n");
+    if (const FragTable* f = plane.worker(w).fragments()) {
+      frags.firsts += f->stats().firsts;
+      frags.passed += f->stats().passed;
+      frags.dropped += f->stats().dropped;
+      frags.evicted += f->stats().evicted;
+    }
+  }
+  Help(out, "knockgate_drops_total", "counter", "Packets dropped, by reason.");
+  for (size_t r = 0; r < kDropReasonCount; ++r) {
+    absl::StrAppend(&out, "knockgate_drops_total{reason=\"",
+                    DropReasonName(static_cast<DropReason>(r)), "\"} ", drops[r], "\n");
+  }
+  Help(out, "knockgate_worker_packets_total", "counter", "Packets each worker classified.");
+  out += classified;
+  Help(out, "knockgate_worker_cycles_per_packet", "gauge",
+       "Average TSC cycles a worker spent classifying a packet.");
+  out += cycles;
+  Help(out, "knockgate_handovers_total", "counter",
+       "Packets a worker received but another owned, handed over to it.");
+  out += handovers;
+  Help(out, "knockgate_fragments_total", "counter",
+       "IP fragments: first fragments remembered, later ones passed or dropped, entries "
+       "evicted.");
+  absl::StrAppend(&out, "knockgate_fragments_total{result=\"first\"} ", frags.firsts, "\n",
+                  "knockgate_fragments_total{result=\"passed\"} ", frags.passed, "\n",
+                  "knockgate_fragments_total{result=\"dropped\"} ", frags.dropped, "\n",
+                  "knockgate_fragments_total{result=\"evicted\"} ", frags.evicted, "\n");
+  Help(out, "knockgate_events_lost_total", "counter",
+       "Events dropped because a worker's event ring was full.");
+  absl::StrAppend(&out, "knockgate_events_lost_total ", events_lost, "\n");
+
+  const size_t rules = policy->rules().size();
+  std::string rule_bytes;
+  Help(out, "knockgate_rule_packets_total", "counter",
+       "Packets each rule matched (restarts at a reload).");
+  for (size_t i = 0; i < rules; ++i) {
+    uint64_t packets = 0;
+    uint64_t bytes = 0;
+    for (size_t w = 0; w < plane.worker_count(); ++w) {
+      const std::vector<RuleCounter>& c = plane.worker(w).rule_counters();
+      if (i < c.size()) {
+        packets += c[i].packets;
+        bytes += c[i].bytes;
+      }
+    }
+    const std::string labels = absl::StrCat("{rule=\"", i, "\",comment=\"",
+                                            Label(policy->rules()[i].spec.comment), "\"} ");
+    absl::StrAppend(&out, "knockgate_rule_packets_total", labels, packets, "\n");
+    absl::StrAppend(&rule_bytes, "knockgate_rule_bytes_total", labels, bytes, "\n");
+  }
+  Help(out, "knockgate_rule_bytes_total", "counter", "Bytes each rule matched.");
+  out += rule_bytes;
+
+  std::string inserts;
+  std::string evictions;
+  Help(out, "knockgate_list_entries", "gauge", "Entries in each address list, all workers.");
+  for (size_t l = 0; l < policy->lists().size(); ++l) {
+    AddressTable::ListStats sum;
+    for (size_t w = 0; w < plane.worker_count(); ++w) {
+      const AddressTable& t = plane.worker(w).lists();
+      if (l < t.list_count()) {
+        const AddressTable::ListStats& s = t.stats(static_cast<ListId>(l));
+        sum.size += s.size;
+        sum.added += s.added;
+        sum.evicted += s.evicted;
+      }
+    }
+    const std::string label = absl::StrCat("{list=\"", Label(policy->lists()[l].name), "\"} ");
+    absl::StrAppend(&out, "knockgate_list_entries", label, sum.size, "\n");
+    absl::StrAppend(&inserts, "knockgate_list_inserts_total", label, sum.added, "\n");
+    absl::StrAppend(&evictions, "knockgate_list_evictions_total", label, sum.evicted, "\n");
+  }
+  Help(out, "knockgate_list_inserts_total", "counter", "Addresses added to each list.");
+  out += inserts;
+  Help(out, "knockgate_list_evictions_total", "counter",
+       "Entries pushed out of each full list by an insert.");
+  out += evictions;
+  Help(out, "knockgate_policy_generation", "gauge", "Reloads applied since start.");
+  absl::StrAppend(&out, "knockgate_policy_generation ", plane.policy_generation(), "\n");
+  if (app.log_lines_written) {
+    Help(out, "knockgate_log_lines_total", "counter",
+         "Event lines written to the log, and held back by its rate limit.");
+    absl::StrAppend(&out, "knockgate_log_lines_total{result=\"written\"} ", app.log_lines_written(),
+                    "\n", "knockgate_log_lines_total{result=\"suppressed\"} ",
+                    app.log_lines_suppressed(), "\n");
+  }
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& listen,
+                                                                    const Dataplane& plane,
+                                                                    AppCounters app) {
+  const size_t colon = listen.rfind(':');
+  uint32_t port = 0;
+  std::string host = colon == std::string::npos ? "" : listen.substr(0, colon);
+  const bool v6 = host.size() >= 2 && host.front() == '[' && host.back() == ']';
+  if (v6) {
+    host = host.substr(1, host.size() - 2);
+  }
+  sockaddr_storage addr{};
+  bool ok = colon != std::string::npos && absl::SimpleAtoi(listen.substr(colon + 1), &port) &&
+            port > 0 && port < 65536;
+  if (ok && v6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(static_cast<uint16_t>(port));
+    ok = inet_pton(AF_INET6, host.c_str(), &a->sin6_addr) == 1;
+  } else if (ok) {
+    auto* a = reinterpret_cast<sockaddr_in*>(&addr);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(static_cast<uint16_t>(port));
+    ok = inet_pton(AF_INET, host.c_str(), &a->sin_addr) == 1;
+  }
+  if (!ok) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "[metrics] listen = \"", listen, "\": expected ADDRESS:PORT such as 127.0.0.1:9641"));
+  }
+  std::unique_ptr<MetricsServer> s(new MetricsServer(plane, std::move(app)));
+  s->daemon_ = MHD_start_daemon(
+      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0),
+      static_cast<uint16_t>(port), nullptr, nullptr,
+      [](void* cls, MHD_Connection* connection, const char* url, const char* method, const char*,
+         const char*, size_t*, void**) -> MHD_Result {
+        return static_cast<MHD_Result>(Answer(cls, connection, url, method));
+      },
+      s.get(), MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&addr),
+      MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+  if (s->daemon_ == nullptr) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve metrics on ", listen, ": ", std::strerror(errno)));
+  }
+  return s;
+}
+
+int MetricsServer::Answer(void* self, void* connection, const char* url, const char* method) {
+  auto* s = static_cast<MetricsServer*>(self);
+  auto* c = static_cast<MHD_Connection*>(connection);
+  const bool found = std::strcmp(url, "/metrics") == 0;
+  const bool get = std::strcmp(method, "GET") == 0 || std::strcmp(method, "HEAD") == 0;
+  std::string body = !found ? "not found: try /metrics\n"
+                     : !get ? "only GET\n"
+                            : PrometheusText(s->plane_, s->app_);
+  MHD_Response* r =
+      MHD_create_response_from_buffer(body.size(), body.data(), MHD_RESPMEM_MUST_COPY);
+  MHD_add_response_header(
+      r, "Content-Type",
+      found && get ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain; charset=utf-8");
+  const MHD_Result result = MHD_queue_response(c,
+                                               !found ? MHD_HTTP_NOT_FOUND
+                                               : !get ? MHD_HTTP_METHOD_NOT_ALLOWED
+                                                      : MHD_HTTP_OK,
+                                               r);
+  MHD_destroy_response(r);
+  return result;
+}
+
+MetricsServer::~MetricsServer() {
+  if (daemon_ != nullptr) {
+    MHD_stop_daemon(daemon_);
+  }
+}
+
+}  // namespace knockgate
