@@ -182,6 +182,58 @@ Event MakeEvent(EventType type, int rule, const ParsedPacket& pkt, InterfaceList
   return e;
 }
 
+// One packet to an [[spa]] section's port: budget, verification, replay,
+// then the grant. Out of line: SPA packets are rare next to the traffic.
+[[gnu::noinline]] void HandleSpa(const Policy& policy, ClassifierState& state,
+                                 std::span<const uint8_t> frame, const ParsedPacket& pkt,
+                                 InterfaceList in, Nanos now, size_t section) {
+  SpaState& spa = *state.spa;
+  const CompiledSpa& c = policy.spa()[section];
+  SpaCounters& counters = spa.counters[section];
+  SpaMessage m;
+  SpaReject r = SpaReject::kNone;
+  if (!spa.budgets[section].Take(spa.budget_rates[section], 1.0, now)) {
+    r = SpaReject::kBudget;
+  } else {
+    r = spa.verifiers[section]->Verify(frame.subspan(pkt.payload_offset, pkt.payload_length),
+                                       pkt.src, state.wall_offset + now, m);
+  }
+  if (r == SpaReject::kNone) {
+    // Kept until the message is too old to pass the age check anyway,
+    // on the gateway's clock (the message's own time may be in its future).
+    const Nanos wall = state.wall_offset + now;
+    const Nanos until = std::max(m.timestamp * kNanosPerSecond, wall) + c.checks.max_age;
+    switch (spa.replay.Insert(m.digest, until, wall)) {
+      case SpaReplayCache::Result::kSeen:
+        r = SpaReject::kReplay;
+        break;
+      case SpaReplayCache::Result::kFull:
+        r = SpaReject::kCacheFull;
+        break;
+      case SpaReplayCache::Result::kNew:
+        break;
+    }
+  }
+  Event e = MakeEvent(r == SpaReject::kNone ? EventType::kSpaGrant : EventType::kSpaReject,
+                      Event::kNoRule, pkt, in, now, state);
+  e.spa = static_cast<uint8_t>(section);
+  e.spa_reason = static_cast<uint8_t>(r);
+  if (r != SpaReject::kNone) {
+    ++counters.rejects[static_cast<size_t>(r)];
+    state.events.Push(e);
+    return;
+  }
+  ++counters.accepts;
+  // The client's timeout (fwknop -f) is honoured up to the section's.
+  const Nanos asked = Nanos{m.client_timeout} * kNanosPerSecond;
+  const Nanos timeout = asked != 0 && asked < c.grant_timeout ? asked : c.grant_timeout;
+  state.lists->Add(m.address, static_cast<ListId>(c.list), now, timeout);
+  e.list = static_cast<uint8_t>(c.list);
+  e.address = m.address;
+  e.timeout = timeout;
+  state.events.Push(e);
+}
+
 // The filter proper: rules in order, then the interface default.
 Decision Evaluate(const Policy& policy, ClassifierState& state, std::span<const uint8_t> frame,
                   const ParsedPacket& pkt, InterfaceList in, uint8_t ct_state, Nanos now,
@@ -238,6 +290,16 @@ Decision Evaluate(const Policy& policy, ClassifierState& state, std::span<const 
         case Action::kLog:
         case Action::kPassthrough:
           break;
+      }
+    }
+  }
+  // [[spa]] sections stand after every rule: what they match is consumed.
+  if (state.spa != nullptr && pkt.protocol == ip_proto::kUdp && pkt.has_ports) [[unlikely]] {
+    const std::vector<CompiledSpa>& sections = policy.spa();
+    for (size_t s = 0; s < sections.size(); ++s) {
+      if (!sections[s].disabled && sections[s].in == in && sections[s].port == pkt.dst_port) {
+        HandleSpa(policy, state, frame, pkt, in, now, s);
+        return Decision{Verdict::kDrop, DropReason::kSpa};
       }
     }
   }

@@ -9,6 +9,7 @@
 
 #include "classify/dst_limit_table.h"
 #include "classify/frag_table.h"
+#include "classify/spa_state.h"
 #include "conntrack/conn_table.h"
 #include "l7/layer7.h"
 #include "lists/address_table.h"
@@ -28,6 +29,8 @@ enum class EventType : uint8_t {
   kListAdd,     // an address joined a list it was not in (knock step, grant, jail)
   kLog,         // a log rule, or a rule with log = true, matched
   kListRemove,  // knockgate ctl took an address out of a list
+  kSpaGrant,    // an [[spa]] section granted an address (list = the grant list)
+  kSpaReject,   // an [[spa]] section refused a packet (spa_reason says why)
 };
 
 // Produced on the data path as plain data; the control plane turns it into
@@ -40,6 +43,8 @@ struct Event {
   uint8_t list = kNoList;  // kListAdd: the list joined
   uint8_t worker = 0;      // the worker whose shard holds the address
   uint8_t protocol = 0;
+  uint8_t spa = 0;         // kSpaGrant, kSpaReject: the section
+  uint8_t spa_reason = 0;  // kSpaReject: a SpaReject
   uint16_t rule = kNoRule;
   uint16_t src_port = 0;
   uint16_t dst_port = 0;
@@ -103,6 +108,8 @@ struct ClassifierState {
   // kMissteered; its Toeplitz hash, which names the owner, goes to steer_hash.
   const SteeringTable* steering = nullptr;
   uint32_t* steer_hash = nullptr;  // one per frame of a burst, when steering is set
+  SpaState* spa = nullptr;         // null when the policy has no [[spa]]
+  Nanos wall_offset = 0;           // wall clock (Unix ns) at the clock's zero, for SPA timestamps
   // Rate matchers, last so the hot fields above keep their places.
   std::vector<TokenBucket> limits;      // per rule (limit matchers), sized like rule_counters
   DstLimitTable* dst_limits = nullptr;  // null when no rule has a dst-limit

@@ -17,6 +17,9 @@ absl::StatusOr<std::unique_ptr<ClassifierShard>> ClassifierShard::Create(const P
     KG_ASSIGN_OR_RETURN(s->conntrack, ConnTable::Create(policy.conntrack()));
   }
   KG_ASSIGN_OR_RETURN(s->fragments, FragTable::Create());
+  if (!policy.spa().empty()) {
+    KG_ASSIGN_OR_RETURN(s->spa, SpaState::Create(policy));
+  }
   if (policy.uses_dst_limit()) {
     KG_ASSIGN_OR_RETURN(s->dst_limits, DstLimitTable::Create(policy.dst_limit_capacity()));
   }
@@ -27,6 +30,7 @@ absl::StatusOr<std::unique_ptr<ClassifierShard>> ClassifierShard::Create(const P
   s->state.rule_counters.resize(policy.rules().size());
   s->state.limits.resize(policy.rules().size());
   s->state.dst_limits = s->dst_limits.get();
+  s->state.spa = s->spa.get();
   s->state.worker_id = worker_id;
   return s;
 }

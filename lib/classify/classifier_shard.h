@@ -22,6 +22,7 @@ struct ClassifierShard {
   std::unique_ptr<ConnTable> conntrack;
   std::unique_ptr<FragTable> fragments;
   std::unique_ptr<DstLimitTable> dst_limits;  // when a rule has a dst-limit
+  std::unique_ptr<SpaState> spa;              // when the policy has [[spa]] sections
   ClassifierState state;
 
   // Reclaims expired list entries and flows, at most `budget` of each.

@@ -19,6 +19,21 @@ std::string Endpoint(const IpAddress& a, uint16_t port, bool has_port) {
 }  // namespace
 
 std::string FormatEvent(const Policy& policy, const Event& e, const std::string& time) {
+  if (e.type == EventType::kSpaGrant || e.type == EventType::kSpaReject) {
+    const char* proto = ProtocolName(e.protocol);
+    const std::string flow =
+        absl::StrCat(InterfaceListName(e.in), " ", proto ? proto : "?", " ",
+                     Endpoint(e.src, e.src_port, true), " > ", Endpoint(e.dst, e.dst_port, true));
+    const std::string name = e.spa < policy.spa().size() ? policy.spa()[e.spa].name : "?";
+    if (e.type == EventType::kSpaReject) {
+      return absl::StrCat(time, " spa-reject spa=", name,
+                          " reason=", SpaRejectName(static_cast<SpaReject>(e.spa_reason)),
+                          " worker=", static_cast<int>(e.worker), " ", flow);
+    }
+    return absl::StrCat(time, " spa-grant spa=", name, " list=", policy.lists()[e.list].name,
+                        " address=", e.address.ToString(), " timeout=", FormatDuration(e.timeout),
+                        " worker=", static_cast<int>(e.worker), " ", flow);
+  }
   if (e.rule == Event::kNoRule) {  // knockgate ctl, not a packet
     const std::string list = e.list < policy.lists().size() ? policy.lists()[e.list].name : "?";
     return e.type == EventType::kListRemove ? absl::StrCat(time, " list-remove by=ctl list=", list,

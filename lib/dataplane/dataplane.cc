@@ -153,6 +153,7 @@ absl::Status Dataplane::Setup() {
     }
     KG_ASSIGN_OR_RETURN(std::unique_ptr<Worker> worker,
                         Worker::Create(w, policy_, dc, io, clock_, stop_, qsbr_));
+    worker->SetWallOffset(wall_start_);
     workers_.push_back(std::move(worker));
   }
   return absl::OkStatus();

@@ -101,6 +101,9 @@ absl::StatusOr<Dataplane::PreparedReload> Dataplane::PrepareReload(
     if (plan.policy->layer7_database() != nullptr) {
       KG_ASSIGN_OR_RETURN(u->layer7, HyperscanScanner::Create(*plan.policy->layer7_database()));
     }
+    if (!plan.policy->spa().empty()) {
+      KG_ASSIGN_OR_RETURN(u->spa, SpaState::Create(*plan.policy));
+    }
     out.updates.push_back(std::move(u));
   }
   out.policy = std::move(plan.policy);

@@ -228,6 +228,17 @@ void Worker::MaybeSwitchPolicy() {
     shard_->conntrack->SetTimeouts(policy_->conntrack());
   }
   state_.dst_limits = policy_->uses_dst_limit() ? shard_->dst_limits.get() : nullptr;
+  if (u->spa != nullptr) {
+    if (shard_->spa == nullptr) {
+      std::swap(shard_->spa, u->spa);
+    } else {  // new sections, the same replay cache
+      std::swap(shard_->spa->verifiers, u->spa->verifiers);
+      std::swap(shard_->spa->budgets, u->spa->budgets);
+      std::swap(shard_->spa->budget_rates, u->spa->budget_rates);
+      std::swap(shard_->spa->counters, u->spa->counters);
+    }
+  }
+  state_.spa = policy_->spa().empty() ? nullptr : shard_->spa.get();
   std::swap(state_.rule_counters, u->rule_counters);
   std::swap(state_.limits, u->limits);
   if (u->layer7 != nullptr || policy_->layer7_database() == nullptr) {

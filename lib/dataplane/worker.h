@@ -78,6 +78,7 @@ struct PolicyUpdate {
   std::vector<RuleCounter> rule_counters;
   std::vector<TokenBucket> limits;  // the new rules' limit buckets, full
   std::unique_ptr<Layer7Scanner> layer7;
+  std::unique_ptr<SpaState> spa;  // the new sections' verifiers (the replay cache stays)
 };
 
 // A request from a control thread to one worker, answered between two
@@ -144,6 +145,9 @@ class Worker {
   const ConnTable* conntrack() const { return shard_->conntrack.get(); }
   const DstLimitTable* dst_limits() const { return shard_->dst_limits.get(); }
   const FragTable* fragments() const { return shard_->fragments.get(); }
+  const SpaState* spa() const { return shard_->spa.get(); }
+  // Before Launch: the wall clock at the TSC clock's zero, for SPA timestamps.
+  void SetWallOffset(Nanos wall) { state_.wall_offset = wall; }
 
  private:
   Worker(uint16_t id, std::shared_ptr<const Policy> policy, const DataplaneConfig& config,

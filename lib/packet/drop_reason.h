@@ -32,6 +32,7 @@ enum class DropReason : uint8_t {
   kFragmentOverlap,      // a later fragment overlapping the L4 header (RFC 3128)
   kFragmentOfDropped,    // a later fragment of a datagram whose first was dropped
   kFragmentBeforeFirst,  // a later fragment whose first fragment has not been seen
+  kSpa,                  // consumed by an [[spa]] section, granted or not
   kCount,
 };
 
@@ -63,6 +64,7 @@ inline constexpr std::array<const char*, kDropReasonCount> kDropReasonNames = {
     "fragment_overlap",
     "fragment_of_dropped",
     "fragment_before_first",
+    "spa",
 };
 
 inline const char* DropReasonName(DropReason r) { return kDropReasonNames[static_cast<size_t>(r)]; }

@@ -16,8 +16,8 @@ namespace knockgate {
 namespace {
 
 const std::vector<absl::string_view> kTopKeys = {
-    "eal",       "interfaces", "dataplane",       "policy",       "lists",  "log",
-    "conntrack", "dst-limit",  "layer7-protocol", "address-list", "filter", "knock"};
+    "eal",       "interfaces",      "dataplane",    "policy", "lists", "log", "conntrack",
+    "dst-limit", "layer7-protocol", "address-list", "filter", "knock", "spa"};
 
 }  // namespace
 
@@ -68,6 +68,9 @@ absl::StatusOr<Config> LoadConfig(absl::string_view text, absl::string_view path
     } else if (k == "filter") {
       KG_RETURN_IF_ERROR(in.ForEachTable(
           key, node, [&](const toml::table& t) { return LoadFilter(in, t, config); }));
+    } else if (k == "spa") {
+      KG_RETURN_IF_ERROR(
+          in.ForEachTable(key, node, [&](const toml::table& t) { return LoadSpa(in, t, config); }));
     } else if (k == "knock") {
       KG_RETURN_IF_ERROR(in.ForEachTable(key, node, [&](const toml::table& t) {
         return LoadKnock(in, t, knock_rules, config.lists);

@@ -220,6 +220,25 @@ struct ListsConfig {
   }
 };
 
+// A [[spa]] section: fwknop single packet authorization on one UDP port,
+// granting into an address list the rules read.
+struct SpaSection {
+  SourcePos pos;
+  std::string name;
+  uint16_t port = 62201;  // fwknop's
+  InterfaceList in = InterfaceList::kWan;
+  std::string key_base64;  // never printed
+  std::string hmac_key_base64;
+  std::string grant_list = "secured";
+  Nanos grant_timeout = 1800 * kNanosPerSecond;
+  Nanos max_age = 120 * kNanosPerSecond;
+  bool require_source_address = true;
+  std::vector<std::pair<uint8_t, uint16_t>> access;  // empty: any
+  uint32_t verify_rate = 20000;                      // verifications per second per worker
+  std::string comment;
+  bool disabled = false;
+};
+
 struct Config {
   std::string path;
   EalConfig eal;
@@ -236,6 +255,7 @@ struct Config {
   std::vector<Layer7Protocol> layer7_protocols;
   std::vector<StaticAddress> static_addresses;
   std::vector<FilterRule> filters;
+  std::vector<SpaSection> spa;
 };
 
 }  // namespace knockgate

@@ -253,6 +253,28 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::CompileImpl(const Config& 
     p->rules_.push_back(std::move(c));
   }
 
+  for (const SpaSection& sec : config.spa) {
+    CompiledSpa c;
+    c.name = sec.name;
+    c.port = sec.port;
+    c.in = sec.in;
+    c.grant_timeout = sec.grant_timeout;
+    c.verify_rate = sec.verify_rate;
+    c.disabled = sec.disabled;
+    c.comment = sec.comment;
+    c.checks.max_age = sec.max_age;
+    c.checks.require_source_address = sec.require_source_address;
+    c.checks.access = sec.access;
+    KG_ASSIGN_OR_RETURN(c.list, list_id(sec.grant_list, sec.pos));
+    KG_ASSIGN_OR_RETURN(
+        c.keys, ParseSpaKeyFile(absl::StrCat("KEY_BASE64: ", sec.key_base64,
+                                             "\nHMAC_KEY_BASE64: ", sec.hmac_key_base64, "\n")));
+    if (!sec.disabled) {
+      ++p->lists_[c.list].filled_by_rules;
+    }
+    p->spa_.push_back(std::move(c));
+  }
+
   KG_ASSIGN_OR_RETURN(p->layer7_db_, HyperscanDatabase::Compile(config.layer7_protocols, path));
 
   // Lists that enabled rules read but nothing fills are always empty.
@@ -412,6 +434,25 @@ std::string Policy::Describe() const {
         &out,
         absl::StrFormat("  %2d %-16s capacity=%u static=%u filled-by-rules=%u%s\n", i, l.name,
                         l.capacity, l.static_entries, l.filled_by_rules, l.step ? " step" : ""));
+  }
+  if (!spa_.empty()) {
+    absl::StrAppend(&out, "\nspa (after the filter rules; keys not shown):\n");
+    for (size_t i = 0; i < spa_.size(); ++i) {
+      const CompiledSpa& c = spa_[i];
+      std::string access;
+      for (const auto& [proto, port] : c.checks.access) {
+        absl::StrAppend(&access, access.empty() ? "" : ",", proto == 6 ? "tcp/" : "udp/", port);
+      }
+      absl::StrAppend(
+          &out, absl::StrFormat("  %2d %sname=%s port=udp/%d in-interface-list=%s grant-list=%s "
+                                "grant-timeout=%s max-age=%s require-source-address=%s "
+                                "access=%s verify-rate=%d\n",
+                                i, c.disabled ? "X " : "", c.name, c.port, InterfaceListName(c.in),
+                                lists_[c.list].name, FormatDuration(c.grant_timeout),
+                                FormatDuration(c.checks.max_age),
+                                c.checks.require_source_address ? "yes" : "no",
+                                access.empty() ? "any" : access, c.verify_rate));
+    }
   }
   absl::StrAppend(&out, "\nfilter rules:\n");
   for (size_t i = 0; i < rules_.size(); ++i) {

@@ -15,6 +15,7 @@
 #include "lists/address_table.h"
 #include "lists/static_lists.h"
 #include "policy/model.h"
+#include "spa/spa_verifier.h"
 
 namespace knockgate {
 
@@ -74,6 +75,21 @@ struct ListInfo {
   bool step = false;
 };
 
+// A [[spa]] section as the classifier reads it; the keys are decoded and
+// never printed.
+struct CompiledSpa {
+  std::string name;
+  uint16_t port = 62201;
+  InterfaceList in = InterfaceList::kWan;
+  int list = kNoId;  // the grant list
+  Nanos grant_timeout = 0;
+  uint32_t verify_rate = 0;
+  bool disabled = false;
+  SpaKeys keys;
+  SpaPolicy checks;
+  std::string comment;
+};
+
 // Rule indices as a bitset, one bit per rule in file order.
 using RuleSet = std::span<const uint64_t>;
 
@@ -90,6 +106,7 @@ class Policy {
 
   const std::vector<CompiledRule>& rules() const { return rules_; }
   const std::vector<ListInfo>& lists() const { return lists_; }
+  const std::vector<CompiledSpa>& spa() const { return spa_; }
   const std::vector<Layer7Protocol>& layer7_protocols() const { return layer7_; }
   const HyperscanDatabase* layer7_database() const { return layer7_db_.get(); }
   const StaticLists& static_lists() const { return static_lists_; }
@@ -154,6 +171,7 @@ class Policy {
 
   std::vector<CompiledRule> rules_;
   std::vector<ListInfo> lists_;
+  std::vector<CompiledSpa> spa_;
   std::vector<Layer7Protocol> layer7_;
   std::unique_ptr<const HyperscanDatabase> layer7_db_;
   StaticLists static_lists_;

@@ -50,6 +50,9 @@ absl::Status LoadFilter(const TomlReader& in, const toml::table& t, Config& conf
 absl::Status LoadKnock(const TomlReader& in, const toml::table& t, std::vector<FilterRule>& rules,
                        ListsConfig& lists);
 
+// One [[spa]] table (spa_loader.cc).
+absl::Status LoadSpa(const TomlReader& in, const toml::table& t, Config& config);
+
 // What needs the whole file: layer7 names, and rules that cannot be sharded.
 absl::Status CheckCrossReferences(const TomlReader& in, const Config& config);
 

@@ -1,0 +1,211 @@
+// [[spa]] sections under the classifier, on packets the real fwknop client
+// made: where they stand among the rules, grants, rejects and their events.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "classify/classifier_shard.h"
+#include "classify/event_text.h"
+#include "packet/parser.h"
+#include "policy/config_loader.h"
+#include "support/packet_builder.h"
+
+namespace knockgate {
+namespace {
+
+std::string Read(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class SpaRuleTest : public ::testing::Test {
+ protected:
+  void Load(const std::string& extra = "") {
+    const std::string config = absl::StrCat(extra, R"(
+[[filter]]
+chain = "input"
+action = "accept"
+in-interface-list = "WAN"
+protocol = "tcp"
+src-address-list = "secured"
+
+[[spa]]
+name = "ssh"
+key-file = ")",
+                                            KNOCKGATE_SOURCE_ROOT, R"(/tests/data/spa/keys.txt"
+grant-timeout = "30m"
+access = ["tcp/22"]
+)");
+    auto c = LoadConfig(config, "t.toml");
+    ASSERT_TRUE(c.ok()) << c.status();
+    auto p = Policy::Compile(*c);
+    ASSERT_TRUE(p.ok()) << p.status();
+    policy_ = *p;
+    shard_ = std::move(ClassifierShard::Create(*policy_)).value();
+    const std::vector<std::string> lines = absl::StrSplit(
+        Read(KNOCKGATE_SOURCE_ROOT "/tests/data/spa/vectors.tsv"), '\n', absl::SkipEmpty());
+    for (const std::string& line : lines) {
+      std::vector<std::string> f = absl::StrSplit(line, '\t');
+      vectors_[f[0]] = {std::stoull(f[1]), f[2]};
+    }
+    // The gateway's clock reads the accept vector's time at 1000 s.
+    shard_->state.wall_offset = vectors_["accept"].first * kNanosPerSecond - kT0;
+  }
+  Decision Send(const std::string& payload, const std::string& src = "10.77.0.2",
+                uint16_t port = 62201, Nanos at = kT0) {
+    frame_ = testing::UdpPacket(src, 40000, "192.0.2.10", port, payload);
+    ParsedPacket pkt;
+    EXPECT_EQ(ParsePacket(frame_, pkt), DropReason::kNone);
+    shard_->state.events.Clear();
+    return Classify(*policy_, shard_->state, frame_, pkt, InterfaceList::kWan, at);
+  }
+  Verdict SendTcp(const std::string& src, uint16_t port) {
+    frame_ = testing::TcpPacket(src, 40000, "192.0.2.10", port);
+    ParsedPacket pkt;
+    EXPECT_EQ(ParsePacket(frame_, pkt), DropReason::kNone);
+    return Classify(*policy_, shard_->state, frame_, pkt, InterfaceList::kWan, kT0).verdict;
+  }
+  std::string LastEvent() {
+    auto events = shard_->state.events.events();
+    return events.empty() ? "" : FormatEvent(*policy_, events.back(), "T");
+  }
+  bool Secured(const std::string& addr, Nanos at = kT0) {
+    return shard_->lists->Contains(*ParseIpAddress(addr),
+                                   static_cast<ListId>(policy_->FindList("secured")), at);
+  }
+  static constexpr Nanos kT0 = 1000 * kNanosPerSecond;
+  std::shared_ptr<const Policy> policy_;
+  std::unique_ptr<ClassifierShard> shard_;
+  std::map<std::string, std::pair<uint64_t, std::string>> vectors_;
+  std::vector<uint8_t> frame_;
+};
+
+TEST_F(SpaRuleTest, AGrantOpensTheRulesThatReadItsList) {
+  Load();
+  EXPECT_EQ(SendTcp("10.77.0.2", 22), Verdict::kDrop);  // shut before
+  const Decision d = Send(vectors_["accept"].second);
+  EXPECT_EQ(d.verdict, Verdict::kDrop);  // consumed, never forwarded
+  EXPECT_EQ(d.reason, DropReason::kSpa);
+  EXPECT_EQ(LastEvent(),
+            "T spa-grant spa=ssh list=secured address=10.77.0.2 timeout=30m worker=0 WAN udp "
+            "10.77.0.2:40000 > 192.0.2.10:62201");
+  EXPECT_TRUE(Secured("10.77.0.2"));
+  EXPECT_FALSE(Secured("10.77.0.2", kT0 + 1801 * kNanosPerSecond));
+  EXPECT_EQ(SendTcp("10.77.0.2", 22), Verdict::kAccept);
+  EXPECT_EQ(shard_->spa->counters[0].accepts, 1u);
+}
+
+TEST_F(SpaRuleTest, TheClientsTimeoutIsHonouredUpToTheSections) {
+  Load();
+  const uint64_t ts = vectors_["client-timeout"].first;
+  shard_->state.wall_offset = ts * kNanosPerSecond - kT0;
+  Send(vectors_["client-timeout"].second);
+  EXPECT_TRUE(Secured("10.77.0.2", kT0 + 59 * kNanosPerSecond));
+  EXPECT_FALSE(Secured("10.77.0.2", kT0 + 61 * kNanosPerSecond));  // fwknop -f 60
+}
+
+TEST_F(SpaRuleTest, RejectsAreCountedAndLoggedByReason) {
+  Load();
+  struct Case {
+    const char* what;
+    std::string payload;
+    const char* src;
+    const char* reason;
+  };
+  std::string forged = vectors_["accept"].second;
+  forged[forged.size() - 2] = forged[forged.size() - 2] == 'A' ? 'B' : 'A';
+  const Case cases[] = {
+      {"not base64", "not an spa packet at all, far too short", "10.77.0.2", "format"},
+      {"wrong HMAC", forged, "10.77.0.2", "hmac"},
+      {"other keys", vectors_["wrong-keys"].second, "10.77.0.2", "hmac"},
+      {"ten minutes old", vectors_["past-10m"].second, "10.77.0.2", "stale"},
+      {"from another source", vectors_["accept"].second, "10.77.0.3", "source"},
+      {"access not allowed (tcp/8080 too)", vectors_["two-ports"].second, "10.77.0.2", "access"},
+      {"accepted", vectors_["accept"].second, "10.77.0.2", "none"},
+      {"replayed", vectors_["accept"].second, "10.77.0.2", "replay"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    const Decision d = Send(c.payload, c.src);
+    EXPECT_EQ(d.reason, DropReason::kSpa);
+    if (std::string(c.reason) == "none") {
+      EXPECT_NE(LastEvent().find("spa-grant"), std::string::npos) << LastEvent();
+    } else {
+      EXPECT_NE(LastEvent().find(absl::StrCat("spa-reject spa=ssh reason=", c.reason, " ")),
+                std::string::npos)
+          << LastEvent();
+    }
+  }
+  const SpaCounters& n = shard_->spa->counters[0];
+  EXPECT_EQ(n.accepts, 1u);
+  EXPECT_EQ(n.rejects[static_cast<size_t>(SpaReject::kAccess)], 1u);
+  EXPECT_EQ(n.rejects[static_cast<size_t>(SpaReject::kHmac)], 2u);
+  EXPECT_EQ(n.rejects[static_cast<size_t>(SpaReject::kReplay)], 1u);
+  EXPECT_FALSE(Secured("10.77.0.3"));
+}
+
+TEST_F(SpaRuleTest, AFilterRuleBeforeItSeesThePacketFirst) {
+  Load(R"([[filter]]
+chain = "input"
+action = "drop"
+in-interface-list = "WAN"
+src-address = "10.77.0.2"
+)");
+  EXPECT_EQ(Send(vectors_["accept"].second).reason, DropReason::kRule);  // the blacklist wins
+  EXPECT_FALSE(Secured("10.77.0.2"));
+  EXPECT_EQ(shard_->spa->counters[0].accepts, 0u);
+}
+
+TEST_F(SpaRuleTest, AForgedFloodSpendsTheBudgetNotTheGrants) {
+  Load();
+  // A budget of 2 a second: the third forged packet in a second is not verified.
+  auto c = LoadConfig(absl::StrCat("[[spa]]\nname = \"x\"\nverify-rate = 2\nkey-file = \"",
+                                   KNOCKGATE_SOURCE_ROOT, "/tests/data/spa/keys.txt\"\n"),
+                      "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  policy_ = *Policy::Compile(*c);
+  shard_ = std::move(ClassifierShard::Create(*policy_)).value();
+  shard_->state.wall_offset = vectors_["accept"].first * kNanosPerSecond - kT0;
+  std::string forged = vectors_["accept"].second;
+  forged[forged.size() - 2] = forged[forged.size() - 2] == 'A' ? 'B' : 'A';
+  for (int i = 0; i < 10; ++i) {
+    Send(forged);
+  }
+  EXPECT_EQ(shard_->spa->counters[0].rejects[static_cast<size_t>(SpaReject::kHmac)], 2u);
+  EXPECT_EQ(shard_->spa->counters[0].rejects[static_cast<size_t>(SpaReject::kBudget)], 8u);
+}
+
+TEST(SpaConfigTest, KeysAreRequiredAndNeverPrinted) {
+  auto c = LoadConfig(
+      "[[spa]]\nname = \"x\"\nkey-base64 = \"ZYKeGX5pAqEiw837oH+3S0LWDHYPRp5t3LbqOj6RQZc=\"\n",
+      "t.toml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(std::string(c.status().message()).find("there is no unauthenticated mode"),
+            std::string::npos);
+  auto bad = LoadConfig("[[spa]]\nname = \"x\"\nkey-base64 = \"sekrit*\"\n", "t.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(std::string(bad.status().message()).find("sekrit"), std::string::npos);
+  auto good = LoadConfig(absl::StrCat("[[spa]]\nname = \"x\"\nkey-file = \"", KNOCKGATE_SOURCE_ROOT,
+                                      "/tests/data/spa/keys.txt\"\n"),
+                         "t.toml");
+  ASSERT_TRUE(good.ok()) << good.status();
+  const std::string described = (*Policy::Compile(*good))->Describe();
+  EXPECT_NE(described.find("name=x port=udp/62201"), std::string::npos) << described;
+  EXPECT_EQ(described.find("ZYKeGX5p"), std::string::npos);
+  auto two = LoadConfig(
+      absl::StrCat("[dataplane]\nworkers = 2\n[[spa]]\nname = \"x\"\nrequire-source-address = "
+                   "false\nkey-file = \"",
+                   KNOCKGATE_SOURCE_ROOT, "/tests/data/spa/keys.txt\"\n"),
+      "t.toml");
+  ASSERT_FALSE(two.ok());
+  EXPECT_NE(std::string(two.status().message()).find("cannot be sharded"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace knockgate
