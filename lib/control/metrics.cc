@@ -144,6 +144,22 @@ std::string PrometheusText(const Dataplane& plane, const AppCounters& app) {
   Help(out, "knockgate_list_evictions_total", "counter",
        "Entries pushed out of each full list by an insert.");
   out += evictions;
+  const std::vector<SpaCounters> spa = plane.SpaTotals();
+  if (!policy->spa().empty()) {
+    Help(out, "knockgate_spa_accepts_total", "counter", "SPA packets that granted access.");
+    for (size_t i = 0; i < spa.size() && i < policy->spa().size(); ++i) {
+      absl::StrAppend(&out, "knockgate_spa_accepts_total{spa=\"", Label(policy->spa()[i].name),
+                      "\"} ", spa[i].accepts, "\n");
+    }
+    Help(out, "knockgate_spa_rejects_total", "counter", "SPA packets refused, by reason.");
+    for (size_t i = 0; i < spa.size() && i < policy->spa().size(); ++i) {
+      for (size_t r = 1; r < kSpaRejectCount; ++r) {
+        absl::StrAppend(&out, "knockgate_spa_rejects_total{spa=\"", Label(policy->spa()[i].name),
+                        "\",reason=\"", SpaRejectName(static_cast<SpaReject>(r)), "\"} ",
+                        spa[i].rejects[r], "\n");
+      }
+    }
+  }
   Help(out, "knockgate_policy_generation", "gauge", "Reloads applied since start.");
   absl::StrAppend(&out, "knockgate_policy_generation ", plane.policy_generation(), "\n");
   if (app.log_lines_written) {

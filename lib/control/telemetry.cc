@@ -9,6 +9,7 @@
 #include <rte_ethdev.h>
 #include <rte_telemetry.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <string>
@@ -235,6 +236,30 @@ int List(const char*, const char* params, rte_tel_data* d) {
   return 0;
 }
 
+// /knockgate/spa: per section accepts and rejects by reason.
+int Spa(const char*, const char*, rte_tel_data* d) {
+  const Hold hold;
+  const Dataplane* p = hold.plane();
+  if (p == nullptr) {
+    return Fail(d, "knockgate is stopping");
+  }
+  const std::shared_ptr<const Policy> policy = p->policy_snapshot();
+  const std::vector<SpaCounters> totals = p->SpaTotals();
+  rte_tel_data_start_dict(d);
+  for (size_t i = 0; i < totals.size() && i < policy->spa().size(); ++i) {
+    rte_tel_data* one = NewDict();
+    rte_tel_data_add_dict_string(one, "name", policy->spa()[i].name.c_str());
+    rte_tel_data_add_dict_u64(one, "accepts", totals[i].accepts);
+    for (size_t r = 1; r < kSpaRejectCount; ++r) {
+      std::string key = absl::StrCat("reject_", SpaRejectName(static_cast<SpaReject>(r)));
+      std::replace(key.begin(), key.end(), '-', '_');
+      rte_tel_data_add_dict_u64(one, key.c_str(), totals[i].rejects[r]);
+    }
+    rte_tel_data_add_dict_container(d, absl::StrCat("spa/", i).c_str(), one, 0);
+  }
+  return 0;
+}
+
 }  // namespace
 
 void RegisterTelemetry(const Dataplane* plane) {
@@ -252,6 +277,8 @@ void RegisterTelemetry(const Dataplane* plane) {
                              "Per rule packets, bytes, action, comment. Parameter: page.");
   rte_telemetry_register_cmd("/knockgate/lists", Lists,
                              "Per list entries, capacity, inserts, evictions.");
+  rte_telemetry_register_cmd("/knockgate/spa", Spa,
+                             "Per [[spa]] section accepts and rejects by reason.");
   rte_telemetry_register_cmd("/knockgate/list", List,
                              "One list's entries, 128 a page. Parameters: name[,page].");
 }

@@ -80,6 +80,9 @@ class Dataplane {
   absl::Status StartReload(ReloadBuilder build, ReloadDone done);
   bool reload_in_flight() const { return reload_.phase != ReloadPhase::kIdle; }
 
+  // SPA counters by section, summed over the workers (read live).
+  std::vector<SpaCounters> SpaTotals() const;
+
   // One line saying how packets reach workers, for the start-up log.
   std::string ModeLine() const;
   // Per-port, per-worker, per-drop-reason counters; rule counters and list

@@ -129,7 +129,34 @@ std::string Dataplane::CountersReport() const {
                                             lists[l].name, size, added, evicted));
     }
   }
+  const std::vector<SpaCounters> spa = SpaTotals();
+  for (size_t i = 0; i < spa.size() && i < policy_->spa().size(); ++i) {
+    absl::StrAppend(&out, "spa ", policy_->spa()[i].name, ": accepts=", spa[i].accepts,
+                    " rejects:");
+    for (size_t r = 1; r < kSpaRejectCount; ++r) {
+      absl::StrAppend(&out, " ", SpaRejectName(static_cast<SpaReject>(r)), "=", spa[i].rejects[r]);
+    }
+    out += "\n";
+  }
   return out;
+}
+
+std::vector<SpaCounters> Dataplane::SpaTotals() const {
+  std::vector<SpaCounters> total;
+  for (const auto& w : workers_) {
+    const SpaState* s = w->spa();
+    if (s == nullptr) {
+      continue;
+    }
+    total.resize(std::max(total.size(), s->counters.size()));
+    for (size_t i = 0; i < s->counters.size(); ++i) {
+      total[i].accepts += s->counters[i].accepts;
+      for (size_t r = 0; r < kSpaRejectCount; ++r) {
+        total[i].rejects[r] += s->counters[i].rejects[r];
+      }
+    }
+  }
+  return total;
 }
 
 }  // namespace knockgate

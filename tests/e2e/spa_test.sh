@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Single packet authorization in the lab: Debian's fwknop client against a
+# [[spa]] section; the same packet replayed (socat) from the same source
+# after its grant expired and from another source, a wrong key, a clock ten
+# minutes off; knocks keep working beside it. Needs root.
+# Usage: spa_test.sh [KNOCKGATE]
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+[[ -n ${1:-} ]] && export LAB_KNOCKGATE=$1
+source "$HERE/../../scripts/lab.sh"
+set +e
+
+ID=s$$$RANDOM
+ID=${ID:0:8}
+LOG=/tmp/kg-$ID-gate.log
+KEYS=$HERE/../data/spa/keys.txt
+KEY=$(sed -n 's/^KEY_BASE64: *//p' "$KEYS")
+HMAC=$(sed -n 's/^HMAC_KEY_BASE64: *//p' "$KEYS")
+OTHER_KEY=$(sed -n 's/^OTHER_KEY_BASE64: *//p' "$KEYS")
+OTHER_HMAC=$(sed -n 's/^OTHER_HMAC_KEY_BASE64: *//p' "$KEYS")
+trap 'lab_gate_stop; lab_down "$ID"; rm -rf /tmp/kg-$ID-*' EXIT
+
+C="ip netns exec $(lab_ns "$ID" c)"
+SERVER=$LAB_SERVER_IP
+fail=0
+expect() {  # expect DESCRIPTION COMMAND...
+  local what=$1
+  shift
+  if "$@"; then echo "ok   - $what"; else echo "FAIL - $what"; fail=1; fi
+}
+open_from() { $C curl -s -m 2 --interface "$1" "http://$SERVER/" | grep -q "hello from the LAN"; }
+closed_from() { ! open_from "$1"; }
+spa() {  # spa ARGS...: fwknop from the client's namespace, no rc file
+  HOME=/tmp/kg-$ID-home $C fwknop -A tcp/80 -D "$SERVER" --use-hmac --no-save-args "$@" \
+    >>"/tmp/kg-$ID-fwknop.log" 2>&1
+}
+logged() { for _ in $(seq 1 20); do grep -q -- "$1" "$LOG" && return 0; sleep 0.1; done; return 1; }
+
+mkdir -p "/tmp/kg-$ID-home"
+lab_up "$ID" || exit 1
+lab_http "$ID" || exit 1
+CONFIG=$(lab_config "$ID" 5s 300s)
+sed -i "s|^socket = .*|socket = \"/tmp/kg-$ID-ctl.sock\"|" "$CONFIG"
+cat >>"$CONFIG" <<TOML
+
+# fwknopd's access.conf stanza, as a [[spa]] section.
+[[spa]]
+name = "web"
+key-file = "$KEYS"
+grant-list = "secured"
+grant-timeout = "6s"
+access = ["tcp/80"]
+TOML
+lab_gate_start "$ID" "$CONFIG" "$LOG" || exit 1
+
+expect "the server is invisible before the SPA packet" closed_from 10.77.0.2
+spa -a 10.77.0.2 --key-base64-rijndael "$KEY" --key-base64-hmac "$HMAC" -B "/tmp/kg-$ID-spa.pkt"
+expect "fwknop's SPA packet opens it to curl" open_from 10.77.0.2
+expect "the grant is logged" logged "spa-grant spa=web list=secured address=10.77.0.2 timeout=6s"
+sleep 6.5
+expect "the grant expires" closed_from 10.77.0.2
+
+PACKET=$(cat "/tmp/kg-$ID-spa.pkt")
+printf '%s' "$PACKET" | $C socat -u - "UDP4-SENDTO:$SERVER:62201,bind=10.77.0.2"
+expect "the same packet again from the same source does not open it" closed_from 10.77.0.2
+expect "it is refused as a replay" logged "spa-reject spa=web reason=replay"
+printf '%s' "$PACKET" | $C socat -u - "UDP4-SENDTO:$SERVER:62201,bind=10.77.0.3"
+expect "from another source it does not either" closed_from 10.77.0.3
+expect "refused for its source" logged "spa-reject spa=web reason=source"
+
+spa -a 10.77.0.2 --key-base64-rijndael "$OTHER_KEY" --key-base64-hmac "$OTHER_HMAC"
+expect "a client with the wrong keys stays out" closed_from 10.77.0.2
+expect "refused at the HMAC" logged "spa-reject spa=web reason=hmac"
+spa -a 10.77.0.2 --time-offset-minus 10m --key-base64-rijndael "$KEY" --key-base64-hmac "$HMAC"
+expect "a message with the clock ten minutes off stays out" closed_from 10.77.0.2
+expect "refused as stale" logged "spa-reject spa=web reason=stale"
+
+for x in 888 555 222; do $C nmap -n -Pn -S 10.77.0.5 -e c0 -p $x "$SERVER" >/dev/null 2>&1; done
+expect "knock sequences still work beside SPA" open_from 10.77.0.5
+lab_gate_stop
+expect "every SPA packet was consumed, none forwarded (drop reason spa)" grep -q "^drops:.* spa=5" "$LOG"
+expect "the final counters count SPA by reason" \
+  grep -q "^spa web: accepts=1 rejects: format=0 hmac=1 stale=1 source=1 access=0 replay=1" "$LOG"
+if ((fail)); then
+  cat "/tmp/kg-$ID-fwknop.log"
+  cat "$LOG"
+fi
+exit $fail
