@@ -4,7 +4,15 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/params.h>
+// OpenSSL 3.0's EVP digests allocate a context on every init (measured: one
+// allocation per EVP_DigestInit_ex2, two per EVP_MAC_init). The low-level
+// digest functions are deprecated in 3.0 but present throughout 3.x, use
+// the same SHA-NI code, and work on plain structs: no allocation, and HMAC's
+// padded-key states can be computed once and copied.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#include <openssl/md5.h>
+#include <openssl/sha.h>
 
 #include <cstring>
 
@@ -135,24 +143,12 @@ absl::StatusOr<SpaKeys> ParseSpaKeyFile(const std::string& text) {
 
 // OpenSSL's objects, fetched and created once.
 struct SpaVerifier::Contexts {
-  EVP_MAC* mac = nullptr;
-  EVP_MAC_CTX* hmac = nullptr;
-  EVP_MD* md5 = nullptr;
-  EVP_MD* sha256 = nullptr;
-  EVP_MD* digests[5] = {};  // by fwknop's digest length: md5, sha1, sha256, sha384, sha512
-  EVP_MD_CTX* md = nullptr;
   EVP_CIPHER* aes = nullptr;
   EVP_CIPHER_CTX* cipher = nullptr;
 
   ~Contexts() {
     EVP_CIPHER_CTX_free(cipher);
     EVP_CIPHER_free(aes);
-    EVP_MD_CTX_free(md);
-    for (EVP_MD* d : digests) {
-      EVP_MD_free(d);
-    }
-    EVP_MAC_CTX_free(hmac);
-    EVP_MAC_free(mac);
   }
 };
 
@@ -175,26 +171,34 @@ absl::StatusOr<std::unique_ptr<SpaVerifier>> SpaVerifier::Create(SpaKeys keys, S
   }
   std::unique_ptr<SpaVerifier> v(new SpaVerifier(std::move(keys), std::move(policy)));
   Contexts& c = *v->ctx_;
-  c.mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-  c.hmac = c.mac ? EVP_MAC_CTX_new(c.mac) : nullptr;
-  const char* names[5] = {"MD5", "SHA1", "SHA256", "SHA384", "SHA512"};
-  for (int i = 0; i < 5; ++i) {
-    c.digests[i] = EVP_MD_fetch(nullptr, names[i], nullptr);
-  }
-  c.md5 = c.digests[0];
-  c.sha256 = c.digests[2];
-  c.md = EVP_MD_CTX_new();
   c.aes = EVP_CIPHER_fetch(nullptr, "AES-256-CBC", nullptr);
   c.cipher = EVP_CIPHER_CTX_new();
-  char sha256_name[] = "SHA256";
-  const OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string("digest", sha256_name, 0),
-      OSSL_PARAM_construct_end(),
-  };
-  if (!c.hmac || !c.md5 || !c.sha256 || !c.md || !c.aes || !c.cipher ||
-      EVP_MAC_init(c.hmac, v->keys_.hmac_key.data(), v->keys_.hmac_key.size(), params) != 1) {
-    return absl::InternalError("OpenSSL lacks HMAC-SHA256, MD5 or AES-256-CBC");
+  const uint8_t zero[48] = {};
+  if (c.aes == nullptr || c.cipher == nullptr ||
+      EVP_DecryptInit_ex2(c.cipher, c.aes, zero, zero + 32, nullptr) != 1) {
+    return absl::InternalError("OpenSSL lacks AES-256-CBC");
   }
+  // HMAC's padded keys (RFC 2104), hashed once: a packet copies the states.
+  std::array<uint8_t, SHA256_CBLOCK> block{};
+  const std::vector<uint8_t>& k = v->keys_.hmac_key;
+  if (k.size() > block.size()) {
+    SHA256_CTX x;
+    SHA256_Init(&x);
+    SHA256_Update(&x, k.data(), k.size());
+    SHA256_Final(block.data(), &x);
+  } else {
+    std::copy(k.begin(), k.end(), block.begin());
+  }
+  std::array<uint8_t, SHA256_CBLOCK> ipad;
+  std::array<uint8_t, SHA256_CBLOCK> opad;
+  for (size_t i = 0; i < block.size(); ++i) {
+    ipad[i] = block[i] ^ 0x36;
+    opad[i] = block[i] ^ 0x5c;
+  }
+  SHA256_Init(&v->inner_);
+  SHA256_Update(&v->inner_, ipad.data(), ipad.size());
+  SHA256_Init(&v->outer_);
+  SHA256_Update(&v->outer_, opad.data(), opad.size());
   return v;
 }
 
@@ -211,16 +215,20 @@ SpaReject SpaVerifier::Verify(std::span<const uint8_t> payload, const IpAddress&
       return SpaReject::kFormat;
     }
   }
-  // 2. HMAC-SHA256 over the ciphertext's base64 with "Salted__"'s put back.
+  // 2. HMAC-SHA256 over the ciphertext's base64 with "Salted__"'s put back,
+  // from the padded-key states computed once; compared in constant time.
   const size_t data_len = n - kHmacB64Len;
-  uint8_t mac[EVP_MAX_MD_SIZE];
-  size_t mac_len = 0;
-  char mac_b64[88];
-  if (EVP_MAC_init(c.hmac, nullptr, 0, nullptr) != 1 ||
-      EVP_MAC_update(c.hmac, reinterpret_cast<const uint8_t*>(kSaltedB64), kSaltedB64Len) != 1 ||
-      EVP_MAC_update(c.hmac, payload.data(), data_len) != 1 ||
-      EVP_MAC_final(c.hmac, mac, &mac_len, sizeof(mac)) != 1 || mac_len != 32 ||
-      EncodeBase64NoPad(mac, mac_len, mac_b64) != kHmacB64Len ||
+  uint8_t inner[SHA256_DIGEST_LENGTH];
+  uint8_t mac[SHA256_DIGEST_LENGTH];
+  char mac_b64[48];
+  SHA256_CTX h = inner_;
+  SHA256_Update(&h, kSaltedB64, kSaltedB64Len);
+  SHA256_Update(&h, payload.data(), data_len);
+  SHA256_Final(inner, &h);
+  h = outer_;
+  SHA256_Update(&h, inner, sizeof(inner));
+  SHA256_Final(mac, &h);
+  if (EncodeBase64NoPad(mac, sizeof(mac), mac_b64) != kHmacB64Len ||
       CRYPTO_memcmp(mac_b64, payload.data() + data_len, kHmacB64Len) != 0) {
     return SpaReject::kHmac;
   }
@@ -236,20 +244,21 @@ SpaReject SpaVerifier::Verify(std::span<const uint8_t> payload, const IpAddress&
   }
   const uint8_t* salt = cipher_.data() + 8;
   uint8_t kiv[48];
-  unsigned len = 0;
   for (int round = 0; round < 3; ++round) {
-    if (EVP_DigestInit_ex2(c.md, c.md5, nullptr) != 1 ||
-        (round > 0 && EVP_DigestUpdate(c.md, kiv + (round - 1) * 16, 16) != 1) ||
-        EVP_DigestUpdate(c.md, keys_.key.data(), keys_.key.size()) != 1 ||
-        EVP_DigestUpdate(c.md, salt, 8) != 1 ||
-        EVP_DigestFinal_ex(c.md, kiv + round * 16, &len) != 1) {
-      return SpaReject::kFormat;
+    MD5_CTX m5;
+    MD5_Init(&m5);
+    if (round > 0) {
+      MD5_Update(&m5, kiv + (round - 1) * 16, 16);
     }
+    MD5_Update(&m5, keys_.key.data(), keys_.key.size());
+    MD5_Update(&m5, salt, 8);
+    MD5_Final(kiv + round * 16, &m5);
   }
   int out1 = 0;
   int out2 = 0;
   const int ct_len = static_cast<int>(cipher_.size() - 16);
-  if (EVP_DecryptInit_ex2(c.cipher, c.aes, kiv, kiv + 32, nullptr) != 1 ||
+  // The cipher was set at Create: re-keying with it null allocates nothing.
+  if (EVP_DecryptInit_ex2(c.cipher, nullptr, kiv, kiv + 32, nullptr) != 1 ||
       EVP_CIPHER_CTX_set_padding(c.cipher, 0) != 1 ||
       EVP_DecryptUpdate(c.cipher, plain_.data(), &out1, cipher_.data() + 16, ct_len) != 1 ||
       EVP_DecryptFinal_ex(c.cipher, plain_.data() + out1, &out2) != 1) {
@@ -295,13 +304,55 @@ SpaReject SpaVerifier::Verify(std::span<const uint8_t> payload, const IpAddress&
     default:
       return SpaReject::kFormat;
   }
-  uint8_t md[EVP_MAX_MD_SIZE];
+  uint8_t md[SHA512_DIGEST_LENGTH];
   char md_b64[96];
-  if (c.digests[digest_index] == nullptr ||
-      EVP_DigestInit_ex2(c.md, c.digests[digest_index], nullptr) != 1 ||
-      EVP_DigestUpdate(c.md, encoded.data(), encoded.size()) != 1 ||
-      EVP_DigestFinal_ex(c.md, md, &len) != 1 ||
-      EncodeBase64NoPad(md, len, md_b64) != digest.size() ||
+  size_t md_len = 0;
+  const auto* in = reinterpret_cast<const uint8_t*>(encoded.data());
+  // Init/Update/Final on stack states: 3.0's one-shot MD5()/SHA256() go
+  // through EVP_Q_digest, which allocates.
+  switch (digest_index) {
+    case 0: {
+      MD5_CTX x;
+      MD5_Init(&x);
+      MD5_Update(&x, in, encoded.size());
+      MD5_Final(md, &x);
+      md_len = MD5_DIGEST_LENGTH;
+      break;
+    }
+    case 1: {
+      SHA_CTX x;
+      SHA1_Init(&x);
+      SHA1_Update(&x, in, encoded.size());
+      SHA1_Final(md, &x);
+      md_len = SHA_DIGEST_LENGTH;
+      break;
+    }
+    case 2: {
+      SHA256_CTX x;
+      SHA256_Init(&x);
+      SHA256_Update(&x, in, encoded.size());
+      SHA256_Final(md, &x);
+      md_len = SHA256_DIGEST_LENGTH;
+      break;
+    }
+    case 3: {
+      SHA512_CTX x;
+      SHA384_Init(&x);
+      SHA384_Update(&x, in, encoded.size());
+      SHA384_Final(md, &x);
+      md_len = SHA384_DIGEST_LENGTH;
+      break;
+    }
+    default: {
+      SHA512_CTX x;
+      SHA512_Init(&x);
+      SHA512_Update(&x, in, encoded.size());
+      SHA512_Final(md, &x);
+      md_len = SHA512_DIGEST_LENGTH;
+      break;
+    }
+  }
+  if (EncodeBase64NoPad(md, md_len, md_b64) != digest.size() ||
       std::memcmp(md_b64, digest.data(), digest.size()) != 0) {
     return SpaReject::kFormat;
   }
@@ -371,14 +422,15 @@ SpaReject SpaVerifier::Verify(std::span<const uint8_t> payload, const IpAddress&
     }
   }
   // The replay key: SHA-256 over the packet's data, as fwknopd keeps it.
-  if (EVP_DigestInit_ex2(c.md, c.sha256, nullptr) != 1 ||
-      EVP_DigestUpdate(c.md, payload.data(), payload.size()) != 1 ||
-      EVP_DigestFinal_ex(c.md, out.digest.data(), &len) != 1) {
-    return SpaReject::kFormat;
-  }
+  SHA256_CTX replay;
+  SHA256_Init(&replay);
+  SHA256_Update(&replay, payload.data(), payload.size());
+  SHA256_Final(out.digest.data(), &replay);
   out.address = *address;
   out.timestamp = timestamp;
   return SpaReject::kNone;
 }
 
 }  // namespace knockgate
+
+#pragma GCC diagnostic pop

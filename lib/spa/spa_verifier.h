@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include <openssl/sha.h>
+
 #include "absl/status/statusor.h"
 #include "common/nanos.h"
 #include "net/ip_address.h"
@@ -75,6 +77,9 @@ class SpaVerifier {
   const SpaKeys keys_;
   const SpaPolicy policy_;
   std::unique_ptr<Contexts> ctx_;
+  // SHA-256 states after the HMAC key's padded blocks (RFC 2104).
+  SHA256state_st inner_{};
+  SHA256state_st outer_{};
   // Scratch, sized for kMaxData once (decoding clears, never shrinks).
   std::vector<uint8_t> cipher_;
   std::vector<uint8_t> plain_;
