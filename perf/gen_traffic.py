@@ -7,6 +7,8 @@ Profiles (all WAN-arriving, against perf/harness.toml):
   knock    stage-one knocks (tcp/888) from random sources (list inserts)
   l7knock  UDP passphrase knocks from random sources (Hyperscan on each)
   mix      70% trusted, 20% flood, 8% knock, 2% l7knock
+  spaflood 90% trusted, 10% forged SPA packets (a real fwknop packet with its
+           HMAC broken) from random sources at udp/62201
 Sizes are Ethernet frame sizes without FCS: 64, 512, 1518 (60, 508, 1514 here).
 Usage: gen_traffic.py OUTDIR [PACKETS]
 """
@@ -38,12 +40,15 @@ def frame(kind, rng, size):
     elif kind == "knock":
         pkt = eth() / IP(src=rand_src(rng), dst=SERVER) / TCP(sport=rng.randrange(1024, 65535),
                                                               dport=888, flags="S")
+    elif kind == "spa":
+        pkt = eth() / IP(src=rand_src(rng), dst=SERVER) / UDP(sport=rng.randrange(1024, 65535),
+                                                              dport=62201) / Raw(FORGED_SPA)
     else:  # l7knock
         pkt = eth() / IP(src=rand_src(rng), dst=SERVER) / UDP(sport=rng.randrange(1024, 65535),
                                                               dport=888) / Raw(b"passphrase/\n")
     pad = size - 4 - len(pkt)  # the sizes include the 4-byte FCS
     if pad > 0:
-        if kind == "l7knock":
+        if kind in ("l7knock", "spa"):
             pkt = eth() / pkt[IP]  # keep the passphrase exact: pad after the IP packet
             return Ether(bytes(pkt) + b"\0" * pad)
         pkt = pkt / Raw(b"\0" * pad)
@@ -51,6 +56,19 @@ def frame(kind, rng, size):
 
 
 MIX = [("trusted", 70), ("flood", 20), ("knock", 8), ("l7knock", 2)]
+SPA_MIX = [("trusted", 90), ("spa", 10)]
+
+
+def forged_spa():
+    """A packet the real fwknop client made (tests/data/spa), its HMAC broken."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "tests", "data", "spa", "vectors.tsv")) as f:
+        payload = bytearray(f.readline().rstrip("\n").split("\t")[2].encode())
+    payload[-2] = ord("B") if payload[-2] == ord("A") else ord("A")
+    return bytes(payload)
+
+
+FORGED_SPA = forged_spa()
 
 
 def main():
@@ -58,10 +76,11 @@ def main():
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 4096
     os.makedirs(out, exist_ok=True)
     for size in (64, 512, 1518):
-        for profile in ("trusted", "flood", "knock", "l7knock", "mix"):
+        for profile in ("trusted", "flood", "knock", "l7knock", "mix", "spaflood"):
             rng = random.Random(size * 7 + len(profile))
-            kinds = [profile] * count if profile != "mix" else \
-                rng.choices([k for k, _ in MIX], weights=[w for _, w in MIX], k=count)
+            mix = MIX if profile == "mix" else SPA_MIX
+            kinds = [profile] * count if profile not in ("mix", "spaflood") else \
+                rng.choices([k for k, _ in mix], weights=[w for _, w in mix], k=count)
             wrpcap(os.path.join(out, "%s-%d.pcap" % (profile, size)), [frame(k, rng, size) for k in kinds])
 
 

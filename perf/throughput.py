@@ -23,9 +23,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MBUFS = 16384  # the pcap (4096) + 2x1024 RX/TX descriptors per port + caches and bursts
 
 
-def harness_config(path):
+def harness_config(path, spa_verify_rate=20000):
     """The shipped recipe on net_pcap0 -> net_null0, busy-polling, plus a
-    static "trusted" list for the trusted-flow profile."""
+    static "trusted" list for the trusted-flow profile and an [[spa]]
+    section (the test keys) for the forged-SPA flood."""
     with open(os.path.join(ROOT, "conf", "knockgate.toml")) as f:
         text = f.read()
     text = text.replace('"net_af_packet0"', '"net_pcap0"').replace('"net_af_packet1"', '"net_null0"')
@@ -33,6 +34,8 @@ def harness_config(path):
     text = re.sub(r'idle-sleep = "20us".*', 'idle-sleep = "0"\nstats-interval = "1s"', text)
     text += ('\n[[address-list]]\nlist = "trusted"\naddress = "10.1.0.0/16"\n\n'
              '[[filter]]\naction = "accept"\nin-interface-list = "WAN"\nsrc-address-list = "trusted"\n')
+    text += ('\n[[spa]]\nname = "harness"\nkey-file = "%s"\nverify-rate = %d\n'
+             % (os.path.join(ROOT, "tests", "data", "spa", "keys.txt"), spa_verify_rate))
     with open(path, "w") as f:
         f.write(text)
 
@@ -92,11 +95,13 @@ def main():
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--profiles", default="trusted,flood,knock,l7knock,mix")
     ap.add_argument("--sizes", default="64,512,1518")
+    ap.add_argument("--spa-verify-rate", type=int, default=20000,
+                    help="verify-rate of the harness's [[spa]] section (per worker, a second)")
     args = ap.parse_args()
     workdir = os.path.dirname(os.path.abspath(args.out))
     os.makedirs(workdir, exist_ok=True)
     config = os.path.join(workdir, "harness.toml")
-    harness_config(config)
+    harness_config(config, args.spa_verify_rate)
     eal = ["-l", "0-1", "--no-huge", "-m", "1024", "--no-pci"]
     results = []
     for size in args.sizes.split(","):
