@@ -60,7 +60,8 @@ DUMPCAP=
 expect "dpdk-dumpcap attaches to the running gateway and captures 20 packets" test "$rc" -eq 0
 packets=$(tcpdump -n -r "$CAP" 2>/dev/null | wc -l)
 echo "# $packets packets in $CAP"
-expect "the capture holds them" test "$packets" -eq 20
+# dpdk-dumpcap checks -c after each burst it writes, so it may write a few more.
+expect "the capture holds them" test "$packets" -ge 20 -a "$packets" -le 52
 expect "the knocks are among them, as they arrived on the WAN port" \
   sh -c "tcpdump -n -r '$CAP' 2>/dev/null | grep -q '> $LAB_SERVER_IP.888: Flags \[S\]'"
 expect "the gateway forwards on after the capture" \
