@@ -182,14 +182,47 @@ Event MakeEvent(EventType type, int rule, const ParsedPacket& pkt, InterfaceList
   return e;
 }
 
-// One packet to an [[spa]] section's port: budget, verification, replay,
-// then the grant. Out of line: SPA packets are rare next to the traffic.
+// An SPA message's replay check and grant, in the shard that owns `h`'s
+// address (the verifier's own, or another's through its control ring).
+void GrantSpa(const Policy& policy, ClassifierState& state, const SpaHandoff& h, Nanos now) {
+  const CompiledSpa& c = policy.spa()[h.section];
+  SpaCounters& counters = state.spa->counters[h.section];
+  Event e = h.event;
+  e.worker = state.worker_id;
+  e.generation = state.generation;  // a reload may have come between verifier and owner
+  e.list = static_cast<uint8_t>(c.list);
+  SpaReject r = SpaReject::kNone;
+  switch (state.spa->replay.Insert(h.digest, h.replay_until, state.wall_offset + now)) {
+    case SpaReplayCache::Result::kSeen:
+      r = SpaReject::kReplay;
+      break;
+    case SpaReplayCache::Result::kFull:
+      r = SpaReject::kCacheFull;
+      break;
+    case SpaReplayCache::Result::kNew:
+      break;
+  }
+  if (r != SpaReject::kNone) {
+    ++counters.rejects[static_cast<size_t>(r)];
+    e.type = EventType::kSpaReject;
+    e.spa_reason = static_cast<uint8_t>(r);
+    e.list = Event::kNoList;
+    state.events.Push(e);
+    return;
+  }
+  ++counters.accepts;
+  state.lists->Add(e.address, static_cast<ListId>(c.list), now, e.timeout);
+  state.events.Push(e);
+}
+
+// One packet to an [[spa]] section's port: budget, verification, then the
+// replay check and grant here or, for an address another worker owns, a
+// handoff to it. Out of line: SPA packets are rare next to the traffic.
 [[gnu::noinline]] void HandleSpa(const Policy& policy, ClassifierState& state,
                                  std::span<const uint8_t> frame, const ParsedPacket& pkt,
                                  InterfaceList in, Nanos now, size_t section) {
   SpaState& spa = *state.spa;
   const CompiledSpa& c = policy.spa()[section];
-  SpaCounters& counters = spa.counters[section];
   SpaMessage m;
   SpaReject r = SpaReject::kNone;
   if (!spa.budgets[section].Take(spa.budget_rates[section], 1.0, now)) {
@@ -198,40 +231,33 @@ Event MakeEvent(EventType type, int rule, const ParsedPacket& pkt, InterfaceList
     r = spa.verifiers[section]->Verify(frame.subspan(pkt.payload_offset, pkt.payload_length),
                                        pkt.src, state.wall_offset + now, m);
   }
-  if (r == SpaReject::kNone) {
-    // Kept until the message is too old to pass the age check anyway,
-    // on the gateway's clock (the message's own time may be in its future).
-    const Nanos wall = state.wall_offset + now;
-    const Nanos until = std::max(m.timestamp * kNanosPerSecond, wall) + c.checks.max_age;
-    switch (spa.replay.Insert(m.digest, until, wall)) {
-      case SpaReplayCache::Result::kSeen:
-        r = SpaReject::kReplay;
-        break;
-      case SpaReplayCache::Result::kFull:
-        r = SpaReject::kCacheFull;
-        break;
-      case SpaReplayCache::Result::kNew:
-        break;
-    }
-  }
-  Event e = MakeEvent(r == SpaReject::kNone ? EventType::kSpaGrant : EventType::kSpaReject,
-                      Event::kNoRule, pkt, in, now, state);
-  e.spa = static_cast<uint8_t>(section);
-  e.spa_reason = static_cast<uint8_t>(r);
+  SpaHandoff h;
+  h.section = static_cast<uint8_t>(section);
+  h.event = MakeEvent(EventType::kSpaReject, Event::kNoRule, pkt, in, now, state);
+  h.event.spa = static_cast<uint8_t>(section);
   if (r != SpaReject::kNone) {
-    ++counters.rejects[static_cast<size_t>(r)];
-    state.events.Push(e);
+    ++spa.counters[section].rejects[static_cast<size_t>(r)];
+    h.event.spa_reason = static_cast<uint8_t>(r);
+    state.events.Push(h.event);
     return;
   }
-  ++counters.accepts;
+  h.event.type = EventType::kSpaGrant;
+  h.event.list = static_cast<uint8_t>(c.list);
+  h.event.address = m.address;
   // The client's timeout (fwknop -f) is honoured up to the section's.
   const Nanos asked = Nanos{m.client_timeout} * kNanosPerSecond;
-  const Nanos timeout = asked != 0 && asked < c.grant_timeout ? asked : c.grant_timeout;
-  state.lists->Add(m.address, static_cast<ListId>(c.list), now, timeout);
-  e.list = static_cast<uint8_t>(c.list);
-  e.address = m.address;
-  e.timeout = timeout;
-  state.events.Push(e);
+  h.event.timeout = asked != 0 && asked < c.grant_timeout ? asked : c.grant_timeout;
+  h.digest = m.digest;
+  // Kept until the message is too old to pass the age check anyway, on the
+  // gateway's clock (the message's own time may be in its future).
+  const Nanos wall = state.wall_offset + now;
+  h.replay_until = std::max(m.timestamp * kNanosPerSecond, wall) + c.checks.max_age;
+  h.owner = state.spa_owners != nullptr ? state.spa_owners->OwnerOf(m.address) : state.worker_id;
+  if (h.owner == state.worker_id) {
+    GrantSpa(policy, state, h, now);
+  } else if (!state.spa_handoffs.Push(h)) {
+    RefuseSpaHandoff(state, h);
+  }
 }
 
 // The filter proper: rules in order, then the interface default.
@@ -392,6 +418,28 @@ void MarkMissteered(const ClassifierState& state, std::span<const ParsedPacket> 
 Decision Classify(const Policy& policy, ClassifierState& state, std::span<const uint8_t> frame,
                   const ParsedPacket& pkt, InterfaceList in, Nanos now) {
   return ClassifyHinted(policy, state, frame, pkt, in, now, nullptr);
+}
+
+void ApplySpaHandoff(const Policy& policy, ClassifierState& state, const SpaHandoff& h, Nanos now) {
+  // A reload between the verifier and here may have taken the section away.
+  if (state.spa != nullptr && h.section < policy.spa().size() &&
+      !policy.spa()[h.section].disabled) {
+    GrantSpa(policy, state, h, now);
+  } else {
+    RefuseSpaHandoff(state, h);
+  }
+}
+
+void RefuseSpaHandoff(ClassifierState& state, const SpaHandoff& h) {
+  if (state.spa == nullptr || h.section >= state.spa->counters.size()) {
+    return;
+  }
+  ++state.spa->counters[h.section].rejects[static_cast<size_t>(SpaReject::kBudget)];
+  Event e = h.event;
+  e.type = EventType::kSpaReject;
+  e.spa_reason = static_cast<uint8_t>(SpaReject::kBudget);
+  e.list = Event::kNoList;
+  state.events.Push(e);
 }
 
 size_t ClassifyBurst(const Policy& policy, ClassifierState& state,

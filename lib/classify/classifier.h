@@ -78,6 +78,40 @@ class EventBuffer {
   uint64_t dropped_ = 0;
 };
 
+// A verified SPA message whose grant belongs to another worker's shard (the
+// address in it is not the packet's source: require-source-address = false).
+// The verifying worker hands it over; the owner checks its replay cache and
+// grants (ApplySpaHandoff). The same message always names the same address,
+// so its replays always meet the same owner's cache, from any source.
+struct SpaHandoff {
+  uint16_t owner = 0;                // the worker whose shard holds event.address
+  uint8_t section = 0;               // the [[spa]] section, of event.generation's policy
+  std::array<uint8_t, 32> digest{};  // for the replay cache
+  Nanos replay_until = 0;            // wall clock: until when the digest is kept
+  Event event;  // the spa-grant as the verifier saw it (address, timeout, list)
+};
+
+// Handoffs of one burst, drained by the worker after it. Full: the message
+// is refused (spa-reject reason=budget) rather than granted unchecked.
+class HandoffBuffer {
+ public:
+  static constexpr size_t kCapacity = 32;
+  bool Push(const SpaHandoff& h) {
+    if (size_ == kCapacity) {
+      return false;
+    }
+    items_[size_++] = h;
+    return true;
+  }
+  std::span<const SpaHandoff> items() const { return {items_.data(), size_}; }
+  bool empty() const { return size_ == 0; }
+  void Clear() { size_ = 0; }
+
+ private:
+  std::array<SpaHandoff, kCapacity> items_;
+  size_t size_ = 0;
+};
+
 struct RuleCounter {
   uint64_t packets = 0;
   uint64_t bytes = 0;
@@ -109,10 +143,13 @@ struct ClassifierState {
   const SteeringTable* steering = nullptr;
   uint32_t* steer_hash = nullptr;  // one per frame of a burst, when steering is set
   SpaState* spa = nullptr;         // null when the policy has no [[spa]]
-  Nanos wall_offset = 0;           // wall clock (Unix ns) at the clock's zero, for SPA timestamps
+  // Set with several workers: who owns an address an SPA message grants.
+  const SteeringTable* spa_owners = nullptr;
+  Nanos wall_offset = 0;  // wall clock (Unix ns) at the clock's zero, for SPA timestamps
   // Rate matchers, last so the hot fields above keep their places.
   std::vector<TokenBucket> limits;      // per rule (limit matchers), sized like rule_counters
   DstLimitTable* dst_limits = nullptr;  // null when no rule has a dst-limit
+  HandoffBuffer spa_handoffs;           // SPA grants for other workers' shards, this burst
 };
 
 // Decides one packet that ParsePacket accepted. `frame` is the whole frame
@@ -128,5 +165,14 @@ Decision Classify(const Policy& policy, ClassifierState& state, std::span<const 
 size_t ClassifyBurst(const Policy& policy, ClassifierState& state,
                      std::span<const std::span<const uint8_t>> frames, std::span<ParsedPacket> pkts,
                      std::span<Decision> out, InterfaceList in, Nanos now);
+
+// The owner's half of an SPA grant another worker verified: the replay
+// check, then the grant, its counters and its event (spa-grant, or spa-reject
+// reason=replay|cache-full).
+void ApplySpaHandoff(const Policy& policy, ClassifierState& state, const SpaHandoff& h, Nanos now);
+
+// What the verifier counts when it cannot hand a grant over (no room on the
+// way to the owner): a spa-reject with reason=budget, in `state`.
+void RefuseSpaHandoff(ClassifierState& state, const SpaHandoff& h);
 
 }  // namespace knockgate

@@ -156,6 +156,13 @@ absl::Status Dataplane::Setup() {
     worker->SetWallOffset(wall_start_);
     workers_.push_back(std::move(worker));
   }
+  std::vector<Worker*> peers;
+  for (const auto& w : workers_) {
+    peers.push_back(w.get());
+  }
+  for (const auto& w : workers_) {
+    w->SetPeers(peers, steering_.get());
+  }
   return absl::OkStatus();
 }
 

@@ -49,6 +49,7 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(
                       ClassifierShard::Create(*policy, static_cast<uint8_t>(id)));
   std::unique_ptr<Worker> w(
       new Worker(id, policy, config, io, clock, stop, qsbr, std::move(shard)));
+  w->handoffs_ = std::make_unique<ControlRequest[]>(kHandoffSlots);
   w->state_.steering = io.steering;
   w->state_.steer_hash = w->steer_hash_;
   const std::string ring_name = absl::StrCat("kg_events_", id);
@@ -99,6 +100,9 @@ uint16_t Worker::ProcessBurst(Side side, std::span<rte_mbuf*> pkts, Nanos now) {
   }
   ClassifyBurst(policy, state_, std::span(frames_, pkts.size()), std::span(parsed_, pkts.size()),
                 std::span(decisions_, pkts.size()), in, now);
+  if (!state_.spa_handoffs.empty()) [[unlikely]] {
+    PostHandoffs();
+  }
   for (size_t i = 0; i < pkts.size(); ++i) {
     const Decision& d = decisions_[i];
     if (d.verdict == Verdict::kAccept) {
@@ -170,6 +174,34 @@ void Worker::FlushEvents() {
 
 bool Worker::Post(ControlRequest* r) { return rte_ring_mp_enqueue(control_ring_, r) == 0; }
 
+void Worker::SetPeers(std::span<Worker* const> peers, const SteeringTable* owners) {
+  peers_.assign(peers.begin(), peers.end());
+  state_.spa_owners = peers_.size() > 1 ? owners : nullptr;
+}
+
+void Worker::PostHandoffs() {
+  size_t slot = 0;
+  for (const SpaHandoff& h : state_.spa_handoffs.items()) {
+    while (slot < kHandoffSlots && handoff_posted_[slot] &&
+           !handoffs_[slot].done.load(std::memory_order_acquire)) {
+      ++slot;
+    }
+    if (slot == kHandoffSlots || h.owner >= peers_.size()) {
+      RefuseSpaHandoff(state_, h);
+      continue;
+    }
+    ControlRequest& r = handoffs_[slot];
+    r.kind = ControlRequest::Kind::kSpaGrant;
+    r.spa = h;
+    r.done.store(false, std::memory_order_relaxed);
+    handoff_posted_[slot] = peers_[h.owner]->Post(&r);
+    if (!handoff_posted_[slot]) {
+      RefuseSpaHandoff(state_, h);
+    }
+  }
+  state_.spa_handoffs.Clear();
+}
+
 void Worker::ServeControl(Nanos now) {
   void* posted[kControlPerTick];
   const unsigned n = rte_ring_sc_dequeue_burst(control_ring_, posted, kControlPerTick, nullptr);
@@ -196,6 +228,9 @@ void Worker::ServeControl(Nanos now) {
         }
         break;
       }
+      case ControlRequest::Kind::kSpaGrant:
+        ApplySpaHandoff(*policy_, state_, r->spa, now);
+        break;
       case ControlRequest::Kind::kListDump:
         r->count = 0;
         r->cursor = lists.DumpList(r->list, r->cursor, ControlRequest::kDumpChunk, now,

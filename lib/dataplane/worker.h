@@ -85,7 +85,7 @@ struct PolicyUpdate {
 // bursts: only the worker touches its shard. The requester owns it, posts it
 // with Worker::Post and waits for `done`; the worker allocates nothing.
 struct ControlRequest {
-  enum class Kind : uint8_t { kListAdd, kListRemove, kListDump };
+  enum class Kind : uint8_t { kListAdd, kListRemove, kListDump, kSpaGrant };
   struct Entry {
     IpAddress address;
     Nanos expiry = 0;  // kNever: until removed or restart
@@ -97,6 +97,7 @@ struct ControlRequest {
   IpAddress address;       // add, remove
   Nanos timeout = kNever;  // add
   size_t cursor = 0;       // dump: where to start; on return, where to go on
+  SpaHandoff spa;          // spa grant: from the worker that verified it
   // Answers.
   bool changed = false;  // add: a new entry or a later expiry; remove: it was a member
   bool more = false;     // dump: entries remain past `cursor`
@@ -112,6 +113,7 @@ class Worker {
   static constexpr uint32_t kIdlePollsBeforeSleep = 256;
   static constexpr unsigned kControlRing = 64;    // requests waiting, a power of two
   static constexpr unsigned kControlPerTick = 4;  // answered between two bursts
+  static constexpr size_t kHandoffSlots = 16;     // SPA grants on their way to other workers
 
   // Builds the worker's list shard, layer-7 scratch and event ring on the
   // control plane; nothing is allocated once Run starts.
@@ -148,6 +150,9 @@ class Worker {
   const SpaState* spa() const { return shard_->spa.get(); }
   // Before Launch: the wall clock at the TSC clock's zero, for SPA timestamps.
   void SetWallOffset(Nanos wall) { state_.wall_offset = wall; }
+  // Before Launch, with several workers: every worker by id, and who owns an
+  // address, so that an SPA grant for another shard goes to its owner.
+  void SetPeers(std::span<Worker* const> peers, const SteeringTable* owners);
 
  private:
   Worker(uint16_t id, std::shared_ptr<const Policy> policy, const DataplaneConfig& config,
@@ -164,8 +169,11 @@ class Worker {
   void HandOver(Side side, rte_mbuf* m, uint16_t owner);
   uint16_t Transmit(Side side, rte_mbuf** pkts, uint16_t n);
   void FlushEvents();
-  // Answers what control threads posted, a few requests per tick.
+  // Answers what control threads and other workers posted, a few requests per tick.
   void ServeControl(Nanos now);
+  // Posts this burst's SPA grants for other shards to their owners' control
+  // rings, each in a free handoff slot; refuses (reason=budget) what finds none.
+  void PostHandoffs();
   // Switches to an offered policy, if any (the RCU quiescent point).
   void MaybeSwitchPolicy();
 
@@ -183,6 +191,11 @@ class Worker {
   rte_ring* events_ring_ = nullptr;   // single producer (this worker), single consumer (main)
   rte_ring* control_ring_ = nullptr;  // ControlRequest*: many producers, this worker consumes
   WorkerCounters counters_;
+  std::vector<Worker*> peers_;  // by id; empty with one worker
+  // Requests this worker posts to others (SPA handoffs); a slot is free once
+  // its owner answered. Allocated in Create.
+  std::unique_ptr<ControlRequest[]> handoffs_;
+  bool handoff_posted_[kHandoffSlots] = {};
 
   // Burst buffers, members so that nothing is allocated per burst.
   rte_mbuf* rx_[kMaxBurst];

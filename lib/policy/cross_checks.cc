@@ -65,21 +65,6 @@ absl::Status CheckCrossReferences(const TomlReader& in, const Config& config) {
       }
     }
   }
-  // A grant for an address other than the packet's source would belong to
-  // another worker's shard.
-  if (config.dataplane.workers > 1) {
-    for (const SpaSection& spa : config.spa) {
-      if (!spa.disabled && !spa.require_source_address) {
-        return in.Error(spa.pos, "require-source-address",
-                        absl::StrCat("[[spa]] \"", spa.name,
-                                     "\" would grant addresses other than the packet's source, "
-                                     "which cannot be sharded over ",
-                                     config.dataplane.workers,
-                                     " workers: keep require-source-address = true or set "
-                                     "workers = 1"));
-      }
-    }
-  }
   for (const FilterRule& r : config.filters) {
     if (!r.layer7_protocol) {
       continue;

@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <random>
@@ -927,6 +928,139 @@ TEST(RingTest, HostileReloadKeepsTheRunningPolicy) {
   EXPECT_FALSE(result.ok());
   EXPECT_THAT(std::string(result.message()), ::testing::HasSubstr("a key of more than 32"));
   EXPECT_EQ(SourcesTo(lan, 80).count(Client(5)), 1u) << "the running policy still knocks open";
+}
+
+// --- An SPA grant for another worker's address ----------------------------
+
+// Without require-source-address, fwknop -a names the address to open, which
+// RSS steers to another worker than the packet's source. The verifier hands
+// the grant to the owner's control ring; the owner's replay cache sees every
+// replay of it, from any source.
+TEST(RingTest, SpaGrantForAnotherWorkersAddress) {
+  RingLab lab("spa", kWorkers);
+  const std::string text = absl::StrCat(R"(
+[interfaces]
+wan = ")",
+                                        lab.name(Side::kWan), R"("
+lan = ")",
+                                        lab.name(Side::kLan), R"("
+[dataplane]
+workers = 3
+mbufs = 32768
+idle-sleep = "20us"
+steering = "rss"
+[policy]
+wan-default = "drop"
+[[filter]]
+action = "accept"
+in-interface-list = "WAN"
+src-address-list = "secured"
+[[spa]]
+name = "ssh"
+key-file = ")",
+                                        KNOCKGATE_SOURCE_ROOT, R"(/tests/data/spa/keys.txt"
+require-source-address = false
+# The checked-in packets were made once; an age limit of a century keeps them
+# fresh (the stale check has unit tests of its own).
+max-age = "36500d"
+access = ["tcp/22"]
+)");
+  std::unique_ptr<Dataplane> dp = StartPlane(text);
+  ASSERT_NE(dp, nullptr);
+  Dataplane& plane = *dp;
+  std::string message;
+  {
+    std::ifstream in(KNOCKGATE_SOURCE_ROOT "/tests/data/spa/vectors.tsv");
+    std::string line;
+    while (std::getline(in, line) && message.empty()) {
+      if (line.rfind("accept\t", 0) == 0) {
+        message = line.substr(line.rfind('\t') + 1);
+      }
+    }
+  }
+  ASSERT_FALSE(message.empty());
+  const std::string granted = "10.77.0.2";  // what the message's -a named
+  const int owner = NicQueue(*ParseIpAddress(granted), kWorkers);
+  // A source on each worker's queue (the owner's last).
+  std::vector<std::string> others;
+  for (int w : {(owner + 1) % kWorkers, (owner + 2) % kWorkers, owner}) {
+    for (int i = 1;; ++i) {
+      const std::string a = absl::StrCat("203.0.113.", i);
+      if (NicQueue(*ParseIpAddress(a), kWorkers) == w) {
+        others.push_back(a);
+        break;
+      }
+    }
+  }
+  ASSERT_EQ(others.size(), static_cast<size_t>(kWorkers));
+
+  std::mutex mu;
+  std::vector<std::string> events;
+  std::atomic<int> spa_events{0};
+  std::atomic<bool> done{false};
+  std::vector<std::vector<uint8_t>> lan;
+  auto wait_events = [&](int n) {
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (spa_events.load() < n && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    EXPECT_EQ(spa_events.load(), n);
+  };
+  std::thread scenario([&] {
+    auto ssh = [&] { lab.Feed(Side::kWan, owner, Syn(granted, 22)); };
+    ssh();  // shut before
+    while (plane.worker(owner).counters().classified.Get() == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    lab.Feed(Side::kWan, NicQueue(*ParseIpAddress(others[0]), kWorkers),
+             testing::UdpPacket(others[0], 40000, kServer, 62201, message));
+    wait_events(1);
+    ssh();
+    // The same packet from the other foreign worker's source, then from a
+    // source of the owner's own (not the granted address: the accept rule
+    // before the section would pass it): both replays.
+    lab.Feed(Side::kWan, NicQueue(*ParseIpAddress(others[1]), kWorkers),
+             testing::UdpPacket(others[1], 40001, kServer, 62201, message));
+    wait_events(2);
+    lab.Feed(Side::kWan, owner, testing::UdpPacket(others[2], 40002, kServer, 62201, message));
+    wait_events(3);
+    const auto deadline = Clock::now() + std::chrono::seconds(5);
+    while (SourcesTo(lan, 22).empty() && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      for (auto& f : lab.Drain(Side::kLan)) {
+        lan.push_back(std::move(f));
+      }
+    }
+    done.store(true);
+  });
+  MainLoopHooks hooks;
+  hooks.should_stop = [&] { return done.load(); };
+  hooks.on_event = [&](const Policy& policy, const Event& e) {
+    std::lock_guard<std::mutex> lock(mu);
+    events.push_back(FormatEvent(policy, e, "T"));
+    spa_events += e.type == EventType::kSpaGrant || e.type == EventType::kSpaReject;
+  };
+  plane.RunMain(hooks);
+  scenario.join();
+  std::cout << plane.CountersReport();
+  for (const std::string& e : events) {
+    std::cout << e << "\n";
+  }
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0],
+            absl::StrCat("T spa-grant spa=ssh list=secured address=10.77.0.2 timeout=30m "
+                         "worker=",
+                         owner, " WAN udp ", others[0], ":40000 > 192.0.2.10:62201"));
+  EXPECT_THAT(events[1], ::testing::StartsWith(
+                             absl::StrCat("T spa-reject spa=ssh reason=replay worker=", owner,
+                                          " WAN udp ", others[1], ":40001")));
+  EXPECT_THAT(events[2], ::testing::StartsWith(
+                             absl::StrCat("T spa-reject spa=ssh reason=replay worker=", owner,
+                                          " WAN udp ", others[2], ":40002")));
+  EXPECT_EQ(SourcesTo(lan, 22).size(), 1u) << "shut before the grant, open after it";
+  EXPECT_TRUE(plane.worker(owner).lists().Contains(
+      *ParseIpAddress(granted), static_cast<ListId>(plane.policy_snapshot()->FindList("secured")),
+      plane.clock().Now()));
 }
 
 }  // namespace

@@ -26,7 +26,7 @@ std::string Read(const std::string& path) {
 
 class SpaRuleTest : public ::testing::Test {
  protected:
-  void Load(const std::string& extra = "") {
+  void Load(const std::string& extra = "", const std::string& spa_extra = "") {
     const std::string config = absl::StrCat(extra, R"(
 [[filter]]
 chain = "input"
@@ -41,7 +41,8 @@ key-file = ")",
                                             KNOCKGATE_SOURCE_ROOT, R"(/tests/data/spa/keys.txt"
 grant-timeout = "30m"
 access = ["tcp/22"]
-)");
+)",
+                                            spa_extra);
     auto c = LoadConfig(config, "t.toml");
     ASSERT_TRUE(c.ok()) << c.status();
     auto p = Policy::Compile(*c);
@@ -59,11 +60,15 @@ access = ["tcp/22"]
   }
   Decision Send(const std::string& payload, const std::string& src = "10.77.0.2",
                 uint16_t port = 62201, Nanos at = kT0) {
+    return SendTo(*shard_, payload, src, port, at);
+  }
+  Decision SendTo(ClassifierShard& shard, const std::string& payload, const std::string& src,
+                  uint16_t port = 62201, Nanos at = kT0) {
     frame_ = testing::UdpPacket(src, 40000, "192.0.2.10", port, payload);
     ParsedPacket pkt;
     EXPECT_EQ(ParsePacket(frame_, pkt), DropReason::kNone);
-    shard_->state.events.Clear();
-    return Classify(*policy_, shard_->state, frame_, pkt, InterfaceList::kWan, at);
+    shard.state.events.Clear();
+    return Classify(*policy_, shard.state, frame_, pkt, InterfaceList::kWan, at);
   }
   Verdict SendTcp(const std::string& src, uint16_t port) {
     frame_ = testing::TcpPacket(src, 40000, "192.0.2.10", port);
@@ -198,13 +203,77 @@ TEST(SpaConfigTest, KeysAreRequiredAndNeverPrinted) {
   const std::string described = (*Policy::Compile(*good))->Describe();
   EXPECT_NE(described.find("name=x port=udp/62201"), std::string::npos) << described;
   EXPECT_EQ(described.find("ZYKeGX5p"), std::string::npos);
-  auto two = LoadConfig(
-      absl::StrCat("[dataplane]\nworkers = 2\n[[spa]]\nname = \"x\"\nrequire-source-address = "
-                   "false\nkey-file = \"",
-                   KNOCKGATE_SOURCE_ROOT, "/tests/data/spa/keys.txt\"\n"),
-      "t.toml");
-  ASSERT_FALSE(two.ok());
-  EXPECT_NE(std::string(two.status().message()).find("cannot be sharded"), std::string::npos);
+}
+
+// Without require-source-address the address a message grants need not be
+// its packet's source, so with several workers it may belong to another
+// worker's shard: the verifier hands the grant over, and the owner keeps the
+// replay cache for it, whichever worker a replay reaches.
+TEST_F(SpaRuleTest, AGrantForAnotherShardGoesToItsOwnerWhichCatchesReplays) {
+  Load("[dataplane]\nworkers = 2\n", "require-source-address = false\n");
+  const SteeringTable owners(2, 512);
+  const IpAddress granted = *ParseIpAddress("10.77.0.2");
+  const uint16_t owner_id = owners.OwnerOf(granted);
+  std::unique_ptr<ClassifierShard> shards[2];
+  for (uint8_t id : {0, 1}) {
+    shards[id] = std::move(ClassifierShard::Create(*policy_, id)).value();
+    shards[id]->state.spa_owners = &owners;
+    shards[id]->state.wall_offset = shard_->state.wall_offset;
+  }
+  ClassifierShard& owner = *shards[owner_id];
+  ClassifierShard& verifier = *shards[1 - owner_id];
+  // A source of each worker's own (what RSS would steer to it).
+  auto source_of = [&](uint16_t w) {
+    for (int i = 1;; ++i) {
+      const std::string a = absl::StrCat("203.0.113.", i);
+      if (owners.OwnerOf(*ParseIpAddress(a)) == w) {
+        return a;
+      }
+    }
+  };
+  const std::string far_source = source_of(1 - owner_id);
+  const std::string near_source = source_of(owner_id);
+  const ListId secured = static_cast<ListId>(policy_->FindList("secured"));
+  const std::string& msg = vectors_["accept"].second;
+
+  EXPECT_EQ(SendTo(verifier, msg, far_source).reason, DropReason::kSpa);
+  EXPECT_FALSE(verifier.lists->Contains(granted, secured, kT0)) << "not the verifier's shard";
+  EXPECT_TRUE(verifier.state.events.events().empty()) << "the owner tells the grant";
+  ASSERT_EQ(verifier.state.spa_handoffs.items().size(), 1u);
+  const SpaHandoff h = verifier.state.spa_handoffs.items()[0];
+  verifier.state.spa_handoffs.Clear();
+  EXPECT_EQ(h.owner, owner_id);
+  EXPECT_EQ(h.event.address, granted);
+
+  ApplySpaHandoff(*policy_, owner.state, h, kT0 + 1000);
+  EXPECT_TRUE(owner.lists->Contains(granted, secured, kT0 + 1000));
+  ASSERT_EQ(owner.state.events.events().size(), 1u);
+  EXPECT_EQ(FormatEvent(*policy_, owner.state.events.events()[0], "T"),
+            absl::StrCat("T spa-grant spa=ssh list=secured address=10.77.0.2 timeout=30m worker=",
+                         owner_id, " WAN udp ", far_source, ":40000 > 192.0.2.10:62201"));
+  EXPECT_EQ(owner.spa->counters[0].accepts, 1u);
+  EXPECT_EQ(verifier.spa->counters[0].accepts, 0u);
+
+  // The same packet again from a source the owner handles: its own cache.
+  SendTo(owner, msg, near_source);
+  EXPECT_EQ(owner.spa->counters[0].rejects[static_cast<size_t>(SpaReject::kReplay)], 1u);
+  // And through the verifier once more: handed over, caught at the owner.
+  SendTo(verifier, msg, far_source);
+  ASSERT_EQ(verifier.state.spa_handoffs.items().size(), 1u);
+  owner.state.events.Clear();
+  ApplySpaHandoff(*policy_, owner.state, verifier.state.spa_handoffs.items()[0], kT0 + 2000);
+  verifier.state.spa_handoffs.Clear();
+  EXPECT_EQ(owner.spa->counters[0].rejects[static_cast<size_t>(SpaReject::kReplay)], 2u);
+  EXPECT_NE(FormatEvent(*policy_, owner.state.events.events()[0], "T")
+                .find("spa-reject spa=ssh reason=replay"),
+            std::string::npos);
+
+  // More handoffs in one burst than the buffer holds: the rest are refused.
+  for (size_t i = 0; i <= HandoffBuffer::kCapacity; ++i) {
+    SendTo(verifier, msg, far_source);
+  }
+  EXPECT_EQ(verifier.state.spa_handoffs.items().size(), HandoffBuffer::kCapacity);
+  EXPECT_EQ(verifier.spa->counters[0].rejects[static_cast<size_t>(SpaReject::kBudget)], 1u);
 }
 
 }  // namespace
