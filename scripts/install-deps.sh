@@ -10,10 +10,10 @@ packages=(
   clang libfuzzer-14-dev
   # libraries
   libdpdk-dev dpdk dpdk-dev libhyperscan-dev libabsl-dev libtomlplusplus-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libpcap-dev libpcre2-dev libmicrohttpd-dev libssl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libpcap-dev libpcre2-dev libmicrohttpd-dev libssl-dev libhiredis-dev
   # test and lab tools
   iproute2 ethtool nmap knockd curl socat hping3 netcat-openbsd tcpdump prometheus fwknop-client
-  python3-scapy procps iputils-ping
+  python3-scapy procps iputils-ping redis-server
   # performance harness (perf/)
   python3-matplotlib
 )

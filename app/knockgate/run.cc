@@ -22,6 +22,7 @@
 #include <future>
 #include <iostream>
 #include <mutex>
+#include <optional>
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -38,6 +39,7 @@
 #include "dataplane/dataplane.h"
 #include "policy/config_loader.h"
 #include "policy/duration.h"
+#include "sync/redis_sync.h"
 
 namespace knockgate {
 namespace {
@@ -302,6 +304,50 @@ class MainTasks {
   std::deque<std::function<void()>> tasks_;
 };
 
+// [sync]'s thread, wired to the workers' control rings.
+std::unique_ptr<RedisSync> StartSync(const Config& config, const Dataplane& plane) {
+  RedisSync::Hooks hooks;
+  hooks.apply = [&plane](std::span<const ListChange> changes) {
+    return ApplyListChanges(plane, changes, EventOrigin::kSync).status();
+  };
+  hooks.local_entries = [&plane]() -> absl::StatusOr<std::vector<ListChange>> {
+    absl::StatusOr<std::vector<StateEntry>> entries = SnapshotLists(plane);
+    if (!entries.ok()) {
+      return entries.status();
+    }
+    std::vector<ListChange> out;
+    out.reserve(entries->size());
+    for (StateEntry& e : *entries) {
+      out.push_back({std::move(e.list), e.address, e.expiry_wall, false});
+    }
+    return out;
+  };
+  hooks.wall_now = [&plane] { return plane.wall_start() + plane.clock().Now(); };
+  hooks.log = [](const std::string& line) { std::cout << "knockgate: " << line << std::endl; };
+  absl::StatusOr<std::unique_ptr<RedisSync>> sync = RedisSync::Start(config.sync, hooks);
+  if (!sync.ok()) {
+    std::cout << "knockgate: warning: no [sync]: " << sync.status().message() << std::endl;
+    return nullptr;
+  }
+  std::cout << "knockgate: sync: sharing " << absl::StrJoin(config.sync.lists, ", ") << " through "
+            << config.sync.redis << " as " << (*sync)->node() << std::endl;
+  return *std::move(sync);
+}
+
+// The change a shared list's event stands for, if [sync] should pass it on:
+// rule and ctl changes only (not the state file's, not other gateways').
+std::optional<ListChange> SharedChange(const Policy& policy, const Event& e, Nanos wall_start) {
+  const bool list_event = e.type == EventType::kListAdd || e.type == EventType::kListRemove ||
+                          e.type == EventType::kSpaGrant;
+  if (!list_event || e.list >= policy.lists().size() || !policy.lists()[e.list].shared ||
+      (e.origin != EventOrigin::kRule && e.origin != EventOrigin::kCtl)) {
+    return std::nullopt;
+  }
+  return ListChange{policy.lists()[e.list].name, e.address,
+                    e.timeout == kNever ? kNever : wall_start + e.at + e.timeout,
+                    e.type == EventType::kListRemove};
+}
+
 }  // namespace
 
 int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
@@ -417,6 +463,7 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
       RestoreState(plane, config.state.file);
     }
     StateSaver saver(plane, config.state);
+    std::unique_ptr<RedisSync> sync = config.sync.enabled() ? StartSync(config, plane) : nullptr;
     std::cout << "knockgate: running; SIGINT or SIGTERM stops" << std::endl;
     LogLimiter limiter(config.log.rate, config.log.burst, plane.clock().Now());
     std::unique_ptr<MetricsServer> metrics;
@@ -480,6 +527,11 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
     };
     // Counters count every event; the log writes what its rate allows.
     hooks.on_event = [&](const Policy& made_by, const Event& e) {
+      if (sync != nullptr) {  // before the log's rate limit, which must not hold it back
+        if (std::optional<ListChange> c = SharedChange(made_by, e, plane.wall_start())) {
+          sync->Offer(*std::move(c));
+        }
+      }
       if (limiter.Admit(made_by, e, EventMatters(made_by, e), e.at)) {
         log << FormatEvent(made_by, e, WallTime(plane.wall_start() + e.at)) << "\n";
         log.flush();
@@ -488,6 +540,8 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
     hooks.stats_interval = config.dataplane.stats_interval;
     hooks.on_stats = [&] { std::cout << plane.CountersReport() << std::flush; };
     plane.RunMain(hooks);
+    const std::string sync_report = sync != nullptr ? sync->Report() : "";
+    sync.reset();
     metrics.reset();
     UnregisterTelemetry();
     if (ctl.ok()) {
@@ -495,8 +549,9 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
     }
     write_summary(true);
     std::cout << "final counters:\n"
-              << plane.CountersReport() << "log: " << limiter.written() << " event lines written, "
-              << limiter.suppressed() << " suppressed by [log] rate" << std::endl;
+              << plane.CountersReport() << sync_report << "log: " << limiter.written()
+              << " event lines written, " << limiter.suppressed() << " suppressed by [log] rate"
+              << std::endl;
   }
   rte_pdump_uninit();
   rte_eal_cleanup();

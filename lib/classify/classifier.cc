@@ -303,11 +303,16 @@ Decision Evaluate(const Policy& policy, ClassifierState& state, std::span<const 
               action == Action::kAddSrcToAddressList ? facts.src() : facts.dst();
           const ListId list = static_cast<ListId>(c.target_list);
           const Nanos timeout = c.address_list_timeout;
-          if (state.lists->Add(addr, list, now, timeout) == AddressTable::AddResult::kAdded) {
+          Nanos before = 0;
+          const AddressTable::AddResult added = state.lists->Add(addr, list, now, timeout, &before);
+          if (added == AddressTable::AddResult::kAdded ||
+              (added == AddressTable::AddResult::kRefreshed && policy.lists()[list].shared &&
+               RefreshIsNews(before, timeout >= kNever - now ? kNever : now + timeout, timeout))) {
             Event e = MakeEvent(EventType::kListAdd, i, pkt, in, now, state);
             e.list = list;
             e.timeout = timeout;
             e.address = addr;
+            e.refresh = added == AddressTable::AddResult::kRefreshed;
             state.events.Push(e);
           }
           facts.Invalidate();

@@ -2,6 +2,7 @@
 // list and log actions, terminal accept/drop, then the interface default.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <span>
@@ -33,6 +34,11 @@ enum class EventType : uint8_t {
   kSpaReject,   // an [[spa]] section refused a packet (spa_reason says why)
 };
 
+// Who made a list change: [sync] passes on only rule and ctl changes, so a
+// change that came from another gateway (or from the state file) is not
+// echoed back.
+enum class EventOrigin : uint8_t { kRule, kCtl, kState, kSync };
+
 // Produced on the data path as plain data; the control plane turns it into
 // text with the policy of `generation`, the one whose rules made it.
 struct Event {
@@ -45,6 +51,8 @@ struct Event {
   uint8_t protocol = 0;
   uint8_t spa = 0;         // kSpaGrant, kSpaReject: the section
   uint8_t spa_reason = 0;  // kSpaReject: a SpaReject
+  EventOrigin origin = EventOrigin::kRule;
+  bool refresh = false;  // kListAdd: a member whose expiry moved later (shared lists only)
   uint16_t rule = kNoRule;
   uint16_t src_port = 0;
   uint16_t dst_port = 0;
@@ -111,6 +119,14 @@ class HandoffBuffer {
   std::array<SpaHandoff, kCapacity> items_;
   size_t size_ = 0;
 };
+
+// Whether a refresh of a shared list's member is worth telling the other
+// gateways: when it moves the expiry later by more than max(1 s, 1% of the
+// timeout). Smaller moves would turn every packet of a knock into a message.
+inline bool RefreshIsNews(Nanos old_expiry, Nanos new_expiry, Nanos timeout) {
+  const Nanos step = std::max<Nanos>(kNanosPerSecond, timeout == kNever ? 0 : timeout / 100);
+  return new_expiry == kNever ? old_expiry != kNever : new_expiry - old_expiry > step;
+}
 
 struct RuleCounter {
   uint64_t packets = 0;

@@ -34,15 +34,18 @@ std::string FormatEvent(const Policy& policy, const Event& e, const std::string&
                         " address=", e.address.ToString(), " timeout=", FormatDuration(e.timeout),
                         " worker=", static_cast<int>(e.worker), " ", flow);
   }
-  if (e.rule == Event::kNoRule) {  // knockgate ctl, not a packet
+  if (e.rule == Event::kNoRule) {  // knockgate ctl, the state file or [sync], not a packet
     const std::string list = e.list < policy.lists().size() ? policy.lists()[e.list].name : "?";
-    return e.type == EventType::kListRemove ? absl::StrCat(time, " list-remove by=ctl list=", list,
-                                                           " address=", e.address.ToString(),
-                                                           " worker=", static_cast<int>(e.worker))
-                                            : absl::StrCat(time, " list-add by=ctl list=", list,
-                                                           " address=", e.address.ToString(),
-                                                           " timeout=", FormatDuration(e.timeout),
-                                                           " worker=", static_cast<int>(e.worker));
+    static constexpr const char* kBy[] = {"rule", "ctl", "state", "sync"};
+    const char* by = kBy[static_cast<size_t>(e.origin) & 3];
+    return e.type == EventType::kListRemove
+               ? absl::StrCat(time, " list-remove by=", by, " list=", list,
+                              " address=", e.address.ToString(),
+                              " worker=", static_cast<int>(e.worker))
+               : absl::StrCat(time, " list-add by=", by, " list=", list,
+                              " address=", e.address.ToString(),
+                              " timeout=", FormatDuration(e.timeout),
+                              " worker=", static_cast<int>(e.worker));
   }
   const CompiledRule& rule = policy.rules()[e.rule];
   const char* proto = ProtocolName(e.protocol);
@@ -55,8 +58,9 @@ std::string FormatEvent(const Policy& policy, const Event& e, const std::string&
                         rule.spec.log_prefix.empty() ? "" : " prefix=\"", rule.spec.log_prefix,
                         rule.spec.log_prefix.empty() ? "" : "\"", " ", flow);
   }
-  return absl::StrCat(time, " list-add rule=", e.rule, " list=", policy.lists()[e.list].name,
-                      " address=", e.address.ToString(), " timeout=", FormatDuration(e.timeout),
+  return absl::StrCat(time, e.refresh ? " list-refresh rule=" : " list-add rule=", e.rule,
+                      " list=", policy.lists()[e.list].name, " address=", e.address.ToString(),
+                      " timeout=", FormatDuration(e.timeout),
                       " worker=", static_cast<int>(e.worker), " ", flow);
 }
 

@@ -15,8 +15,8 @@ std::string FormatEvent(const Policy& policy, const Event& e, const std::string&
 // an operator's (knockgate ctl), or an add to a list that is no rule's step
 // (a grant, a jail).
 inline bool EventMatters(const Policy& policy, const Event& e) {
-  if (e.type == EventType::kSpaReject) {
-    return false;  // a forged-SPA flood must not crowd out the grants
+  if (e.type == EventType::kSpaReject || e.origin == EventOrigin::kSync) {
+    return false;  // a forged-SPA flood or a fleet's resync must not crowd out the grants
   }
   return e.type != EventType::kListAdd || e.rule == Event::kNoRule ||
          e.list >= policy.lists().size() || !policy.lists()[e.list].step;

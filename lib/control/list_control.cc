@@ -162,60 +162,70 @@ absl::StatusOr<std::vector<StateEntry>> SnapshotLists(const Dataplane& plane) {
   return out;
 }
 
-absl::StatusOr<RestoreCounts> RestoreLists(const Dataplane& plane,
-                                           const std::vector<StateEntry>& entries) {
+absl::StatusOr<ApplyCounts> ApplyListChanges(const Dataplane& plane,
+                                             std::span<const ListChange> changes,
+                                             EventOrigin origin) {
   const std::shared_ptr<const Policy> policy = plane.policy_snapshot();
-  RestoreCounts counts;
-  // Up to kBatch requests in flight at once, so a large file restores at the
-  // pace of the workers' ticks rather than one round trip per entry.
-  constexpr size_t kBatch = 32;
-  std::vector<std::unique_ptr<ControlRequest>> batch;
-  auto finish = [&]() -> absl::Status {
-    const Nanos deadline = plane.clock().Now() + 5 * kNanosPerSecond;
-    for (auto& r : batch) {
-      while (!r->done.load(std::memory_order_acquire)) {
-        if (plane.clock().Now() > deadline) {
-          for (auto& left : batch) {
-            left.release();  // a worker may still answer into them
-          }
-          return absl::DeadlineExceededError("a worker did not answer while restoring");
-        }
-        std::this_thread::sleep_for(std::chrono::microseconds(50));
-      }
-      counts.restored += 1;
+  ApplyCounts counts;
+  // A chunk per worker, sent when full: one round trip per 128 entries.
+  std::vector<std::unique_ptr<ControlRequest>> chunks(plane.worker_count());
+  auto send = [&](uint16_t w) -> absl::Status {
+    ControlRequest& r = *chunks[w];
+    if (r.count == 0) {
+      return absl::OkStatus();
     }
-    batch.clear();
+    r.kind = ControlRequest::Kind::kListApply;
+    r.origin = origin;
+    if (absl::Status s = plane.Ask(w, r); !s.ok()) {
+      chunks[w].release();  // the worker may still answer into it
+      return s;
+    }
+    counts.applied += r.count;
+    r.count = 0;
     return absl::OkStatus();
   };
-  for (const StateEntry& e : entries) {
-    const int id = policy->FindList(e.list);
+  for (const ListChange& c : changes) {
+    const int id = policy->FindList(c.list);
     if (id == kNoId) {
       ++counts.unknown_list;
       continue;
     }
     const Nanos now_wall = plane.wall_start() + plane.clock().Now();
-    if (e.expiry_wall != kNever && e.expiry_wall <= now_wall) {
+    if (!c.remove && c.expiry_wall != kNever && c.expiry_wall <= now_wall) {
       ++counts.expired;
       continue;
     }
-    auto r = std::make_unique<ControlRequest>();
-    r->kind = ControlRequest::Kind::kListAdd;
-    r->list = static_cast<ListId>(id);
-    r->address = e.address;
-    r->timeout = e.expiry_wall == kNever ? kNever : e.expiry_wall - now_wall;
-    if (!plane.Post(plane.OwnerOf(e.address), r.get())) {
-      KG_RETURN_IF_ERROR(finish());  // the ring is full: let the worker catch up
-      if (!plane.Post(plane.OwnerOf(e.address), r.get())) {
-        return absl::UnavailableError("a worker's control ring stays full");
-      }
+    const uint16_t w = plane.OwnerOf(c.address);
+    if (chunks[w] == nullptr) {
+      chunks[w] = std::make_unique<ControlRequest>();
+      chunks[w]->count = 0;
     }
-    batch.push_back(std::move(r));
-    if (batch.size() == kBatch) {
-      KG_RETURN_IF_ERROR(finish());
+    ControlRequest& r = *chunks[w];
+    const Nanos expiry = c.remove                  ? 0
+                         : c.expiry_wall == kNever ? kNever
+                                                   : c.expiry_wall - plane.wall_start();
+    r.entries[r.count++] = {c.address, expiry, static_cast<ListId>(id), c.remove};
+    if (r.count == ControlRequest::kDumpChunk) {
+      KG_RETURN_IF_ERROR(send(w));
     }
   }
-  KG_RETURN_IF_ERROR(finish());
+  for (uint16_t w = 0; w < chunks.size(); ++w) {
+    if (chunks[w] != nullptr) {
+      KG_RETURN_IF_ERROR(send(w));
+    }
+  }
   return counts;
+}
+
+absl::StatusOr<RestoreCounts> RestoreLists(const Dataplane& plane,
+                                           const std::vector<StateEntry>& entries) {
+  std::vector<ListChange> changes;
+  changes.reserve(entries.size());
+  for (const StateEntry& e : entries) {
+    changes.push_back({e.list, e.address, e.expiry_wall, false});
+  }
+  KG_ASSIGN_OR_RETURN(const ApplyCounts c, ApplyListChanges(plane, changes, EventOrigin::kState));
+  return RestoreCounts{c.applied, c.expired, c.unknown_list};
 }
 
 absl::StatusOr<ListPage> ListPageOf(const Dataplane& plane, absl::string_view name, size_t page) {

@@ -3,12 +3,14 @@
 // control ring, so no control thread ever touches a shard.
 #pragma once
 
+#include <span>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "control/state_file.h"
 #include "dataplane/dataplane.h"
+#include "sync/sync_codec.h"
 
 namespace knockgate {
 
@@ -27,6 +29,18 @@ absl::StatusOr<std::string> ListRemove(const Dataplane& plane, absl::string_view
 
 // Every dynamic entry of every list, with its expiry as wall-clock time.
 absl::StatusOr<std::vector<StateEntry>> SnapshotLists(const Dataplane& plane);
+
+// Changes in wall-clock time, as the state file and [sync] carry them, each
+// put into (or taken out of) its owner's shard, in chunks per worker; adds
+// already expired and lists not configured are skipped. Events carry `origin`.
+struct ApplyCounts {
+  size_t applied = 0;
+  size_t expired = 0;
+  size_t unknown_list = 0;
+};
+absl::StatusOr<ApplyCounts> ApplyListChanges(const Dataplane& plane,
+                                             std::span<const ListChange> changes,
+                                             EventOrigin origin);
 
 // Puts saved entries back, each into its owner's shard with the time it has
 // left; expired ones and those of lists no longer configured are skipped.

@@ -172,6 +172,30 @@ void Worker::FlushEvents() {
   }
 }
 
+bool Worker::ApplyListChange(bool add, const IpAddress& address, ListId list, Nanos timeout,
+                             EventOrigin origin, Nanos now) {
+  AddressTable& lists = *shard_->lists;
+  if (list >= policy_->lists().size()) {
+    return false;  // a reload took the list away meanwhile
+  }
+  const bool changed =
+      add ? lists.Add(address, list, now, timeout) != AddressTable::AddResult::kKept
+          : lists.Remove(address, list, now);
+  if (changed) {
+    Event e;
+    e.type = add ? EventType::kListAdd : EventType::kListRemove;
+    e.origin = origin;
+    e.worker = static_cast<uint8_t>(id_);
+    e.generation = state_.generation;
+    e.list = list;
+    e.address = address;
+    e.timeout = timeout;
+    e.at = now;
+    state_.events.Push(e);
+  }
+  return changed;
+}
+
 bool Worker::Post(ControlRequest* r) { return rte_ring_mp_enqueue(control_ring_, r) == 0; }
 
 void Worker::SetPeers(std::span<Worker* const> peers, const SteeringTable* owners) {
@@ -212,22 +236,22 @@ void Worker::ServeControl(Nanos now) {
       case ControlRequest::Kind::kListAdd:
       case ControlRequest::Kind::kListRemove: {
         const bool add = r->kind == ControlRequest::Kind::kListAdd;
-        r->changed =
-            add ? lists.Add(r->address, r->list, now, r->timeout) != AddressTable::AddResult::kKept
-                : lists.Remove(r->address, r->list, now);
-        if (r->changed) {
-          Event e;
-          e.type = add ? EventType::kListAdd : EventType::kListRemove;
-          e.worker = static_cast<uint8_t>(id_);
-          e.generation = state_.generation;
-          e.list = r->list;
-          e.address = r->address;
-          e.timeout = r->timeout;
-          e.at = now;
-          state_.events.Push(e);
-        }
+        r->changed = ApplyListChange(add, r->address, r->list, r->timeout, r->origin, now);
         break;
       }
+      case ControlRequest::Kind::kListApply:
+        r->changed = false;
+        for (size_t k = 0; k < r->count; ++k) {
+          const ControlRequest::Entry& en = r->entries[k];
+          if (!en.remove && en.expiry != kNever && en.expiry <= now) {
+            continue;  // expired on its way
+          }
+          r->changed |=
+              ApplyListChange(!en.remove, en.address, en.list,
+                              en.expiry == kNever ? kNever : en.expiry - now, r->origin, now);
+        }
+        FlushEvents();  // up to a chunk's worth: the buffer holds two
+        break;
       case ControlRequest::Kind::kSpaGrant:
         ApplySpaHandoff(*policy_, state_, r->spa, now);
         break;

@@ -85,14 +85,19 @@ struct PolicyUpdate {
 // bursts: only the worker touches its shard. The requester owns it, posts it
 // with Worker::Post and waits for `done`; the worker allocates nothing.
 struct ControlRequest {
-  enum class Kind : uint8_t { kListAdd, kListRemove, kListDump, kSpaGrant };
+  // kListApply: entries[0, count) added with their absolute expiry (or
+  // removed), each in its own list: [sync]'s batches.
+  enum class Kind : uint8_t { kListAdd, kListRemove, kListDump, kSpaGrant, kListApply };
   struct Entry {
     IpAddress address;
-    Nanos expiry = 0;  // kNever: until removed or restart
+    Nanos expiry = 0;     // kNever: until removed or restart
+    ListId list = 0;      // kListApply
+    bool remove = false;  // kListApply
   };
   static constexpr size_t kDumpChunk = 128;
 
   Kind kind = Kind::kListDump;
+  EventOrigin origin = EventOrigin::kCtl;  // stamped on the events of what it changes
   ListId list = 0;
   IpAddress address;       // add, remove
   Nanos timeout = kNever;  // add
@@ -101,7 +106,7 @@ struct ControlRequest {
   // Answers.
   bool changed = false;  // add: a new entry or a later expiry; remove: it was a member
   bool more = false;     // dump: entries remain past `cursor`
-  size_t count = 0;      // dump: entries filled
+  size_t count = 0;      // dump: entries filled; apply: entries given
   Nanos now = 0;         // the worker's clock when it answered
   std::array<Entry, kDumpChunk> entries;
   std::atomic<bool> done{false};  // worker: wo (release), requester: ro (acquire)
@@ -171,6 +176,9 @@ class Worker {
   void FlushEvents();
   // Answers what control threads and other workers posted, a few requests per tick.
   void ServeControl(Nanos now);
+  // One add (for `timeout`) or removal in this worker's shard, with its event.
+  bool ApplyListChange(bool add, const IpAddress& address, ListId list, Nanos timeout,
+                       EventOrigin origin, Nanos now);
   // Posts this burst's SPA grants for other shards to their owners' control
   // rings, each in a free handoff slot; refuses (reason=budget) what finds none.
   void PostHandoffs();

@@ -99,7 +99,7 @@ bool AddressTable::Remove(const IpAddress& addr, ListId list, Nanos now) {
 }
 
 AddressTable::AddResult AddressTable::Add(const IpAddress& addr, ListId list, Nanos now,
-                                          Nanos timeout) {
+                                          Nanos timeout, Nanos* previous) {
   const Nanos expiry = timeout >= kNever - now ? kNever : now + timeout;
   List& l = lists_[list];
   uint32_t r = Find(addr);
@@ -113,6 +113,9 @@ AddressTable::AddResult AddressTable::Add(const IpAddress& addr, ListId list, Na
     // stays valid without a sift (see FixTop).
     members_[existing].expiry = expiry;
     if (old > now) {
+      if (previous != nullptr) {
+        *previous = old;
+      }
       return AddResult::kRefreshed;
     }
     // An expired entry not yet reclaimed comes back as a new member.

@@ -94,8 +94,10 @@ class AddressTable {
   Nanos ExpiryOf(const IpAddress& addr, ListId list, Nanos now) const;
 
   // Adds `addr` to `list` until now + timeout (kNever: until restart).
-  // Re-adding keeps the later expiry.
-  AddResult Add(const IpAddress& addr, ListId list, Nanos now, Nanos timeout);
+  // Re-adding keeps the later expiry; on kRefreshed, `previous` (if given)
+  // gets the expiry it had.
+  AddResult Add(const IpAddress& addr, ListId list, Nanos now, Nanos timeout,
+                Nanos* previous = nullptr);
 
   // Takes `addr` out of `list` at once. Whether it was a live member.
   bool Remove(const IpAddress& addr, ListId list, Nanos now);

@@ -16,8 +16,9 @@ namespace knockgate {
 namespace {
 
 const std::vector<absl::string_view> kTopKeys = {
-    "eal",       "interfaces",      "dataplane",    "policy", "lists", "log", "conntrack",
-    "dst-limit", "layer7-protocol", "address-list", "filter", "knock", "spa"};
+    "eal",       "interfaces", "dataplane",       "policy",       "lists",  "log",
+    "conntrack", "dst-limit",  "layer7-protocol", "address-list", "filter", "knock",
+    "spa",       "control",    "state",           "metrics",      "sync"};
 
 }  // namespace
 
@@ -51,6 +52,8 @@ absl::StatusOr<Config> LoadConfig(absl::string_view text, absl::string_view path
       KG_RETURN_IF_ERROR(LoadLog(in, key, node, config));
     } else if (k == "metrics") {
       KG_RETURN_IF_ERROR(LoadMetrics(in, key, node, config));
+    } else if (k == "sync") {
+      KG_RETURN_IF_ERROR(LoadSync(in, key, node, config));
     } else if (k == "state") {
       KG_RETURN_IF_ERROR(LoadState(in, key, node, config));
     } else if (k == "control") {

@@ -179,6 +179,18 @@ struct MetricsConfig {
   std::string listen;  // "127.0.0.1:9641"
 };
 
+// [sync]: lists shared with other gateways through Redis; off when `redis`
+// is empty.
+struct SyncConfig {
+  std::string redis;  // "unix:///run/redis/redis.sock" or "tcp://HOST:PORT"
+  std::string password;
+  std::vector<std::string> lists;  // the shared lists
+  std::vector<SourcePos> list_pos;
+  std::string prefix = "knockgate";  // key namespace
+  std::string node;                  // empty: HOSTNAME:PID, filled at start
+  bool enabled() const { return !redis.empty(); }
+};
+
 struct ControlConfig {
   std::string socket = "/run/knockgate/control.sock";  // knockgate ctl's Unix socket
 };
@@ -250,6 +262,7 @@ struct Config {
   ControlConfig control;
   StateConfig state;
   MetricsConfig metrics;
+  SyncConfig sync;
   ConntrackConfig conntrack;
   DstLimitConfig dst_limit;
   std::vector<Layer7Protocol> layer7_protocols;

@@ -275,6 +275,17 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::CompileImpl(const Config& 
     p->spa_.push_back(std::move(c));
   }
 
+  for (size_t i = 0; i < config.sync.lists.size(); ++i) {
+    const int id = p->FindList(config.sync.lists[i]);
+    if (id == kNoId) {
+      const SourcePos at = config.sync.list_pos[i];
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ":", at.line, ":", at.column, ": lists: [sync] shares \"", config.sync.lists[i],
+          "\", which no rule, [[knock]], [[spa]] or [[address-list]] uses"));
+    }
+    p->lists_[id].shared = true;
+  }
+
   KG_ASSIGN_OR_RETURN(p->layer7_db_, HyperscanDatabase::Compile(config.layer7_protocols, path));
 
   // Lists that enabled rules read but nothing fills are always empty.

@@ -73,6 +73,7 @@ struct ListInfo {
   // counter): adds to it are steps. Adds to any other list are grants or
   // jails, the log lines kept longest under a flood.
   bool step = false;
+  bool shared = false;  // [sync] lists: its changes go to the other gateways
 };
 
 // A [[spa]] section as the classifier reads it; the keys are decoded and

@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "policy/value_parsers.h"
@@ -200,6 +201,64 @@ absl::Status LoadState(const TomlReader& in, const toml::key& key, const toml::n
     } else {
       return in.UnknownKey(k, {"file", "interval"});
     }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LoadSync(const TomlReader& in, const toml::key& key, const toml::node& node,
+                      Config& config) {
+  KG_ASSIGN_OR_RETURN(const toml::table* t, in.Table(key, node));
+  SyncConfig& s = config.sync;
+  for (auto&& [k, v] : *t) {
+    const absl::string_view name = ToAbsl(k.str());
+    if (name == "redis") {
+      KG_ASSIGN_OR_RETURN(s.redis, in.String(v, name));
+      const absl::string_view url = s.redis;
+      bool ok = false;
+      if (absl::StartsWith(url, "unix://")) {
+        ok = url.size() > 7 && url[7] == '/' && url.size() <= 7 + 107;
+      } else if (absl::StartsWith(url, "tcp://")) {
+        const size_t colon = url.rfind(':');
+        uint32_t port = 0;
+        ok = colon > 6 && absl::SimpleAtoi(url.substr(colon + 1), &port) && port >= 1 &&
+             port <= 65535;
+      }
+      if (!ok) {
+        return in.Error(v, name,
+                        absl::StrCat("expected \"unix:///PATH\" or \"tcp://HOST:PORT\", got \"",
+                                     s.redis, "\""));
+      }
+    } else if (name == "password") {
+      KG_ASSIGN_OR_RETURN(s.password, in.String(v, name));
+    } else if (name == "prefix" || name == "node") {
+      KG_ASSIGN_OR_RETURN(std::string text, in.String(v, name));
+      if (text.empty() || text.find_first_of(" \t\r\n") != std::string::npos) {
+        return in.Error(v, name, "expected a non-empty name without spaces");
+      }
+      (name == "prefix" ? s.prefix : s.node) = text;
+    } else if (name == "lists") {
+      const toml::array* arr = v.as_array();
+      if (arr == nullptr) {
+        return in.WrongType(v, name, "an array of list names such as [\"secured\", \"blacklist\"]");
+      }
+      for (const toml::node& item : *arr) {
+        KG_ASSIGN_OR_RETURN(std::string list, in.String(item, name));
+        if (list.empty() || list.find_first_of(": \t\r\n") != std::string::npos) {
+          return in.Error(item, name,
+                          absl::StrCat("\"", list,
+                                       "\": a shared list's name cannot be empty or "
+                                       "hold ':' or spaces (it is part of a Redis key)"));
+        }
+        s.lists.push_back(std::move(list));
+        s.list_pos.push_back(PosOf(item.source()));
+      }
+    } else {
+      return in.UnknownKey(k, {"redis", "password", "lists", "prefix", "node"});
+    }
+  }
+  if (s.redis.empty()) {
+    return in.Error(PosOf(t->source()), "redis",
+                    "missing: [sync] needs the Redis to share through");
   }
   return absl::OkStatus();
 }

@@ -33,6 +33,8 @@ absl::Status LoadMetrics(const TomlReader& in, const toml::key& key, const toml:
                          Config& config);
 absl::Status LoadState(const TomlReader& in, const toml::key& key, const toml::node& node,
                        Config& config);
+absl::Status LoadSync(const TomlReader& in, const toml::key& key, const toml::node& node,
+                      Config& config);
 absl::Status LoadControl(const TomlReader& in, const toml::key& key, const toml::node& node,
                          Config& config);
 absl::Status LoadDstLimit(const TomlReader& in, const toml::key& key, const toml::node& node,

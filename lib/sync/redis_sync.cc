@@ -1,0 +1,372 @@
+// The [sync] thread: two hiredis connections, its own poll loop, pipelined
+// writes, resync after every (re)connect, backoff and one log line per outage.
+#include "sync/redis_sync.h"
+
+#include <hiredis/hiredis.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/status_macros.h"
+
+namespace knockgate {
+namespace {
+
+constexpr timeval kIoTimeout = {2, 0};  // no blocking call waits longer on a hung Redis
+constexpr Nanos kBackoffFirst = 100'000'000;
+constexpr Nanos kBackoffMax = 5 * kNanosPerSecond;
+constexpr size_t kApplyChunk = 4096;
+
+struct FreeReply {
+  void operator()(redisReply* r) const {
+    if (r != nullptr) {
+      freeReplyObject(r);
+    }
+  }
+};
+using Reply = std::unique_ptr<redisReply, FreeReply>;
+
+absl::Status Broken(redisContext* c, absl::string_view what) {
+  return absl::UnavailableError(
+      absl::StrCat(what, ": ", c != nullptr && c->err != 0 ? c->errstr : "no reply"));
+}
+
+// A command from its arguments (binary safe: no format string).
+void Append(redisContext* c, const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  std::vector<size_t> len;
+  for (const std::string& a : args) {
+    argv.push_back(a.data());
+    len.push_back(a.size());
+  }
+  redisAppendCommandArgv(c, static_cast<int>(args.size()), argv.data(), len.data());
+}
+
+absl::StatusOr<Reply> Read(redisContext* c, absl::string_view what) {
+  void* r = nullptr;
+  if (redisGetReply(c, &r) != REDIS_OK || r == nullptr) {
+    return Broken(c, what);
+  }
+  Reply reply(static_cast<redisReply*>(r));
+  if (reply->type == REDIS_REPLY_ERROR) {
+    // NOSCRIPT (Redis restarted without our scripts) and the like: start over.
+    return absl::UnavailableError(absl::StrCat(what, ": ", reply->str));
+  }
+  return reply;
+}
+
+absl::StatusOr<Reply> Command(redisContext* c, const std::vector<std::string>& args) {
+  Append(c, args);
+  return Read(c, args[0]);
+}
+
+std::string DefaultNode() {
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  return absl::StrCat(host, ":", getpid());
+}
+
+}  // namespace
+
+RedisSync::RedisSync(const SyncConfig& config, Hooks hooks)
+    : config_(config),
+      hooks_(std::move(hooks)),
+      node_(config.node.empty() ? DefaultNode() : config.node),
+      channel_(EventsChannel(config.prefix)) {}
+
+absl::StatusOr<std::unique_ptr<RedisSync>> RedisSync::Start(const SyncConfig& config, Hooks hooks) {
+  std::unique_ptr<RedisSync> s(new RedisSync(config, std::move(hooks)));
+  s->wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (s->wake_fd_ < 0) {
+    return absl::InternalError("sync: cannot create an eventfd");
+  }
+  s->queue_.reserve(1024);
+  s->thread_ = std::thread([p = s.get()] { p->Loop(); });
+  return s;
+}
+
+RedisSync::~RedisSync() {
+  stop_.store(true);
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t w = write(wake_fd_, &one, sizeof(one));
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+  Disconnect();
+  close(wake_fd_);
+}
+
+void RedisSync::Offer(ListChange change) {
+  bool was_empty;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (queue_.size() >= kQueueCapacity) {
+      counters_.dropped.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    was_empty = queue_.empty();
+    queue_.push_back(std::move(change));
+  }
+  if (was_empty) {
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t w = write(wake_fd_, &one, sizeof(one));
+  }
+}
+
+std::string RedisSync::Report() const {
+  return absl::StrFormat(
+      "sync: %s %s as %s, published %d, applied %d, dropped %d, errors %d, resyncs %d\n",
+      counters_.connected.load() ? "connected to" : "not connected to", config_.redis, node_,
+      counters_.published.load(), counters_.applied.load(), counters_.dropped.load(),
+      counters_.errors.load(), counters_.resyncs.load());
+}
+
+void RedisSync::Loop() {
+  Nanos backoff = kBackoffFirst;
+  Nanos outage_since = 0;
+  bool first = true;
+  while (!stop_.load()) {
+    absl::Status s = Connect();
+    if (s.ok()) {
+      s = Resync();
+    }
+    if (s.ok()) {
+      counters_.connected.store(true);
+      counters_.resyncs.fetch_add(1);
+      if (outage_since != 0) {
+        hooks_.log(absl::StrFormat("sync: Redis at %s is back after %.1f s; resynced",
+                                   config_.redis,
+                                   static_cast<double>(hooks_.wall_now() - outage_since) / 1e9));
+      }
+      outage_since = 0;
+      backoff = kBackoffFirst;
+      first = false;
+      s = Session();
+    }
+    counters_.connected.store(false);
+    Disconnect();
+    if (stop_.load()) {
+      break;
+    }
+    counters_.errors.fetch_add(1);
+    if (outage_since == 0) {
+      outage_since = hooks_.wall_now();
+      hooks_.log(absl::StrCat("sync: ", first ? "cannot reach" : "lost", " Redis at ",
+                              config_.redis, ": ", s.message(),
+                              "; enforcing the lists as they are, retrying with backoff"));
+    }
+    Wait(static_cast<int>(backoff / 1'000'000));
+    backoff = std::min(backoff * 2, kBackoffMax);
+  }
+}
+
+absl::Status RedisSync::Connect() {
+  const bool unix_socket = config_.redis.rfind("unix://", 0) == 0;
+  std::string host;
+  int port = 0;
+  if (!unix_socket) {
+    const std::string rest = config_.redis.substr(6);
+    const size_t colon = rest.rfind(':');
+    host = rest.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+      host = host.substr(1, host.size() - 2);
+    }
+    (void)absl::SimpleAtoi(rest.substr(colon + 1), &port);  // checked by the loader
+  }
+  for (redisContext** c : {&cmd_, &sub_}) {
+    *c = unix_socket ? redisConnectUnixWithTimeout(config_.redis.c_str() + 7, kIoTimeout)
+                     : redisConnectWithTimeout(host.c_str(), port, kIoTimeout);
+    if (*c == nullptr || (*c)->err != 0) {
+      return Broken(*c, "connect");
+    }
+    redisSetTimeout(*c, kIoTimeout);
+    if (!config_.password.empty()) {
+      KG_RETURN_IF_ERROR(Command(*c, {"AUTH", config_.password}).status());
+    }
+  }
+  KG_ASSIGN_OR_RETURN(Reply add, Command(cmd_, {"SCRIPT", "LOAD", kAddScript}));
+  KG_ASSIGN_OR_RETURN(Reply del, Command(cmd_, {"SCRIPT", "LOAD", kDelScript}));
+  add_sha_.assign(add->str, add->len);
+  del_sha_.assign(del->str, del->len);
+  // Subscribed before the scan: nothing published meanwhile is missed.
+  return Command(sub_, {"SUBSCRIBE", channel_}).status();
+}
+
+void RedisSync::Disconnect() {
+  for (redisContext** c : {&cmd_, &sub_}) {
+    if (*c != nullptr) {
+      redisFree(*c);
+      *c = nullptr;
+    }
+  }
+}
+
+absl::Status RedisSync::Resync() {
+  // What Redis has.
+  std::vector<ListChange> found;
+  const Nanos now = hooks_.wall_now();
+  std::string cursor = "0";
+  do {
+    KG_ASSIGN_OR_RETURN(Reply r, Command(cmd_, {"SCAN", cursor, "MATCH",
+                                                EntryPattern(config_.prefix), "COUNT", "1000"}));
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+      return absl::UnavailableError("SCAN: unexpected reply");
+    }
+    cursor.assign(r->element[0]->str, r->element[0]->len);
+    const redisReply* keys = r->element[1];
+    std::vector<std::pair<std::string, IpAddress>> wanted;
+    for (size_t i = 0; i < keys->elements; ++i) {
+      const absl::string_view key(keys->element[i]->str, keys->element[i]->len);
+      absl::StatusOr<std::pair<std::string, IpAddress>> k = ParseEntryKey(config_.prefix, key);
+      if (!k.ok() ||
+          std::find(config_.lists.begin(), config_.lists.end(), k->first) == config_.lists.end()) {
+        continue;  // another gateway's list that this one does not share
+      }
+      Append(cmd_, {"GET", std::string(key)});
+      wanted.push_back(*std::move(k));
+    }
+    for (auto& [list, address] : wanted) {
+      KG_ASSIGN_OR_RETURN(Reply v, Read(cmd_, "GET"));
+      int64_t ms = 0;
+      if (v->type != REDIS_REPLY_STRING ||
+          !absl::SimpleAtoi(absl::string_view(v->str, v->len), &ms)) {
+        continue;  // expired between SCAN and GET
+      }
+      const Nanos expiry = ExpiryWallOf(ms);
+      if (expiry == kNever || expiry > now) {
+        found.push_back({std::move(list), address, expiry, false});
+      }
+    }
+  } while (cursor != "0");
+  KG_RETURN_IF_ERROR(Apply(found));
+  // What was published while we scanned.
+  std::vector<ListChange> meanwhile;
+  KG_RETURN_IF_ERROR(ReadMessages(meanwhile));
+  KG_RETURN_IF_ERROR(Apply(meanwhile));
+  // What Redis lacks (it restarted empty, or we were alone): the script
+  // writes only keys that are missing or earlier, and tells the others.
+  absl::StatusOr<std::vector<ListChange>> local = hooks_.local_entries();
+  if (!local.ok()) {
+    hooks_.log(absl::StrCat("sync: cannot read the local lists: ", local.status().message()));
+    return absl::OkStatus();
+  }
+  std::vector<ListChange> shared;
+  for (ListChange& c : *local) {
+    if (std::find(config_.lists.begin(), config_.lists.end(), c.list) != config_.lists.end()) {
+      shared.push_back(std::move(c));
+    }
+  }
+  return Publish(shared);
+}
+
+absl::Status RedisSync::Session() {
+  std::vector<ListChange> batch;
+  std::vector<ListChange> remote;
+  while (!stop_.load()) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      batch.swap(queue_);
+    }
+    KG_RETURN_IF_ERROR(Publish(batch));
+    // Without waiting: a flood of local changes must not starve remote ones.
+    KG_RETURN_IF_ERROR(ReadMessages(remote));
+    KG_RETURN_IF_ERROR(Apply(remote));
+    if (batch.empty() && remote.empty()) {
+      Wait(200);
+    }
+    batch.clear();
+    remote.clear();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RedisSync::Publish(std::vector<ListChange>& batch) {
+  for (size_t base = 0; base < batch.size(); base += kPipeline) {
+    const size_t n = std::min(kPipeline, batch.size() - base);
+    for (size_t i = base; i < base + n; ++i) {
+      const ListChange& c = batch[i];
+      SyncMessage m{c.remove, c.list, c.address, c.remove ? 0 : ExpiryMsOf(c.expiry_wall), node_};
+      const std::string key = EntryKey(config_.prefix, c.list, c.address);
+      if (c.remove) {
+        Append(cmd_, {"EVALSHA", del_sha_, "2", key, channel_, EncodeMessage(m)});
+      } else {
+        Append(cmd_, {"EVALSHA", add_sha_, "2", key, channel_, absl::StrCat(m.expiry_ms),
+                      EncodeMessage(m)});
+      }
+    }
+    for (size_t i = 0; i < n; ++i) {
+      KG_ASSIGN_OR_RETURN(Reply r, Read(cmd_, "EVALSHA"));
+      if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
+        counters_.published.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RedisSync::ReadMessages(std::vector<ListChange>& out) {
+  for (;;) {
+    // What the reader holds already, then whatever the socket has now.
+    for (;;) {
+      void* p = nullptr;
+      if (redisGetReplyFromReader(sub_, &p) != REDIS_OK) {
+        return Broken(sub_, "subscriber");
+      }
+      if (p == nullptr) {
+        break;
+      }
+      Reply r(static_cast<redisReply*>(p));
+      if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+          r->element[2]->type != REDIS_REPLY_STRING) {
+        continue;
+      }
+      absl::StatusOr<SyncMessage> m =
+          ParseMessage(absl::string_view(r->element[2]->str, r->element[2]->len));
+      if (!m.ok() || m->node == node_ ||
+          std::find(config_.lists.begin(), config_.lists.end(), m->list) == config_.lists.end()) {
+        continue;  // ours (no echo), malformed, or a list this gateway does not share
+      }
+      out.push_back({std::move(m->list), m->address, ExpiryWallOf(m->expiry_ms), m->remove});
+    }
+    pollfd p{sub_->fd, POLLIN, 0};
+    if (poll(&p, 1, 0) <= 0 || (p.revents & (POLLIN | POLLHUP | POLLERR)) == 0) {
+      return absl::OkStatus();
+    }
+    if (redisBufferRead(sub_) != REDIS_OK) {
+      return Broken(sub_, "subscriber");
+    }
+  }
+}
+
+absl::Status RedisSync::Apply(std::vector<ListChange>& changes) {
+  for (size_t base = 0; base < changes.size(); base += kApplyChunk) {
+    const size_t n = std::min(kApplyChunk, changes.size() - base);
+    if (absl::Status s = hooks_.apply(std::span<const ListChange>(changes.data() + base, n));
+        !s.ok()) {
+      hooks_.log(absl::StrCat("sync: cannot apply ", n, " changes: ", s.message()));
+      continue;
+    }
+    counters_.applied.fetch_add(n, std::memory_order_relaxed);
+  }
+  return absl::OkStatus();
+}
+
+bool RedisSync::Wait(int timeout_ms) {
+  pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {sub_ != nullptr ? sub_->fd : -1, POLLIN, 0}};
+  if (poll(fds, 2, std::max(timeout_ms, 1)) <= 0) {
+    return false;
+  }
+  if ((fds[0].revents & POLLIN) != 0) {
+    uint64_t n;
+    [[maybe_unused]] ssize_t r = read(wake_fd_, &n, sizeof(n));
+  }
+  return fds[1].revents != 0;
+}
+
+}  // namespace knockgate
