@@ -58,10 +58,9 @@ int Run(uint32_t changes) {
   const std::string dir = absl::StrCat("/tmp/kg-bench-sync-", getpid());
   const std::string sock = dir + "/redis.sock";
   std::system(absl::StrCat("mkdir -p ", dir).c_str());
-  const std::string start = absl::StrCat(
-      "redis-server --port 0 --unixsocket ", sock,
-      " --save '' --appendonly no --daemonize yes --pidfile ", dir, "/redis.pid --logfile ", dir,
-      "/redis.log");
+  const std::string start = absl::StrCat("redis-server --port 0 --unixsocket ", sock,
+                                         " --save '' --appendonly no --daemonize yes --pidfile ",
+                                         dir, "/redis.pid --logfile ", dir, "/redis.log");
   if (std::system(start.c_str()) != 0) {
     std::cerr << "bench_sync: cannot start redis-server\n";
     return 1;
@@ -157,10 +156,11 @@ lists = ["secured"]
         std::chrono::duration<double, std::micro>(effective[i] - offered[i]).count());
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
-  std::printf("propagation A->B (offer to in B's shard), %u single changes: p50 %.0f us, p90 %.0f "
-              "us, p99 %.0f us, max %.0f us\n",
-              kPaced, Percentile(latency_us, 0.5), Percentile(latency_us, 0.9),
-              Percentile(latency_us, 0.99), Percentile(latency_us, 1.0));
+  std::printf(
+      "propagation A->B (offer to in B's shard), %u single changes: p50 %.0f us, p90 %.0f "
+      "us, p99 %.0f us, max %.0f us\n",
+      kPaced, Percentile(latency_us, 0.5), Percentile(latency_us, 0.9),
+      Percentile(latency_us, 0.99), Percentile(latency_us, 1.0));
 
   // Throughput: a burst, offered as fast as A's queue takes it.
   const uint64_t base = applied.load();
@@ -180,9 +180,10 @@ lists = ["secured"]
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-  std::printf("throughput A->B, %u changes published by A and applied by B: %.2f s, %.0f "
-              "entries/s\n",
-              changes - kPaced, secs, (changes - kPaced) / secs);
+  std::printf(
+      "throughput A->B, %u changes published by A and applied by B: %.2f s, %.0f "
+      "entries/s\n",
+      changes - kPaced, secs, (changes - kPaced) / secs);
 
   // Resync: a third gateway starting against the keys now in Redis.
   b->reset();

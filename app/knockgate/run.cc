@@ -470,7 +470,8 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
     if (!config.metrics.listen.empty()) {
       absl::StatusOr<std::unique_ptr<MetricsServer>> m = MetricsServer::Start(
           config.metrics.listen, plane,
-          {[&] { return limiter.written(); }, [&] { return limiter.suppressed(); }});
+          {[&] { return limiter.written(); }, [&] { return limiter.suppressed(); },
+           sync != nullptr ? &sync->counters() : nullptr});
       if (m.ok()) {
         metrics = *std::move(m);
         std::cout << "knockgate: metrics at http://" << config.metrics.listen << "/metrics"
@@ -540,9 +541,9 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
     hooks.stats_interval = config.dataplane.stats_interval;
     hooks.on_stats = [&] { std::cout << plane.CountersReport() << std::flush; };
     plane.RunMain(hooks);
+    metrics.reset();  // reads the sync counters
     const std::string sync_report = sync != nullptr ? sync->Report() : "";
     sync.reset();
-    metrics.reset();
     UnregisterTelemetry();
     if (ctl.ok()) {
       ctl->reset();  // before the workers' shards go

@@ -169,6 +169,21 @@ std::string PrometheusText(const Dataplane& plane, const AppCounters& app) {
                     "\n", "knockgate_log_lines_total{result=\"suppressed\"} ",
                     app.log_lines_suppressed(), "\n");
   }
+  if (app.sync != nullptr) {
+    const SyncCounters& s = *app.sync;
+    Help(out, "knockgate_sync_changes_total", "counter",
+         "Shared-list changes published to Redis, applied from it, and dropped on a full queue.");
+    absl::StrAppend(&out, "knockgate_sync_changes_total{result=\"published\"} ", s.published.load(),
+                    "\nknockgate_sync_changes_total{result=\"applied\"} ", s.applied.load(),
+                    "\nknockgate_sync_changes_total{result=\"dropped\"} ", s.dropped.load(), "\n");
+    Help(out, "knockgate_sync_errors_total", "counter",
+         "Failed connects to Redis and broken connections.");
+    absl::StrAppend(&out, "knockgate_sync_errors_total ", s.errors.load(), "\n");
+    Help(out, "knockgate_sync_resyncs_total", "counter", "Completed (re)connect resyncs.");
+    absl::StrAppend(&out, "knockgate_sync_resyncs_total ", s.resyncs.load(), "\n");
+    Help(out, "knockgate_sync_connected", "gauge", "1 while connected to Redis.");
+    absl::StrAppend(&out, "knockgate_sync_connected ", s.connected.load() ? 1 : 0, "\n");
+  }
   return out;
 }
 

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "dataplane/dataplane.h"
+#include "sync/redis_sync.h"
 
 struct MHD_Daemon;
 
@@ -18,6 +19,7 @@ namespace knockgate {
 struct AppCounters {
   std::function<uint64_t()> log_lines_written;
   std::function<uint64_t()> log_lines_suppressed;
+  const SyncCounters* sync = nullptr;  // with [sync]; outlives the server
 };
 
 // The whole exposition, read live (each counter has one writer).

@@ -441,10 +441,10 @@ std::string Policy::Describe() const {
   absl::StrAppend(&out, "\naddress lists:\n");
   for (size_t i = 0; i < lists_.size(); ++i) {
     const ListInfo& l = lists_[i];
-    absl::StrAppend(
-        &out,
-        absl::StrFormat("  %2d %-16s capacity=%u static=%u filled-by-rules=%u%s\n", i, l.name,
-                        l.capacity, l.static_entries, l.filled_by_rules, l.step ? " step" : ""));
+    absl::StrAppend(&out,
+                    absl::StrFormat("  %2d %-16s capacity=%u static=%u filled-by-rules=%u%s%s\n", i,
+                                    l.name, l.capacity, l.static_entries, l.filled_by_rules,
+                                    l.step ? " step" : "", l.shared ? " shared" : ""));
   }
   if (!spa_.empty()) {
     absl::StrAppend(&out, "\nspa (after the filter rules; keys not shown):\n");

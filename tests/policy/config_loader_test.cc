@@ -560,3 +560,48 @@ TEST(ConfigShapeTest, FilesOver16MiBAreRefusedBeforeParsing) {
 
 }  // namespace
 }  // namespace knockgate
+
+namespace knockgate {
+namespace {
+
+TEST(SyncConfigTest, ASectionLoadsAndItsErrorsNameTheirPlace) {
+  absl::StatusOr<Config> c = LoadConfig(absl::StrCat(kKnock, R"(
+[sync]
+redis = "tcp://[fd00::5]:6379"
+password = "s3cret"
+lists = ["888"]
+prefix = "site1"
+node = "gw1"
+)"),
+                                        "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->sync.redis, "tcp://[fd00::5]:6379");
+  EXPECT_EQ(c->sync.lists, std::vector<std::string>{"888"});
+  EXPECT_EQ(c->sync.prefix, "site1");
+  EXPECT_EQ(c->sync.node, "gw1");
+  auto policy = Policy::Compile(*c);
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  EXPECT_THAT((*policy)->Describe(), HasSubstr("888              capacity="));
+  EXPECT_THAT((*policy)->Describe(), HasSubstr(" shared"));
+
+  EXPECT_THAT(ErrorOf("[sync]\nredis = \"redis://h:1\"\n"),
+              StartsWith("t.toml:2:9: redis: expected \"unix:///PATH\" or \"tcp://HOST:PORT\""));
+  EXPECT_THAT(ErrorOf("[sync]\nredis = \"tcp://h:70000\"\n"), StartsWith("t.toml:2:9: redis:"));
+  EXPECT_THAT(ErrorOf("[sync]\nlists = [\"secured\"]\n"), StartsWith("t.toml:1:1: redis: missing"));
+  EXPECT_THAT(ErrorOf("[sync]\nredis = \"unix:///r.sock\"\nlists = [\"a:b\"]\n"),
+              StartsWith("t.toml:3:10: lists:"));
+  EXPECT_THAT(ErrorOf("[sync]\nredis = \"unix:///r.sock\"\nnodes = \"x\"\n"),
+              StartsWith("t.toml:3:1: nodes:"));
+
+  absl::StatusOr<Config> unknown = LoadConfig(
+      absl::StrCat(kKnock, "[sync]\nredis = \"unix:///r.sock\"\nlists = [\"secured\"]\n"),
+      "t.toml");
+  ASSERT_TRUE(unknown.ok()) << unknown.status();
+  auto refused = Policy::Compile(*unknown);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(std::string(refused.status().message()),
+              StartsWith("t.toml:11:10: lists: [sync] shares \"secured\", which no rule"));
+}
+
+}  // namespace
+}  // namespace knockgate
