@@ -287,27 +287,54 @@ absl::Status RedisSync::Session() {
 }
 
 absl::Status RedisSync::Publish(std::vector<ListChange>& batch) {
-  for (size_t base = 0; base < batch.size(); base += kPipeline) {
-    const size_t n = std::min(kPipeline, batch.size() - base);
-    for (size_t i = base; i < base + n; ++i) {
-      const ListChange& c = batch[i];
-      SyncMessage m{c.remove, c.list, c.address, c.remove ? 0 : ExpiryMsOf(c.expiry_wall), node_};
-      const std::string key = EntryKey(config_.prefix, c.list, c.address);
-      if (c.remove) {
-        Append(cmd_, {"EVALSHA", del_sha_, "2", key, channel_, EncodeMessage(m)});
-      } else {
-        Append(cmd_, {"EVALSHA", add_sha_, "2", key, channel_, absl::StrCat(m.expiry_ms),
-                      EncodeMessage(m)});
+  // Adds go kAddsPerCall to a script call, a removal alone; kPipeline calls
+  // are sent before their replies are read.
+  size_t calls = 0;
+  auto read_replies = [&]() -> absl::Status {
+    for (; calls > 0; --calls) {
+      KG_ASSIGN_OR_RETURN(Reply r, Read(cmd_, "EVALSHA"));
+      if (r->type == REDIS_REPLY_INTEGER) {
+        counters_.published.fetch_add(static_cast<uint64_t>(r->integer), std::memory_order_relaxed);
       }
     }
-    for (size_t i = 0; i < n; ++i) {
-      KG_ASSIGN_OR_RETURN(Reply r, Read(cmd_, "EVALSHA"));
-      if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
-        counters_.published.fetch_add(1, std::memory_order_relaxed);
+    return absl::OkStatus();
+  };
+  std::vector<std::string> keys;
+  std::vector<std::string> args;
+  auto flush_adds = [&] {
+    if (keys.empty()) {
+      return;
+    }
+    std::vector<std::string> call = {"EVALSHA", add_sha_, absl::StrCat(keys.size() + 1)};
+    call.insert(call.end(), keys.begin(), keys.end());
+    call.push_back(channel_);
+    call.insert(call.end(), args.begin(), args.end());
+    Append(cmd_, call);
+    ++calls;
+    keys.clear();
+    args.clear();
+  };
+  for (const ListChange& c : batch) {
+    SyncMessage m{c.remove, c.list, c.address, c.remove ? 0 : ExpiryMsOf(c.expiry_wall), node_};
+    std::string key = EntryKey(config_.prefix, c.list, c.address);
+    if (c.remove) {
+      flush_adds();
+      Append(cmd_, {"EVALSHA", del_sha_, "2", key, channel_, EncodeMessage(m)});
+      ++calls;
+    } else {
+      keys.push_back(std::move(key));
+      args.push_back(absl::StrCat(m.expiry_ms));
+      args.push_back(EncodeMessage(m));
+      if (keys.size() == kAddsPerCall) {
+        flush_adds();
       }
+    }
+    if (calls >= kPipeline) {
+      KG_RETURN_IF_ERROR(read_replies());
     }
   }
-  return absl::OkStatus();
+  flush_adds();
+  return read_replies();
 }
 
 absl::Status RedisSync::ReadMessages(std::vector<ListChange>& out) {

@@ -13,21 +13,23 @@ namespace {
 constexpr Nanos kNanosPerMs = 1'000'000;
 }  // namespace
 
-const char kAddScript[] = R"(local exp = tonumber(ARGV[1])
-local cur = redis.call('GET', KEYS[1])
-if cur then
-  local c = tonumber(cur)
-  if c == 0 or (exp ~= 0 and c ~= nil and c >= exp) then
-    return 0
+const char kAddScript[] = R"(local channel = KEYS[#KEYS]
+local changed = 0
+for i = 1, #KEYS - 1 do
+  local exp = tonumber(ARGV[2 * i - 1])
+  local cur = redis.call('GET', KEYS[i])
+  local c = cur and tonumber(cur)
+  if not (c and (c == 0 or (exp ~= 0 and c >= exp))) then
+    if exp == 0 then
+      redis.call('SET', KEYS[i], '0')
+    else
+      redis.call('SET', KEYS[i], ARGV[2 * i - 1], 'PXAT', exp)
+    end
+    redis.call('PUBLISH', channel, ARGV[2 * i])
+    changed = changed + 1
   end
 end
-if exp == 0 then
-  redis.call('SET', KEYS[1], '0')
-else
-  redis.call('SET', KEYS[1], ARGV[1], 'PXAT', exp)
-end
-redis.call('PUBLISH', KEYS[2], ARGV[2])
-return 1)";
+return changed)";
 
 const char kDelScript[] = R"(redis.call('DEL', KEYS[1])
 redis.call('PUBLISH', KEYS[2], ARGV[1])

@@ -53,11 +53,13 @@ int64_t ExpiryMsOf(Nanos expiry_wall);
 Nanos ExpiryWallOf(int64_t expiry_ms);
 
 // The server-side scripts, run with EVALSHA. kAddScript keeps the later
-// expiry atomically, as a local re-add does: KEYS = {entry key, channel},
-// ARGV = {expiry ms, message}; it sets the key (PXAT the expiry, or no
-// expiry for 0) and publishes the message only when it moved the expiry
-// later or created the key, and returns 1 then, else 0.
+// expiry atomically, as a local re-add does, for up to kAddsPerCall entries:
+// KEYS = {entry key..., channel}, ARGV = {expiry ms, message, ...} in the
+// keys' order; for each it sets the key (PXAT the expiry, or no expiry for
+// 0) and publishes the message only when that moved the expiry later or
+// created the key. It returns how many it changed.
 // kDelScript deletes the key and publishes: KEYS as above, ARGV = {message}.
+inline constexpr size_t kAddsPerCall = 64;
 extern const char kAddScript[];
 extern const char kDelScript[];
 
