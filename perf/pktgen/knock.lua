@@ -1,27 +1,36 @@
--- knockgate knock sequence: one client knocks tcp/888, 555, 222 (one SYN-sized
--- frame each, 100 ms apart), then sends a trusted flow to tcp/443 that the
--- gate should now forward. Port 0 is cabled to the gate's WAN port, port 1 to
--- its LAN port. Edit the MACs and addresses; run: pktgen ... -f knock.lua
-package.path = package.path .. ";?.lua;test/?.lua;app/?.lua;"
+-- knockgate's knock sequence through pktgen: one client, 198.51.100.7, sends
+-- one SYN each to tcp/888, 555 and 222 (100 ms apart), then 1,000 SYNs to
+-- tcp/443 at 1% of the link rate. Port 0 is the gate's WAN side, port 1 its
+-- LAN side.
+-- Expected outcome (perf/pktgen/run-memif.sh checks it): knockgate logs
+-- 198.51.100.7 joining lists 888, 555 and secured, and pktgen's port 1
+-- receives 1,001 frames: the 1,000 SYNs to tcp/443 and the knock on 222,
+-- which the grant it makes lets through (as in RouterOS: the add rule does
+-- not end evaluation, the secured rule below it accepts).
+package.path = package.path .. ";?.lua;test/?.lua;app/?.lua;" ..
+               (os.getenv("KG_PKTGEN_DIR") or ".") .. "/?.lua;"
 require "Pktgen"
+local kg = require "kg"
 
-local wan, client, server = "0", "198.51.100.7", "192.0.2.10"
-pktgen.set_mac(wan, "dst", "02:00:00:00:00:01")   -- the LAN server's MAC (bump in the wire)
-pktgen.set_ipaddr(wan, "src", client .. "/24")
-pktgen.set_ipaddr(wan, "dst", server)
+local wan = "0"
+pktgen.set_mac(wan, "dst", "02:00:00:00:00:01")  -- bump in the wire: any MAC crosses
+pktgen.set_ipaddr(wan, "src", "198.51.100.7/24")
+pktgen.set_ipaddr(wan, "dst", "192.0.2.10")
 pktgen.set_proto(wan, "tcp")
+kg.cli("set 0 tcp flag clr all\nset 0 tcp flag set syn")  -- pktgen sends ACK by default
 pktgen.set(wan, "size", 64)
 pktgen.set(wan, "sport", 40000)
-pktgen.set(wan, "count", 1)
+pktgen.set(wan, "rate", 1)
 
 for _, port in ipairs({888, 555, 222}) do
   pktgen.set(wan, "dport", port)
-  pktgen.start(wan)
+  pktgen.set(wan, "count", 1)
+  kg.send(wan)
   pktgen.delay(100)
 end
 
 -- Granted: the flow now crosses to port 1.
 pktgen.set(wan, "dport", 443)
-pktgen.set(wan, "count", 0)      -- continuous
-pktgen.set(wan, "rate", 100)
-pktgen.start(wan)
+pktgen.set(wan, "count", 1000)
+kg.send(wan)
+kg.finish()
