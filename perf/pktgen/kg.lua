@@ -26,6 +26,22 @@ function M.send(port, timeout_ms)
   end
 end
 
+-- Starts `port` (continuous) and stops it once it has sent `n` frames or
+-- after `timeout_s`; notes the rates pktgen saw each second on the way.
+M.rates = {}
+function M.run_until(port, n, timeout_s)
+  local p = tonumber(port)
+  pktgen.start(port)
+  local started = os.time()
+  while pktgen.portStats(port, "port")[p].opackets < n and os.time() - started < timeout_s do
+    pktgen.delay(1000)
+    local tx = pktgen.portStats(port, "rate")[p].pkts_tx
+    local rx = pktgen.portStats("1", "rate")[1].pkts_rx
+    M.rates[#M.rates + 1] = string.format("tx %d/s rx(port 1) %d/s", tx, rx)
+  end
+  pktgen.stop(port)
+end
+
 -- Writes both ports' totals for run-memif.sh, then waits until it has
 -- stopped knockgate (memif counters reset when a peer leaves) and quits.
 function M.finish()
@@ -36,6 +52,9 @@ function M.finish()
     local s = pktgen.portStats(tostring(p), "port")[p]
     f:write(string.format("pktgen port %d: tx=%d rx=%d tx_errors=%d rx_errors=%d rx_missed=%d\n",
                           p, s.opackets, s.ipackets, s.oerrors, s.ierrors, s.imissed))
+  end
+  for i, r in ipairs(M.rates) do
+    f:write(string.format("pktgen second %d: %s\n", i, r))
   end
   f:close()
   os.rename(tmp, M.out("pktgen-totals.txt"))
