@@ -147,6 +147,23 @@ lab_http() {
   return 1
 }
 
+# For the e2e tests. expect DESCRIPTION COMMAND...: runs COMMAND and prints
+# "ok   - DESCRIPTION" or "FAIL - DESCRIPTION"; a failure sets fail=1, which
+# the test exits with.
+fail=0
+expect() {
+  local what=$1
+  shift
+  if "$@"; then echo "ok   - $what"; else echo "FAIL - $what"; fail=1; fi
+}
+
+# lab_open ID SOURCE [SECONDS]: whether curl from lab ID's client, bound to
+# SOURCE, gets the LAN server's page (within SECONDS, default 2).
+lab_open() {
+  ip netns exec "$(lab_ns "$1" c)" curl -s -m "${3:-2}" --interface "$2" "http://$LAB_SERVER_IP/" |
+    grep -q "hello from the LAN"
+}
+
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
   case ${1:-} in
     up) lab_up "$2" ;;

@@ -16,14 +16,20 @@ std::string Endpoint(const IpAddress& a, uint16_t port, bool has_port) {
                                    : absl::StrCat(a.ToString(), ":", port);
 }
 
+// "WAN tcp 10.77.0.2:40000 > 192.0.2.10:888": where a packet came in, and its flow.
+std::string FlowText(const Event& e) {
+  const char* proto = ProtocolName(e.protocol);
+  const bool ports = e.src_port != 0 || e.dst_port != 0;
+  return absl::StrCat(
+      InterfaceListName(e.in), " ", proto ? proto : std::to_string(e.protocol).c_str(), " ",
+      Endpoint(e.src, e.src_port, ports), " > ", Endpoint(e.dst, e.dst_port, ports));
+}
+
 }  // namespace
 
 std::string FormatEvent(const Policy& policy, const Event& e, const std::string& time) {
   if (e.type == EventType::kSpaGrant || e.type == EventType::kSpaReject) {
-    const char* proto = ProtocolName(e.protocol);
-    const std::string flow =
-        absl::StrCat(InterfaceListName(e.in), " ", proto ? proto : "?", " ",
-                     Endpoint(e.src, e.src_port, true), " > ", Endpoint(e.dst, e.dst_port, true));
+    const std::string flow = FlowText(e);
     const std::string name = e.spa < policy.spa().size() ? policy.spa()[e.spa].name : "?";
     if (e.type == EventType::kSpaReject) {
       return absl::StrCat(time, " spa-reject spa=", name,
@@ -48,11 +54,7 @@ std::string FormatEvent(const Policy& policy, const Event& e, const std::string&
                               " worker=", static_cast<int>(e.worker));
   }
   const CompiledRule& rule = policy.rules()[e.rule];
-  const char* proto = ProtocolName(e.protocol);
-  const bool ports = e.src_port != 0 || e.dst_port != 0;
-  const std::string flow = absl::StrCat(
-      InterfaceListName(e.in), " ", proto ? proto : std::to_string(e.protocol).c_str(), " ",
-      Endpoint(e.src, e.src_port, ports), " > ", Endpoint(e.dst, e.dst_port, ports));
+  const std::string flow = FlowText(e);
   if (e.type == EventType::kLog) {
     return absl::StrCat(time, " log rule=", e.rule,
                         rule.spec.log_prefix.empty() ? "" : " prefix=\"", rule.spec.log_prefix,

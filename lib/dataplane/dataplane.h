@@ -114,15 +114,6 @@ class Dataplane {
   // most `timeout` (a worker answers between two bursts, within about a
   // millisecond). On a timeout `r` stays the worker's: the caller must leak it.
   absl::Status Ask(uint16_t w, ControlRequest& r, Nanos timeout = 2 * kNanosPerSecond) const;
-  // Posts without waiting (the caller waits for r.done); false when the
-  // worker is not running or its ring is full.
-  bool Post(uint16_t w, ControlRequest* r) const {
-    if (w >= workers_.size() || !launched_ || stop_.load(std::memory_order_relaxed)) {
-      return false;
-    }
-    r->done.store(false, std::memory_order_relaxed);
-    return workers_[w]->Post(r);
-  }
   // The worker that owns the WAN-side address of a frame arriving on `side`.
   uint16_t SteerFrame(Side side, std::span<const uint8_t> frame) const;
   // Wall-clock nanoseconds (CLOCK_REALTIME) at TscClock's zero.

@@ -30,12 +30,6 @@ CAP=/tmp/kg-$ID-wan.pcapng
 trap 'kill $DUMPCAP 2>/dev/null; lab_gate_stop; lab_down "$ID"; rm -rf /tmp/kg-$ID-* /dev/hugepages/kg$ID*; restore_pages' EXIT
 DUMPCAP=
 C="ip netns exec $(lab_ns "$ID" c)"
-fail=0
-expect() {  # expect DESCRIPTION COMMAND...
-  local what=$1
-  shift
-  if "$@"; then echo "ok   - $what"; else echo "FAIL - $what"; fail=1; fi
-}
 
 lab_up "$ID" || exit 1
 lab_http "$ID" || exit 1

@@ -18,13 +18,7 @@ trap 'lab_gate_stop; lab_down "$ID"; rm -rf /tmp/kg-$ID-*' EXIT
 
 C="ip netns exec $(lab_ns "$ID" c)"
 SERVER=$LAB_SERVER_IP
-fail=0
-expect() {  # expect DESCRIPTION COMMAND...
-  local what=$1
-  shift
-  if "$@"; then echo "ok   - $what"; else echo "FAIL - $what"; fail=1; fi
-}
-open_from() { $C curl -s -m 2 --interface "$1" "http://$SERVER/" | grep -q "hello from the LAN"; }
+open_from() { lab_open "$ID" "$1"; }
 closed_from() { ! open_from "$1"; }
 ctl() { "$LAB_KNOCKGATE" ctl --config "$CONFIG" "$@"; }
 ctl_says() {  # ctl_says PATTERN ARGS...: exit 0 and PATTERN in the output

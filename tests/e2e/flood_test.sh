@@ -22,13 +22,7 @@ trap 'pkill -f "hping3.*$LAB_SERVER_IP" 2>/dev/null; lab_gate_stop; lab_down "$I
 
 C="ip netns exec $(lab_ns "$ID" c)"
 SERVER=$LAB_SERVER_IP
-fail=0
-expect() {  # expect DESCRIPTION COMMAND...
-  local what=$1
-  shift
-  if "$@"; then echo "ok   - $what"; else echo "FAIL - $what"; fail=1; fi
-}
-open_from() { $C curl -s -m 2 --interface "$1" "http://$SERVER/" | grep -q "hello from the LAN"; }
+open_from() { lab_open "$ID" "$1"; }
 rss_kib() { awk '/^VmRSS:/{print $2}' "/proc/$(pgrep -f "file-prefix kg$ID" | head -1)/status"; }
 
 lab_up "$ID" || exit 1

@@ -17,12 +17,6 @@ trap 'lab_gate_stop; lab_down "$ID"; rm -rf /tmp/kg-$ID-*' EXIT
 PEER=$HERE/udp_peer.py
 C="ip netns exec $(lab_ns "$ID" c)"
 S="ip netns exec $(lab_ns "$ID" s)"
-fail=0
-expect() {  # expect DESCRIPTION COMMAND...
-  local what=$1
-  shift
-  if "$@"; then echo "ok   - $what"; else echo "FAIL - $what"; fail=1; fi
-}
 
 lab_up "$ID" || exit 1
 $C "$PEER" serve 5353 &

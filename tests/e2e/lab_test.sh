@@ -18,13 +18,7 @@ trap 'lab_gate_stop; lab_down "$ID"; rm -rf /tmp/kg-$ID-*' EXIT
 
 C="ip netns exec $(lab_ns "$ID" c)"
 SERVER=$LAB_SERVER_IP
-fail=0
-expect() {  # expect DESCRIPTION COMMAND...
-  local what=$1
-  shift
-  if "$@"; then echo "ok   - $what"; else echo "FAIL - $what"; fail=1; fi
-}
-open_from() { $C curl -s -m 3 --interface "$1" "http://$SERVER/" | grep -q "hello from the LAN"; }
+open_from() { lab_open "$ID" "$1" 3; }
 closed_from() { ! open_from "$1"; }
 open6() { $C curl -s -m 3 -g "http://[$LAB_SERVER_IP6]/" | grep -q "hello from the LAN"; }
 closed6() { ! open6; }

@@ -31,16 +31,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fail=0
-expect() {  # expect DESCRIPTION COMMAND...
-  local what=$1
-  shift
-  if "$@"; then echo "ok   - $what"; else echo "FAIL - $what"; fail=1; fi
-}
-curl_via() {  # curl_via LAB SOURCE: the LAN server through that lab's gate
-  ip netns exec "$(lab_ns "$1" c)" curl -s -m 2 --interface "$2" "http://$LAB_SERVER_IP/" |
-    grep -q "hello from the LAN"
-}
+curl_via() { lab_open "$1" "$2"; }  # curl_via LAB SOURCE: through that lab's gate
 # Until it holds, within 5 s: what crosses between gates takes a moment.
 open_via() { for _ in $(seq 1 25); do curl_via "$1" "$2" && return 0; sleep 0.2; done; return 1; }
 closed_via() { for _ in $(seq 1 25); do curl_via "$1" "$2" || return 0; sleep 0.2; done; return 1; }
