@@ -22,7 +22,6 @@
 #include <future>
 #include <iostream>
 #include <mutex>
-#include <optional>
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -334,15 +333,9 @@ std::unique_ptr<RedisSync> StartSync(const Config& config, const Dataplane& plan
   return *std::move(sync);
 }
 
-// The change a shared list's event stands for, if [sync] should pass it on:
-// rule and ctl changes only (not the state file's, not other gateways').
-std::optional<ListChange> SharedChange(const Policy& policy, const Event& e, Nanos wall_start) {
-  const bool list_event = e.type == EventType::kListAdd || e.type == EventType::kListRemove ||
-                          e.type == EventType::kSpaGrant;
-  if (!list_event || e.list >= policy.lists().size() || !policy.lists()[e.list].shared ||
-      (e.origin != EventOrigin::kRule && e.origin != EventOrigin::kCtl)) {
-    return std::nullopt;
-  }
+// The change a shared list's event stands for (the workers pass on only rule,
+// SPA and ctl changes of shared lists: not the state file's, not other gateways').
+ListChange SharedChange(const Policy& policy, const Event& e, Nanos wall_start) {
   return ListChange{policy.lists()[e.list].name, e.address,
                     e.timeout == kNever ? kNever : wall_start + e.at + e.timeout,
                     e.type == EventType::kListRemove};
@@ -527,12 +520,13 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
       return false;
     };
     // Counters count every event; the log writes what its rate allows.
-    hooks.on_event = [&](const Policy& made_by, const Event& e) {
-      if (sync != nullptr) {  // before the log's rate limit, which must not hold it back
-        if (std::optional<ListChange> c = SharedChange(made_by, e, plane.wall_start())) {
-          sync->Offer(*std::move(c));
-        }
+    // Shared-list changes come on rings of their own, outside the log's rate limit.
+    hooks.on_shared_change = [&](const Policy& made_by, const Event& e) {
+      if (sync != nullptr) {
+        sync->Offer(SharedChange(made_by, e, plane.wall_start()));
       }
+    };
+    hooks.on_event = [&](const Policy& made_by, const Event& e) {
       if (limiter.Admit(made_by, e, EventMatters(made_by, e), e.at)) {
         log << FormatEvent(made_by, e, WallTime(plane.wall_start() + e.at)) << "\n";
         log.flush();

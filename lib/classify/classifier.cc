@@ -213,6 +213,7 @@ void GrantSpa(const Policy& policy, ClassifierState& state, const SpaHandoff& h,
   ++counters.accepts;
   state.lists->Add(e.address, static_cast<ListId>(c.list), now, e.timeout);
   state.events.Push(e);
+  NoteIfShared(policy, state, e);
 }
 
 // One packet to an [[spa]] section's port: budget, verification, then the
@@ -314,6 +315,7 @@ Decision Evaluate(const Policy& policy, ClassifierState& state, std::span<const 
             e.address = addr;
             e.refresh = added == AddressTable::AddResult::kRefreshed;
             state.events.Push(e);
+            NoteIfShared(policy, state, e);
           }
           facts.Invalidate();
           break;

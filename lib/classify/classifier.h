@@ -121,11 +121,18 @@ class HandoffBuffer {
 };
 
 // Whether a refresh of a shared list's member is worth telling the other
-// gateways: when it moves the expiry later by more than max(1 s, 1% of the
-// timeout). Smaller moves would turn every packet of a knock into a message.
+// gateways. The step is max(1 s, 1% of the timeout): the expiry is told
+// each time it crosses into a later step, so a refresh that moves it by
+// more than a step always is, and a stream of small refreshes (a scanner
+// that keeps hitting a jail port) is told about once a step, never every
+// packet, and the others' copy is never more than a step behind. (Comparing
+// each move with the step would never tell a stream of small ones.)
 inline bool RefreshIsNews(Nanos old_expiry, Nanos new_expiry, Nanos timeout) {
+  if (new_expiry == kNever || old_expiry == kNever) {
+    return new_expiry != old_expiry;
+  }
   const Nanos step = std::max<Nanos>(kNanosPerSecond, timeout == kNever ? 0 : timeout / 100);
-  return new_expiry == kNever ? old_expiry != kNever : new_expiry - old_expiry > step;
+  return new_expiry / step != old_expiry / step;
 }
 
 struct RuleCounter {
@@ -166,7 +173,18 @@ struct ClassifierState {
   std::vector<TokenBucket> limits;      // per rule (limit matchers), sized like rule_counters
   DstLimitTable* dst_limits = nullptr;  // null when no rule has a dst-limit
   HandoffBuffer spa_handoffs;           // SPA grants for other workers' shards, this burst
+  // Changes of [sync]'s shared lists, this burst: copies of their events,
+  // kept apart so that a flood of other events cannot crowd them out.
+  EventBuffer shared_changes;
 };
+
+// Pushes `e` (a list add, refresh, removal or SPA grant) to the shared-list
+// changes too when its list is shared.
+inline void NoteIfShared(const Policy& policy, ClassifierState& state, const Event& e) {
+  if (e.list < policy.lists().size() && policy.lists()[e.list].shared) [[unlikely]] {
+    state.shared_changes.Push(e);
+  }
+}
 
 // Decides one packet that ParsePacket accepted. `frame` is the whole frame
 // the parse offsets refer to; `now` is the injected clock.

@@ -277,19 +277,22 @@ absl::Status Dataplane::Ask(uint16_t w, ControlRequest& r, Nanos timeout) const 
 size_t Dataplane::DrainEvents(const MainLoopHooks& hooks) {
   Event batch[64];
   size_t total = 0;
-  for (const auto& w : workers_) {
+  auto drain = [&](rte_ring* ring, const std::function<void(const Policy&, const Event&)>& to) {
     unsigned n;
-    while ((n = rte_ring_dequeue_burst_elem(w->event_ring(), batch, sizeof(Event), 64, nullptr)) >
-           0) {
+    while ((n = rte_ring_dequeue_burst_elem(ring, batch, sizeof(Event), 64, nullptr)) > 0) {
       for (unsigned i = 0; i < n; ++i) {
         const auto p = policies_.find(batch[i].generation);
         // Every generation a worker can still stamp is kept (publish.cc).
-        if (p != policies_.end() && hooks.on_event) {
-          hooks.on_event(*p->second, batch[i]);
+        if (p != policies_.end() && to) {
+          to(*p->second, batch[i]);
         }
       }
       total += n;
     }
+  };
+  for (const auto& w : workers_) {
+    drain(w->shared_ring(), hooks.on_shared_change);
+    drain(w->event_ring(), hooks.on_event);
   }
   return total;
 }

@@ -35,6 +35,9 @@ struct MainLoopHooks {
   std::function<bool()> should_stop;  // polled about every millisecond
   // Each worker event, in arrival order, with the policy that made it.
   std::function<void(const Policy&, const Event&)> on_event;
+  // Each change of a [sync] shared list (a rule's or SPA's add or refresh, a
+  // ctl add or removal), from the workers' rings of their own.
+  std::function<void(const Policy&, const Event&)> on_shared_change;
   std::function<void()> on_stats = nullptr;  // every stats_interval, if set
   Nanos stats_interval = 0;
 };

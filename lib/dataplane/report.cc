@@ -61,6 +61,7 @@ std::string Dataplane::CountersReport() const {
   for (size_t r = 0; r < kDropReasonCount; ++r) {
     drops[r] = dispatch_drops_[r];
   }
+  uint64_t shared_lost = 0;
   for (size_t i = 0; i < workers_.size(); ++i) {
     const WorkerCounters& c = workers_[i]->counters();
     const uint64_t classified = c.classified.Get();
@@ -78,6 +79,12 @@ std::string Dataplane::CountersReport() const {
     for (size_t r = 0; r < kDropReasonCount; ++r) {
       drops[r] += c.drops[r].Get();
     }
+    shared_lost += c.shared_lost.Get();
+  }
+  if (shared_lost != 0) {
+    absl::StrAppend(
+        &out, "sync: ", shared_lost,
+        " shared-list changes lost on full worker rings (the next resync heals Redis)\n");
   }
   std::string drop_line;
   for (size_t r = 1; r < kDropReasonCount; ++r) {

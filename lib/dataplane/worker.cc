@@ -32,6 +32,7 @@ Worker::Worker(uint16_t id, std::shared_ptr<const Policy> policy, const Dataplan
 
 Worker::~Worker() {
   rte_ring_free(events_ring_);
+  rte_ring_free(shared_ring_);
   rte_ring_free(control_ring_);
 }
 
@@ -55,7 +56,9 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(
   const std::string ring_name = absl::StrCat("kg_events_", id);
   w->events_ring_ = rte_ring_create_elem(ring_name.c_str(), sizeof(Event), 4096, SOCKET_ID_ANY,
                                          RING_F_SP_ENQ | RING_F_SC_DEQ);
-  if (w->events_ring_ == nullptr) {
+  w->shared_ring_ = rte_ring_create_elem(absl::StrCat("kg_shared_", id).c_str(), sizeof(Event),
+                                         4096, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+  if (w->events_ring_ == nullptr || w->shared_ring_ == nullptr) {
     return absl::ResourceExhaustedError(
         absl::StrCat("worker ", id, ": cannot create its event ring: ", rte_strerror(rte_errno)));
   }
@@ -170,6 +173,13 @@ void Worker::FlushEvents() {
     counters_.events_lost.Add(events.size() - queued);
     state_.events.Clear();
   }
+  const std::span<const Event> shared = state_.shared_changes.events();
+  if (!shared.empty()) [[unlikely]] {
+    const unsigned queued = rte_ring_enqueue_burst_elem(
+        shared_ring_, shared.data(), sizeof(Event), static_cast<unsigned>(shared.size()), nullptr);
+    counters_.shared_lost.Add(shared.size() - queued);
+    state_.shared_changes.Clear();
+  }
 }
 
 bool Worker::ApplyListChange(bool add, const IpAddress& address, ListId list, Nanos timeout,
@@ -192,6 +202,9 @@ bool Worker::ApplyListChange(bool add, const IpAddress& address, ListId list, Na
     e.timeout = timeout;
     e.at = now;
     state_.events.Push(e);
+    if (origin == EventOrigin::kCtl) {  // [sync] passes on operators' changes, not its own
+      NoteIfShared(*policy_, state_, e);
+    }
   }
   return changed;
 }
@@ -309,6 +322,7 @@ void Worker::MaybeSwitchPolicy() {
 int Worker::Run() {
   uint32_t idle_polls = 0;
   uint64_t events_dropped_seen = 0;
+  uint64_t shared_dropped_seen = 0;
   rte_ring* const* handover = io_.handover != nullptr ? io_.handover + id_ * kSides : nullptr;
   rte_rcu_qsbr_thread_online(qsbr_, id_);
   while (!stop_.load(std::memory_order_relaxed)) {
@@ -343,6 +357,10 @@ int Worker::Run() {
       if (state_.events.dropped() != events_dropped_seen) {
         counters_.events_lost.Add(state_.events.dropped() - events_dropped_seen);
         events_dropped_seen = state_.events.dropped();
+      }
+      if (state_.shared_changes.dropped() != shared_dropped_seen) [[unlikely]] {
+        counters_.shared_lost.Add(state_.shared_changes.dropped() - shared_dropped_seen);
+        shared_dropped_seen = state_.shared_changes.dropped();
       }
       idle_polls = 0;
     } else if (++idle_polls >= kIdlePollsBeforeSleep && config_.idle_sleep != 0) {

@@ -45,6 +45,7 @@ struct alignas(64) WorkerCounters {
   Counter handed_in;     // handed over to this worker by another
   Counter rss_mismatch;  // the NIC's hash differed from the software Toeplitz hash
   Counter events_lost;
+  Counter shared_lost;  // [sync]'s shared-list changes its ring could not take
   Counter idle_sleeps;
   Counter loops;  // a heartbeat: every pass of the loop, busy or idle (the watchdog reads it)
 };
@@ -146,6 +147,7 @@ class Worker {
   uint16_t id() const { return id_; }
   const WorkerCounters& counters() const { return counters_; }
   rte_ring* event_ring() const { return events_ring_; }
+  rte_ring* shared_ring() const { return shared_ring_; }  // Events of shared-list changes
   // control: read only after the worker has stopped.
   const std::vector<RuleCounter>& rule_counters() const { return state_.rule_counters; }
   const AddressTable& lists() const { return *shard_->lists; }
@@ -197,6 +199,7 @@ class Worker {
   std::unique_ptr<ClassifierShard> shard_;
   ClassifierState& state_;            // shard_->state
   rte_ring* events_ring_ = nullptr;   // single producer (this worker), single consumer (main)
+  rte_ring* shared_ring_ = nullptr;   // the same, for [sync]'s shared-list changes only
   rte_ring* control_ring_ = nullptr;  // ControlRequest*: many producers, this worker consumes
   WorkerCounters counters_;
   std::vector<Worker*> peers_;  // by id; empty with one worker

@@ -3,7 +3,11 @@
 
 #include <gtest/gtest.h>
 
-#include "classify/classifier.h"
+#include "classify/classifier_shard.h"
+#include "classify/event_text.h"
+#include "packet/parser.h"
+#include "policy/config_loader.h"
+#include "support/packet_builder.h"
 
 namespace knockgate {
 namespace {
@@ -72,17 +76,88 @@ TEST(SyncCodecTest, AbsoluteExpiryEndsAtOneInstantOnClocksThatDisagree) {
   EXPECT_EQ(ExpiryWallOf(ms) - (a_wall + 2 * kNanosPerSecond), timeout - 2 * kNanosPerSecond);
 }
 
-TEST(SyncCodecTest, RefreshesAreNewsOnlyWhenTheyMoveTheExpiryEnough) {
+TEST(SyncCodecTest, RefreshesAreToldOncePerStepOfTheirExpiry) {
   const Nanos s = kNanosPerSecond;
-  // 30 m timeout: 1% is 18 s.
-  EXPECT_FALSE(RefreshIsNews(100 * s, 117 * s, 1800 * s));
+  // 30 m timeout: the step is 1%, 18 s. A move of more than a step is news.
   EXPECT_TRUE(RefreshIsNews(100 * s, 119 * s, 1800 * s));
+  EXPECT_TRUE(RefreshIsNews(101 * s, 120 * s, 1800 * s));
+  // Within one step, not.
+  EXPECT_FALSE(RefreshIsNews(108 * s, 125 * s, 1800 * s));
+  // A refresh every second for ten minutes is told about once per 18 s.
+  int told = 0;
+  Nanos expiry = 1800 * s;
+  for (Nanos t = 1; t <= 600; ++t) {
+    const Nanos next = t * s + 1800 * s;
+    told += RefreshIsNews(expiry, next, 1800 * s);
+    expiry = next;
+  }
+  EXPECT_GE(told, 600 / 18 - 1);
+  EXPECT_LE(told, 600 / 18 + 1);
   // 30 s timeout: 1% is 0.3 s, so the 1 s floor rules.
-  EXPECT_FALSE(RefreshIsNews(100 * s, 100 * s + s, 30 * s));
+  EXPECT_FALSE(RefreshIsNews(100 * s + s / 4, 100 * s + s / 2, 30 * s));
   EXPECT_TRUE(RefreshIsNews(100 * s, 102 * s, 30 * s));
   // To no timeout from one: news; none to none: not.
   EXPECT_TRUE(RefreshIsNews(100 * s, kNever, kNever));
   EXPECT_FALSE(RefreshIsNews(kNever, kNever, kNever));
+}
+
+// What the workers pass to [sync]: adds to shared lists (and refreshes worth
+// telling), in a buffer of their own beside the events; nothing of lists
+// that are not shared.
+TEST(SharedChangesTest, AddsAndNewsworthyRefreshesOfSharedListsOnly) {
+  auto config = LoadConfig(R"(
+[[filter]]
+action = "add-src-to-address-list"
+address-list = "888"
+address-list-timeout = "30s"
+in-interface-list = "WAN"
+protocol = "tcp"
+dst-port = 888
+[[filter]]
+action = "add-src-to-address-list"
+address-list = "blacklist"
+address-list-timeout = "1h"
+in-interface-list = "WAN"
+protocol = "tcp"
+dst-port = 23
+[sync]
+redis = "unix:///r.sock"
+lists = ["blacklist"]
+)",
+                           "t.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  auto policy = Policy::Compile(*config);
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  auto shard = std::move(ClassifierShard::Create(**policy)).value();
+  ClassifierState& state = shard->state;
+  auto send = [&](uint16_t port, Nanos at) {
+    const std::vector<uint8_t> frame =
+        testing::TcpPacket("198.51.100.9", 40000, "192.0.2.10", port);
+    ParsedPacket pkt;
+    ASSERT_EQ(ParsePacket(frame, pkt), DropReason::kNone);
+    Classify(**policy, state, frame, pkt, InterfaceList::kWan, at);
+  };
+  const Nanos s = kNanosPerSecond;
+  send(888, 1 * s);  // a knock step: not shared
+  EXPECT_EQ(state.events.events().size(), 1u);
+  EXPECT_TRUE(state.shared_changes.events().empty());
+  send(23, 2 * s);  // a jail: shared
+  ASSERT_EQ(state.shared_changes.events().size(), 1u);
+  EXPECT_EQ(FormatEvent(**policy, state.shared_changes.events()[0], "T"),
+            "T list-add rule=1 list=blacklist address=198.51.100.9 timeout=1h worker=0 WAN tcp "
+            "198.51.100.9:40000 > 192.0.2.10:23");
+  // The step is 1% of an hour, 36 s: the expiry (2 s + 1 h = 3,602 s) reaches
+  // the next multiple of 36 s (3,636 s) with a refresh at 36 s.
+  send(23, 20 * s);  // within the step: not news, not logged
+  EXPECT_EQ(state.shared_changes.events().size(), 1u);
+  EXPECT_EQ(state.events.events().size(), 2u);
+  send(23, 30 * s);
+  EXPECT_EQ(state.shared_changes.events().size(), 1u);
+  send(23, 40 * s);  // into the next step: news, logged as a refresh
+  ASSERT_EQ(state.shared_changes.events().size(), 2u);
+  EXPECT_TRUE(state.shared_changes.events()[1].refresh);
+  EXPECT_NE(FormatEvent(**policy, state.events.events().back(), "T").find("list-refresh rule=1"),
+            std::string::npos);
 }
 
 }  // namespace
