@@ -51,6 +51,7 @@ std::string PrometheusText(const Dataplane& plane, const AppCounters& app) {
   }
   uint64_t drops[kDropReasonCount] = {};
   uint64_t events_lost = 0;
+  uint64_t shared_lost = 0;
   std::string cycles;
   std::string handovers;
   std::string classified;
@@ -61,6 +62,7 @@ std::string PrometheusText(const Dataplane& plane, const AppCounters& app) {
       drops[r] += c.drops[r].Get();
     }
     events_lost += c.events_lost.Get();
+    shared_lost += c.shared_lost.Get();
     const uint64_t n = c.classified.Get();
     absl::StrAppend(&cycles, "knockgate_worker_cycles_per_packet{worker=\"", w, "\"} ",
                     n == 0 ? 0 : c.classify_cycles.Get() / n, "\n");
@@ -172,10 +174,12 @@ std::string PrometheusText(const Dataplane& plane, const AppCounters& app) {
   if (app.sync != nullptr) {
     const SyncCounters& s = *app.sync;
     Help(out, "knockgate_sync_changes_total", "counter",
-         "Shared-list changes published to Redis, applied from it, and dropped on a full queue.");
+         "Shared-list changes published to Redis, applied from it, dropped on a full queue, "
+         "and lost on a full worker ring.");
     absl::StrAppend(&out, "knockgate_sync_changes_total{result=\"published\"} ", s.published.load(),
                     "\nknockgate_sync_changes_total{result=\"applied\"} ", s.applied.load(),
-                    "\nknockgate_sync_changes_total{result=\"dropped\"} ", s.dropped.load(), "\n");
+                    "\nknockgate_sync_changes_total{result=\"dropped\"} ", s.dropped.load(),
+                    "\nknockgate_sync_changes_total{result=\"lost\"} ", shared_lost, "\n");
     Help(out, "knockgate_sync_errors_total", "counter",
          "Failed connects to Redis and broken connections.");
     absl::StrAppend(&out, "knockgate_sync_errors_total ", s.errors.load(), "\n");
