@@ -27,7 +27,7 @@ cleanup() {
   [[ -n $REDIS ]] && kill "$REDIS" 2>/dev/null
   lab_down "$A"
   lab_down "$B"
-  rm -rf "$TMP" /tmp/kg-$A-* /tmp/kg-$B-*
+  rm -rf /tmp/kg-$A-* /tmp/kg-$B-*
 }
 trap cleanup EXIT
 
@@ -66,6 +66,9 @@ config_for() {  # config_for LAB NODE: the shipped recipe, blacklists on, [sync]
 redis = "unix://$SOCK"
 lists = ["secured", "blacklist"]
 node = "$2"
+
+[metrics]
+listen = "127.0.0.1:9641"
 TOML
   echo "$c"
 }
@@ -94,6 +97,14 @@ expect "and through gate B, without knocking" open_via "$B" 10.77.0.2
 expect "Redis holds the grant as PREFIX:e:LIST:ADDRESS, expiring at its absolute time" \
   bash -c "redis-cli -s '$SOCK' pttl knockgate:e:secured:10.77.0.2 | awk '\$1 > 290000 && \$1 <= 300000 {ok=1} END {exit !ok}'"
 expect "gate B logs where it came from" logged "$LOG_B" "list-add by=sync list=secured address=10.77.0.2"
+ip -n "$(lab_ns "$A" g)" link set lo up
+ip netns exec "$(lab_ns "$A" g)" curl -s -m 2 http://127.0.0.1:9641/metrics >"$TMP/metrics-a.txt"
+expect "gate A's /metrics passes promtool" \
+  sh -c "test -s '$TMP/metrics-a.txt' && promtool check metrics <'$TMP/metrics-a.txt' >/dev/null 2>&1"
+expect "  and says it is connected and has published" \
+  grep -qx 'knockgate_sync_connected 1' "$TMP/metrics-a.txt"
+expect "  (published > 0)" \
+  grep -q '^knockgate_sync_changes_total{result="published"} [1-9]' "$TMP/metrics-a.txt"
 
 knock_via "$A" 10.77.0.3
 expect "10.77.0.3 knocks through A" open_via "$A" 10.77.0.3
