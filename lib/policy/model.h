@@ -188,6 +188,9 @@ struct SyncConfig {
   std::vector<SourcePos> list_pos;
   std::string prefix = "knockgate";  // key namespace
   std::string node;                  // empty: HOSTNAME:PID, filled at start
+  // Also resync this often while connected (0: only at connect), so that a
+  // change lost on a full ring or queue is healed without waiting for an outage.
+  Nanos resync_interval = 300 * kNanosPerSecond;
   bool enabled() const { return !redis.empty(); }
 };
 

@@ -230,6 +230,11 @@ absl::Status LoadSync(const TomlReader& in, const toml::key& key, const toml::no
       }
     } else if (name == "password") {
       KG_ASSIGN_OR_RETURN(s.password, in.String(v, name));
+    } else if (name == "resync-interval") {
+      KG_ASSIGN_OR_RETURN(s.resync_interval, in.Duration(v, name));
+      if (s.resync_interval == kNever) {
+        return in.Error(v, name, "expected a duration such as \"5m\" (\"0\": only at connect)");
+      }
     } else if (name == "prefix" || name == "node") {
       KG_ASSIGN_OR_RETURN(std::string text, in.String(v, name));
       if (text.empty() || text.find_first_of(" \t\r\n") != std::string::npos) {
@@ -253,7 +258,7 @@ absl::Status LoadSync(const TomlReader& in, const toml::key& key, const toml::no
         s.list_pos.push_back(PosOf(item.source()));
       }
     } else {
-      return in.UnknownKey(k, {"redis", "password", "lists", "prefix", "node"});
+      return in.UnknownKey(k, {"redis", "password", "lists", "prefix", "node", "resync-interval"});
     }
   }
   if (s.redis.empty()) {

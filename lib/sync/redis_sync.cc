@@ -268,7 +268,14 @@ absl::Status RedisSync::Resync() {
 absl::Status RedisSync::Session() {
   std::vector<ListChange> batch;
   std::vector<ListChange> remote;
+  const Nanos every = config_.resync_interval;
+  Nanos next_resync = every == 0 ? kNever : hooks_.wall_now() + every;
   while (!stop_.load()) {
+    if (hooks_.wall_now() >= next_resync) {
+      KG_RETURN_IF_ERROR(Resync());
+      counters_.resyncs.fetch_add(1);
+      next_resync = hooks_.wall_now() + every;
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
       batch.swap(queue_);

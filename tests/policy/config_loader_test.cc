@@ -572,6 +572,7 @@ password = "s3cret"
 lists = ["888"]
 prefix = "site1"
 node = "gw1"
+resync-interval = "1m"
 )"),
                                         "t.toml");
   ASSERT_TRUE(c.ok()) << c.status();
@@ -579,6 +580,7 @@ node = "gw1"
   EXPECT_EQ(c->sync.lists, std::vector<std::string>{"888"});
   EXPECT_EQ(c->sync.prefix, "site1");
   EXPECT_EQ(c->sync.node, "gw1");
+  EXPECT_EQ(c->sync.resync_interval, 60 * kNanosPerSecond);
   auto policy = Policy::Compile(*c);
   ASSERT_TRUE(policy.ok()) << policy.status();
   EXPECT_THAT((*policy)->Describe(), HasSubstr("888              capacity="));

@@ -83,10 +83,11 @@ class RedisServer {
 
 // One gateway's engine, with hooks that record.
 struct Gateway {
-  Gateway(const std::string& socket, const std::string& node) {
+  Gateway(const std::string& socket, const std::string& node, Nanos resync_interval = 0) {
     config.redis = "unix://" + socket;
     config.lists = {"secured", "blacklist"};
     config.node = node;
+    config.resync_interval = resync_interval;
     RedisSync::Hooks h;
     h.apply = [this](std::span<const ListChange> c) {
       std::lock_guard<std::mutex> lock(mu);
@@ -213,6 +214,22 @@ TEST(RedisSyncTest, ALateStarterResyncsAndAnEmptyRedisIsRefilled) {
     outages += l.find("lost Redis") != std::string::npos;
   }
   EXPECT_EQ(outages, 1u) << "one line per outage, however many retries";
+}
+
+// A change that never reached a gateway (a full ring or queue, counted) is
+// healed by the periodic resync, without waiting for an outage.
+TEST(RedisSyncTest, APeriodicResyncHealsWhatWasMissed) {
+  RedisServer redis;
+  Gateway a(redis.socket(), "a", 300'000'000);  // every 0.3 s
+  ASSERT_TRUE(a.Connected());
+  EXPECT_EQ(a.Applied(), 0u);
+  // Written without a message, as if the message had been lost.
+  const int64_t ms = ExpiryMsOf(WallNow() + 600 * kNanosPerSecond);
+  redis.Run(absl::StrCat("SET knockgate:e:blacklist:203.0.113.66 ", ms, " PXAT ", ms));
+  ASSERT_TRUE(a.WaitFor([&] { return a.Applied() == 1; }, 3000));
+  std::lock_guard<std::mutex> lock(a.mu);
+  EXPECT_EQ(a.applied[0].address, Ip("203.0.113.66"));
+  EXPECT_GE(a.sync->counters().resyncs.load(), 2u);
 }
 
 }  // namespace
