@@ -32,12 +32,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-Nanos WallNow() {
-  return static_cast<Nanos>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                std::chrono::system_clock::now().time_since_epoch())
-                                .count());
-}
-
 IpAddress Nth(uint32_t i) {  // 10.x.y.z from a sequence number
   IpAddress a;
   a.family = Family::kIpv4;

@@ -182,11 +182,20 @@ Event MakeEvent(EventType type, int rule, const ParsedPacket& pkt, InterfaceList
   return e;
 }
 
+// Counts and logs a refusal of section `section`'s packet, whose event
+// (spa-grant or spa-reject so far) is `e`.
+void RejectSpa(ClassifierState& state, size_t section, Event e, SpaReject r) {
+  ++state.spa->counters[section].rejects[static_cast<size_t>(r)];
+  e.type = EventType::kSpaReject;
+  e.spa_reason = static_cast<uint8_t>(r);
+  e.list = Event::kNoList;
+  state.events.Push(e);
+}
+
 // An SPA message's replay check and grant, in the shard that owns `h`'s
 // address (the verifier's own, or another's through its control ring).
 void GrantSpa(const Policy& policy, ClassifierState& state, const SpaHandoff& h, Nanos now) {
   const CompiledSpa& c = policy.spa()[h.section];
-  SpaCounters& counters = state.spa->counters[h.section];
   Event e = h.event;
   e.worker = state.worker_id;
   e.generation = state.generation;  // a reload may have come between verifier and owner
@@ -203,14 +212,10 @@ void GrantSpa(const Policy& policy, ClassifierState& state, const SpaHandoff& h,
       break;
   }
   if (r != SpaReject::kNone) {
-    ++counters.rejects[static_cast<size_t>(r)];
-    e.type = EventType::kSpaReject;
-    e.spa_reason = static_cast<uint8_t>(r);
-    e.list = Event::kNoList;
-    state.events.Push(e);
+    RejectSpa(state, h.section, e, r);
     return;
   }
-  ++counters.accepts;
+  ++state.spa->counters[h.section].accepts;
   state.lists->Add(e.address, static_cast<ListId>(c.list), now, e.timeout);
   state.events.Push(e);
   NoteIfShared(policy, state, e);
@@ -237,9 +242,7 @@ void GrantSpa(const Policy& policy, ClassifierState& state, const SpaHandoff& h,
   h.event = MakeEvent(EventType::kSpaReject, Event::kNoRule, pkt, in, now, state);
   h.event.spa = static_cast<uint8_t>(section);
   if (r != SpaReject::kNone) {
-    ++spa.counters[section].rejects[static_cast<size_t>(r)];
-    h.event.spa_reason = static_cast<uint8_t>(r);
-    state.events.Push(h.event);
+    RejectSpa(state, section, h.event, r);
     return;
   }
   h.event.type = EventType::kSpaGrant;
@@ -308,7 +311,7 @@ Decision Evaluate(const Policy& policy, ClassifierState& state, std::span<const 
           const AddressTable::AddResult added = state.lists->Add(addr, list, now, timeout, &before);
           if (added == AddressTable::AddResult::kAdded ||
               (added == AddressTable::AddResult::kRefreshed && policy.lists()[list].shared &&
-               RefreshIsNews(before, timeout >= kNever - now ? kNever : now + timeout, timeout))) {
+               RefreshIsNews(before, ExpiryAt(now, timeout), timeout))) {
             Event e = MakeEvent(EventType::kListAdd, i, pkt, in, now, state);
             e.list = list;
             e.timeout = timeout;
@@ -438,15 +441,9 @@ void ApplySpaHandoff(const Policy& policy, ClassifierState& state, const SpaHand
 }
 
 void RefuseSpaHandoff(ClassifierState& state, const SpaHandoff& h) {
-  if (state.spa == nullptr || h.section >= state.spa->counters.size()) {
-    return;
+  if (state.spa != nullptr && h.section < state.spa->counters.size()) {
+    RejectSpa(state, h.section, h.event, SpaReject::kBudget);
   }
-  ++state.spa->counters[h.section].rejects[static_cast<size_t>(SpaReject::kBudget)];
-  Event e = h.event;
-  e.type = EventType::kSpaReject;
-  e.spa_reason = static_cast<uint8_t>(SpaReject::kBudget);
-  e.list = Event::kNoList;
-  state.events.Push(e);
 }
 
 size_t ClassifyBurst(const Policy& policy, ClassifierState& state,

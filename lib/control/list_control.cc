@@ -1,9 +1,7 @@
 // List commands through the workers' control rings.
 #include "control/list_control.h"
 
-#include <chrono>
 #include <memory>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -198,7 +196,6 @@ absl::StatusOr<ApplyCounts> ApplyListChanges(const Dataplane& plane,
     const uint16_t w = plane.OwnerOf(c.address);
     if (chunks[w] == nullptr) {
       chunks[w] = std::make_unique<ControlRequest>();
-      chunks[w]->count = 0;
     }
     ControlRequest& r = *chunks[w];
     const Nanos expiry = c.remove                  ? 0

@@ -21,12 +21,6 @@ namespace {
 constexpr unsigned kRingSize = 1024;
 constexpr unsigned kMempoolCache = 256;
 
-Nanos WallNow() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<Nanos>(ts.tv_sec) * kNanosPerSecond + static_cast<Nanos>(ts.tv_nsec);
-}
-
 int LaunchWorker(void* arg) { return static_cast<Worker*>(arg)->Run(); }
 
 absl::StatusOr<rte_ring*> CreateRing(const std::string& name, unsigned flags) {

@@ -84,7 +84,9 @@ struct PolicyUpdate {
 
 // A request from a control thread to one worker, answered between two
 // bursts: only the worker touches its shard. The requester owns it, posts it
-// with Worker::Post and waits for `done`; the worker allocates nothing.
+// with Worker::Post and waits for `done` (a worker handing over an SPA grant
+// does not wait: it reuses the request once `done`); the worker allocates
+// nothing.
 struct ControlRequest {
   // kListApply: entries[0, count) added with their absolute expiry (or
   // removed), each in its own list: [sync]'s batches.

@@ -100,7 +100,7 @@ bool AddressTable::Remove(const IpAddress& addr, ListId list, Nanos now) {
 
 AddressTable::AddResult AddressTable::Add(const IpAddress& addr, ListId list, Nanos now,
                                           Nanos timeout, Nanos* previous) {
-  const Nanos expiry = timeout >= kNever - now ? kNever : now + timeout;
+  const Nanos expiry = ExpiryAt(now, timeout);
   List& l = lists_[list];
   uint32_t r = Find(addr);
   const uint32_t existing = r == kNoRecord ? kNone : MemberOf(r, list);

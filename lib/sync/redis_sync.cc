@@ -138,7 +138,6 @@ void RedisSync::Loop() {
     }
     if (s.ok()) {
       counters_.connected.store(true);
-      counters_.resyncs.fetch_add(1);
       if (outage_since != 0) {
         hooks_.log(absl::StrFormat("sync: Redis at %s is back after %.1f s; resynced",
                                    config_.redis,
@@ -252,17 +251,19 @@ absl::Status RedisSync::Resync() {
   // What Redis lacks (it restarted empty, or we were alone): the script
   // writes only keys that are missing or earlier, and tells the others.
   absl::StatusOr<std::vector<ListChange>> local = hooks_.local_entries();
+  std::vector<ListChange> shared;
   if (!local.ok()) {
     hooks_.log(absl::StrCat("sync: cannot read the local lists: ", local.status().message()));
-    return absl::OkStatus();
-  }
-  std::vector<ListChange> shared;
-  for (ListChange& c : *local) {
-    if (std::find(config_.lists.begin(), config_.lists.end(), c.list) != config_.lists.end()) {
-      shared.push_back(std::move(c));
+  } else {
+    for (ListChange& c : *local) {
+      if (std::find(config_.lists.begin(), config_.lists.end(), c.list) != config_.lists.end()) {
+        shared.push_back(std::move(c));
+      }
     }
   }
-  return Publish(shared);
+  KG_RETURN_IF_ERROR(Publish(shared));
+  counters_.resyncs.fetch_add(1);
+  return absl::OkStatus();
 }
 
 absl::Status RedisSync::Session() {
@@ -273,7 +274,6 @@ absl::Status RedisSync::Session() {
   while (!stop_.load()) {
     if (hooks_.wall_now() >= next_resync) {
       KG_RETURN_IF_ERROR(Resync());
-      counters_.resyncs.fetch_add(1);
       next_resync = hooks_.wall_now() + every;
     }
     {

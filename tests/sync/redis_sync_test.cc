@@ -22,12 +22,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-Nanos WallNow() {
-  return static_cast<Nanos>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                std::chrono::system_clock::now().time_since_epoch())
-                                .count());
-}
-
 class RedisServer {
  public:
   RedisServer() : dir_(absl::StrCat("/tmp/kg-redis-test-", getpid())) {
