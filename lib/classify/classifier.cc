@@ -310,7 +310,7 @@ Decision Evaluate(const Policy& policy, ClassifierState& state, std::span<const 
           Nanos before = 0;
           const AddressTable::AddResult added = state.lists->Add(addr, list, now, timeout, &before);
           if (added == AddressTable::AddResult::kAdded ||
-              (added == AddressTable::AddResult::kRefreshed && policy.lists()[list].shared &&
+              (added == AddressTable::AddResult::kRefreshed && c.target_shared &&
                RefreshIsNews(before, ExpiryAt(now, timeout), timeout))) {
             Event e = MakeEvent(EventType::kListAdd, i, pkt, in, now, state);
             e.list = list;
@@ -318,7 +318,9 @@ Decision Evaluate(const Policy& policy, ClassifierState& state, std::span<const 
             e.address = addr;
             e.refresh = added == AddressTable::AddResult::kRefreshed;
             state.events.Push(e);
-            NoteIfShared(policy, state, e);
+            if (c.target_shared) [[unlikely]] {
+              state.shared_changes.Push(e);
+            }
           }
           facts.Invalidate();
           break;

@@ -285,6 +285,9 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::CompileImpl(const Config& 
     }
     p->lists_[id].shared = true;
   }
+  for (CompiledRule& c : p->rules_) {
+    c.target_shared = c.target_list != kNoId && p->lists_[c.target_list].shared;
+  }
 
   KG_ASSIGN_OR_RETURN(p->layer7_db_, HyperscanDatabase::Compile(config.layer7_protocols, path));
 

@@ -45,7 +45,8 @@ struct alignas(64) CompiledRule {
   uint8_t slow = 0;     // kSlow* bits: matchers checked against spec
   uint8_t negated = 0;  // kNeg* bits for the list and layer7 matchers
   Action action = Action::kAccept;
-  bool log = false;  // a log event when it matches (log = true, or action log)
+  bool log = false;            // a log event when it matches (log = true, or action log)
+  bool target_shared = false;  // target_list is a [sync] shared list (fills the padding)
   int src_list = kNoId;
   int dst_list = kNoId;
   int target_list = kNoId;  // add-*-to-address-list
