@@ -2,7 +2,14 @@
 # Fails if any tracked C++ file differs from what clang-format (.clang-format) makes of it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mapfile -t files < <(git ls-files '*.cc' '*.h')
+# Not a process substitution: git's failure (not installed, not a clone) must
+# fail this check instead of leaving nothing to check.
+listing=$(git ls-files '*.cc' '*.h')
+mapfile -t files <<<"$listing"
+if [[ -z $listing ]]; then
+  echo "check-format: git ls-files found no C++ files to check" >&2
+  exit 1
+fi
 bad=()
 for f in "${files[@]}"; do
   if ! clang-format --dry-run --Werror "$f" >/dev/null 2>&1; then

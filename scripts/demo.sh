@@ -4,8 +4,9 @@
 # the seed's story: the LAN server is invisible, a client knocks, it opens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/install-deps.sh
-./scripts/build.sh >/dev/null
+source scripts/step.sh
+step install-deps ./scripts/install-deps.sh
+quiet_step build ./scripts/build.sh
 source scripts/lab.sh
 
 ID=demo

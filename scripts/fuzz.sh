@@ -6,15 +6,16 @@
 # the run. The test command runs every target briefly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/step.sh
 seconds=${1:-3600}
 shift || true
 targets=("$@")
 ((${#targets[@]})) || targets=(parser classify config routeros replay)
 if [[ ! -f build-fuzz/build.ninja ]]; then
-  CXX=clang++ meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined \
-    -Db_lundef=false -Dwerror=false >/dev/null
+  CXX=clang++ quiet_step setup-fuzz meson setup build-fuzz -Dfuzz=true \
+    -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=false
 fi
-ninja -C build-fuzz "${targets[@]/#/tests/fuzz/fuzz_}" >/dev/null
+quiet_step build-fuzz ninja -C build-fuzz "${targets[@]/#/tests/fuzz/fuzz_}"
 mkdir -p build-fuzz/findings
 status=0
 for t in "${targets[@]}"; do

@@ -4,10 +4,11 @@
 set -euo pipefail
 
 packages=(
-  # build
-  build-essential meson ninja-build pkg-config clang-format scdoc
-  # fuzzing (tests/fuzz, scripts/fuzz.sh)
-  clang libfuzzer-14-dev
+  # build (git: check-format.sh lists the tracked files with it)
+  build-essential meson ninja-build pkg-config clang-format scdoc git
+  # fuzzing (tests/fuzz, scripts/fuzz.sh): clang alone brings no sanitizer
+  # runtime or headers; libclang-rt-14-dev has them
+  clang libfuzzer-14-dev libclang-rt-14-dev
   # libraries
   libdpdk-dev dpdk dpdk-dev libhyperscan-dev libabsl-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev libpcap-dev libpcre2-dev libmicrohttpd-dev libssl-dev libhiredis-dev
