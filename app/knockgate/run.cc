@@ -224,9 +224,8 @@ class StateSaver {
     if (s.ok()) {
       s = WriteFileAtomically(
           config_.file,
-          FormatState(*entries,
-                      absl::StrCat("written by knockgate ", KNOCKGATE_VERSION, " at ",
-                                   WallTime(plane_.wall_start() + plane_.clock().Now()))));
+          FormatState(*entries, absl::StrCat("written by knockgate ", KNOCKGATE_VERSION, " at ",
+                                             WallTime(plane_.clock().UnixNow()))));
     }
     if (s.ok() != last_ok_) {
       std::cout << (s.ok() ? absl::StrCat("knockgate: state file ", config_.file, " written again")
@@ -321,7 +320,7 @@ std::unique_ptr<RedisSync> StartSync(const Config& config, const Dataplane& plan
     }
     return out;
   };
-  hooks.wall_now = [&plane] { return plane.wall_start() + plane.clock().Now(); };
+  hooks.wall_now = [&plane] { return plane.clock().UnixNow(); };
   hooks.log = [](const std::string& line) { std::cout << "knockgate: " << line << std::endl; };
   absl::StatusOr<std::unique_ptr<RedisSync>> sync = RedisSync::Start(config.sync, hooks);
   if (!sync.ok()) {
@@ -335,9 +334,8 @@ std::unique_ptr<RedisSync> StartSync(const Config& config, const Dataplane& plan
 
 // The change a shared list's event stands for (the workers pass on only rule,
 // SPA and ctl changes of shared lists: not the state file's, not other gateways').
-ListChange SharedChange(const Policy& policy, const Event& e, Nanos wall_start) {
-  return ListChange{policy.lists()[e.list].name, e.address,
-                    e.timeout == kNever ? kNever : wall_start + e.at + e.timeout,
+ListChange SharedChange(const Policy& policy, const Event& e, const TscClock& clock) {
+  return ListChange{policy.lists()[e.list].name, e.address, clock.UnixAt(ExpiryAt(e.at, e.timeout)),
                     e.type == EventType::kListRemove};
 }
 
@@ -498,7 +496,7 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
     auto write_summary = [&](bool force) {
       const Nanos now = plane.clock().Now();
       if (std::string s = limiter.TakeSummary(now, force); !s.empty()) {
-        log << WallTime(plane.wall_start() + now) << " " << s << std::endl;
+        log << WallTime(plane.clock().UnixAt(now)) << " " << s << std::endl;
       }
     };
     MainLoopHooks hooks;
@@ -523,12 +521,12 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
     // Shared-list changes come on rings of their own, outside the log's rate limit.
     hooks.on_shared_change = [&](const Policy& made_by, const Event& e) {
       if (sync != nullptr) {
-        sync->Offer(SharedChange(made_by, e, plane.wall_start()));
+        sync->Offer(SharedChange(made_by, e, plane.clock()));
       }
     };
     hooks.on_event = [&](const Policy& made_by, const Event& e) {
       if (limiter.Admit(made_by, e, EventMatters(made_by, e), e.at)) {
-        log << FormatEvent(made_by, e, WallTime(plane.wall_start() + e.at)) << "\n";
+        log << FormatEvent(made_by, e, WallTime(plane.clock().UnixAt(e.at))) << "\n";
         log.flush();
       }
     };

@@ -60,9 +60,14 @@ std::string EntryText(const Cidr& c) {
                                                                    : c.ToString();
 }
 
+// What is left of an entry at `now`. Entries come from several workers, each
+// dumped at its own `now`: one due a moment before another worker's dump is
+// not yet reclaimed, and shows as 0 rather than as a wrapped difference.
+Nanos Left(Nanos expiry, Nanos now) { return expiry > now ? expiry - now : 0; }
+
 std::string Remaining(Nanos expiry, Nanos now) {
   return expiry == kNever ? "none-dynamic"
-                          : FormatDuration(std::max<Nanos>(expiry - now, kNanosPerSecond));
+                          : FormatDuration(std::max<Nanos>(Left(expiry, now), kNanosPerSecond));
 }
 
 absl::StatusOr<std::string> Edit(const Dataplane& plane, absl::string_view name,
@@ -153,8 +158,7 @@ absl::StatusOr<std::vector<StateEntry>> SnapshotLists(const Dataplane& plane) {
     Nanos now = 0;
     KG_RETURN_IF_ERROR(Collect(plane, static_cast<ListId>(id), entries, now));
     for (const auto& [addr, expiry] : entries) {
-      out.push_back({policy->lists()[id].name, addr,
-                     expiry == kNever ? kNever : plane.wall_start() + expiry});
+      out.push_back({policy->lists()[id].name, addr, plane.clock().UnixAt(expiry)});
     }
   }
   return out;
@@ -188,7 +192,7 @@ absl::StatusOr<ApplyCounts> ApplyListChanges(const Dataplane& plane,
       ++counts.unknown_list;
       continue;
     }
-    const Nanos now_wall = plane.wall_start() + plane.clock().Now();
+    const Nanos now_wall = plane.clock().UnixNow();
     if (!c.remove && c.expiry_wall != kNever && c.expiry_wall <= now_wall) {
       ++counts.expired;
       continue;
@@ -198,9 +202,7 @@ absl::StatusOr<ApplyCounts> ApplyListChanges(const Dataplane& plane,
       chunks[w] = std::make_unique<ControlRequest>();
     }
     ControlRequest& r = *chunks[w];
-    const Nanos expiry = c.remove                  ? 0
-                         : c.expiry_wall == kNever ? kNever
-                                                   : c.expiry_wall - plane.wall_start();
+    const Nanos expiry = c.remove ? 0 : plane.clock().ClockAt(c.expiry_wall);
     r.entries[r.count++] = {c.address, expiry, static_cast<ListId>(id), c.remove};
     if (r.count == ControlRequest::kDumpChunk) {
       KG_RETURN_IF_ERROR(send(w));
@@ -238,7 +240,7 @@ absl::StatusOr<ListPage> ListPageOf(const Dataplane& plane, absl::string_view na
     p.remaining_s.push_back(
         entries[i].second == kNever
             ? -1
-            : static_cast<int64_t>((entries[i].second - now) / kNanosPerSecond));
+            : static_cast<int64_t>(Left(entries[i].second, now) / kNanosPerSecond));
   }
   if (page == 0) {
     for (const auto& [cidr, sid] : f.policy->static_entries()) {

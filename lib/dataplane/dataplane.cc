@@ -35,7 +35,7 @@ absl::StatusOr<rte_ring*> CreateRing(const std::string& name, unsigned flags) {
 }  // namespace
 
 Dataplane::Dataplane(const Config& config, std::shared_ptr<const Policy> policy)
-    : config_(config), policy_(std::move(policy)), wall_start_(WallNow()) {
+    : config_(config), policy_(std::move(policy)) {
   policies_[0] = policy_;
 }
 
@@ -147,7 +147,6 @@ absl::Status Dataplane::Setup() {
     }
     KG_ASSIGN_OR_RETURN(std::unique_ptr<Worker> worker,
                         Worker::Create(w, policy_, dc, io, clock_, stop_, qsbr_));
-    worker->SetWallOffset(wall_start_);
     workers_.push_back(std::move(worker));
   }
   std::vector<Worker*> peers;
@@ -209,6 +208,7 @@ void Dataplane::RunMain(const MainLoopHooks& hooks) {
   const uint64_t check_every = clock_.hz() / 1000;  // ~1 ms
   uint64_t next_check = 0;
   Nanos next_stats = hooks.stats_interval ? clock_.Now() + hooks.stats_interval : kNever;
+  Nanos next_clock_tick = 0;
   uint32_t idle = 0;
   uint64_t last_pass = rte_rdtsc();
   for (;;) {
@@ -224,6 +224,11 @@ void Dataplane::RunMain(const MainLoopHooks& hooks) {
       PollReload(hooks);
       if (hooks.should_stop()) {
         break;
+      }
+      // Unix time follows CLOCK_REALTIME within a second of a step.
+      if (clock_.Now() >= next_clock_tick) {
+        clock_.Tick();
+        next_clock_tick = clock_.Now() + kClockTick;
       }
       if (clock_.Now() >= next_stats && hooks.on_stats) {
         hooks.on_stats();

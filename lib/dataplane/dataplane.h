@@ -119,10 +119,10 @@ class Dataplane {
   absl::Status Ask(uint16_t w, ControlRequest& r, Nanos timeout = 2 * kNanosPerSecond) const;
   // The worker that owns the WAN-side address of a frame arriving on `side`.
   uint16_t SteerFrame(Side side, std::span<const uint8_t> frame) const;
-  // Wall-clock nanoseconds (CLOCK_REALTIME) at TscClock's zero.
-  Nanos wall_start() const { return wall_start_; }
 
  private:
+  // How often the main lcore re-samples the clock's offset to Unix time.
+  static constexpr Nanos kClockTick = kNanosPerSecond / 2;
   enum class ReloadPhase : uint8_t { kIdle, kBuilding, kGrace };
   struct PreparedReload {
     std::shared_ptr<const Policy> policy;
@@ -156,8 +156,7 @@ class Dataplane {
   mutable std::mutex policy_mu_;  // control threads read policy_; main writes it at a reload
   std::shared_ptr<const Policy> policy_;
   uint64_t published_generation_ = 0;  // policy_'s, under policy_mu_
-  TscClock clock_;
-  Nanos wall_start_ = 0;
+  TscClock clock_;                     // main lcore ticks it; workers and control threads read it
   SteeringMode mode_ = SteeringMode::kSingle;
   std::string steering_note_;  // why this mode, for the start-up line
   bool hash_offload_ = false;  // the NICs steer by hash and report it

@@ -327,6 +327,7 @@ int Worker::Run() {
   rte_rcu_qsbr_thread_online(qsbr_, id_);
   while (!stop_.load(std::memory_order_relaxed)) {
     const Nanos now = clock_.Now();
+    state_.wall_offset = clock_.unix_offset();  // follows CLOCK_REALTIME (clock.h)
     uint32_t received = 0;
     for (Side side : {Side::kWan, Side::kLan}) {
       const uint16_t n = Receive(side, rx_);

@@ -157,8 +157,6 @@ class Worker {
   const DstLimitTable* dst_limits() const { return shard_->dst_limits.get(); }
   const FragTable* fragments() const { return shard_->fragments.get(); }
   const SpaState* spa() const { return shard_->spa.get(); }
-  // Before Launch: the wall clock at the TSC clock's zero, for SPA timestamps.
-  void SetWallOffset(Nanos wall) { state_.wall_offset = wall; }
   // Before Launch, with several workers: every worker by id, and who owns an
   // address, so that an SPA grant for another shard goes to its owner.
   void SetPeers(std::span<Worker* const> peers, const SteeringTable* owners);
