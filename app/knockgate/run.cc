@@ -27,7 +27,6 @@
 #include "absl/strings/str_join.h"
 #include "classify/event_text.h"
 #include "classify/worker_memory.h"
-#include "common/read_file.h"
 #include "control/ctl_socket.h"
 #include "control/list_control.h"
 #include "control/log_limiter.h"
@@ -163,17 +162,14 @@ void RestoreState(const Dataplane& plane, const std::string& path) {
     std::cout << "knockgate: state file " << path << " not found: lists start empty" << std::endl;
     return;
   }
-  absl::StatusOr<std::string> text = ReadFileBounded(path, "state file");
-  absl::StatusOr<std::vector<StateEntry>> entries =
-      text.ok() ? ParseState(*text, path) : absl::StatusOr<std::vector<StateEntry>>(text.status());
-  if (!entries.ok()) {
+  absl::StatusOr<RestoreCounts> counts = RestoreStateFile(plane, path);
+  if (absl::IsDataLoss(counts.status())) {
     const std::string aside = absl::StrCat(path, ".bad-", time(nullptr));
     std::filesystem::rename(path, aside, ec);
     std::cout << "knockgate: state file unusable, set aside as " << aside
-              << ", lists start empty: " << entries.status().message() << std::endl;
+              << ", lists start empty: " << counts.status().message() << std::endl;
     return;
   }
-  absl::StatusOr<RestoreCounts> counts = RestoreLists(plane, *entries);
   if (!counts.ok()) {
     std::cout << "knockgate: restoring " << path << " stopped: " << counts.status().message()
               << std::endl;
@@ -181,7 +177,8 @@ void RestoreState(const Dataplane& plane, const std::string& path) {
   }
   std::cout << "knockgate: restored " << counts->restored << " list entries from " << path << " ("
             << counts->expired << " expired meanwhile, " << counts->unknown_list
-            << " of lists no longer configured)" << std::endl;
+            << " of lists no longer configured, " << counts->over_capacity
+            << " soonest to expire dropped over the lists' capacity)" << std::endl;
 }
 
 // Writes every dynamic entry to the state file; says so only when that
@@ -219,14 +216,10 @@ class StateSaver {
     }
   }
   void Save() {
-    absl::StatusOr<std::vector<StateEntry>> entries = SnapshotLists(plane_);
-    absl::Status s = entries.status();
-    if (s.ok()) {
-      s = WriteFileAtomically(
-          config_.file,
-          FormatState(*entries, absl::StrCat("written by knockgate ", KNOCKGATE_VERSION, " at ",
-                                             WallTime(plane_.clock().UnixNow()))));
-    }
+    const absl::Status s = SaveStateFile(plane_, config_.file,
+                                         absl::StrCat("written by knockgate ", KNOCKGATE_VERSION,
+                                                      " at ", WallTime(plane_.clock().UnixNow())))
+                               .status();
     if (s.ok() != last_ok_) {
       std::cout << (s.ok() ? absl::StrCat("knockgate: state file ", config_.file, " written again")
                            : absl::StrCat("knockgate: cannot save the state file: ", s.message()))
@@ -309,7 +302,7 @@ std::unique_ptr<RedisSync> StartSync(const Config& config, const Dataplane& plan
     return ApplyListChanges(plane, changes, EventOrigin::kSync).status();
   };
   hooks.local_entries = [&plane]() -> absl::StatusOr<std::vector<ListChange>> {
-    absl::StatusOr<std::vector<StateEntry>> entries = SnapshotLists(plane);
+    absl::StatusOr<std::vector<StateEntry>> entries = SnapshotLists(plane, ListSelection::kAll);
     if (!entries.ok()) {
       return entries.status();
     }

@@ -1,6 +1,8 @@
 // List commands through the workers' control rings.
 #include "control/list_control.h"
 
+#include <algorithm>
+#include <fstream>
 #include <memory>
 #include <vector>
 
@@ -150,11 +152,15 @@ absl::StatusOr<std::string> ListRemove(const Dataplane& plane, absl::string_view
   return Edit(plane, name, address, ControlRequest::Kind::kListRemove, 0);
 }
 
-absl::StatusOr<std::vector<StateEntry>> SnapshotLists(const Dataplane& plane) {
+absl::StatusOr<std::vector<StateEntry>> SnapshotLists(const Dataplane& plane, ListSelection which) {
   const std::shared_ptr<const Policy> policy = plane.policy_snapshot();
   std::vector<StateEntry> out;
+  std::vector<std::pair<IpAddress, Nanos>> entries;
   for (size_t id = 0; id < policy->lists().size(); ++id) {
-    std::vector<std::pair<IpAddress, Nanos>> entries;
+    if (which == ListSelection::kSaved && !policy->lists()[id].saved) {
+      continue;
+    }
+    entries.clear();
     Nanos now = 0;
     KG_RETURN_IF_ERROR(Collect(plane, static_cast<ListId>(id), entries, now));
     for (const auto& [addr, expiry] : entries) {
@@ -164,67 +170,160 @@ absl::StatusOr<std::vector<StateEntry>> SnapshotLists(const Dataplane& plane) {
   return out;
 }
 
+namespace {
+
+// kListApply requests, a chunk per worker, each sent when full: one round
+// trip per ControlRequest::kDumpChunk entries.
+class ApplyBatcher {
+ public:
+  ApplyBatcher(const Dataplane& plane, EventOrigin origin)
+      : plane_(plane), origin_(origin), chunks_(plane.worker_count()) {}
+  ApplyBatcher(const ApplyBatcher&) = delete;
+  ApplyBatcher& operator=(const ApplyBatcher&) = delete;
+
+  absl::Status Add(uint16_t w, const ControlRequest::Entry& e) {
+    if (chunks_[w] == nullptr) {
+      chunks_[w] = std::make_unique<ControlRequest>();
+    }
+    ControlRequest& r = *chunks_[w];
+    r.entries[r.count++] = e;
+    return r.count == ControlRequest::kDumpChunk ? Send(w) : absl::OkStatus();
+  }
+  absl::Status Flush() {
+    for (uint16_t w = 0; w < chunks_.size(); ++w) {
+      KG_RETURN_IF_ERROR(Send(w));
+    }
+    return absl::OkStatus();
+  }
+  size_t applied() const { return applied_; }
+
+ private:
+  absl::Status Send(uint16_t w) {
+    if (chunks_[w] == nullptr || chunks_[w]->count == 0) {
+      return absl::OkStatus();
+    }
+    ControlRequest& r = *chunks_[w];
+    r.kind = ControlRequest::Kind::kListApply;
+    r.origin = origin_;
+    if (absl::Status s = plane_.Ask(w, r); !s.ok()) {
+      chunks_[w].release();  // the worker may still answer into it
+      return s;
+    }
+    applied_ += r.count;
+    r.count = 0;
+    return absl::OkStatus();
+  }
+
+  const Dataplane& plane_;
+  const EventOrigin origin_;
+  std::vector<std::unique_ptr<ControlRequest>> chunks_;
+  size_t applied_ = 0;
+};
+
+// One list's entries for one worker, at most that list's capacity: when more
+// come, the soonest to expire gives way (a min-heap on expiry).
+class Keeper {
+ public:
+  using Item = std::pair<Nanos, IpAddress>;  // clock-time expiry, address
+  // Whether `item` was kept; `evicted` counts what gave way or was refused.
+  void Offer(const Item& item, size_t capacity, size_t& evicted) {
+    auto later = [](const Item& a, const Item& b) { return a.first > b.first; };
+    if (items_.size() < capacity) {
+      items_.push_back(item);
+      std::push_heap(items_.begin(), items_.end(), later);
+      return;
+    }
+    ++evicted;
+    if (capacity != 0 && item.first > items_.front().first) {
+      std::pop_heap(items_.begin(), items_.end(), later);
+      items_.back() = item;
+      std::push_heap(items_.begin(), items_.end(), later);
+    }
+  }
+  const std::vector<Item>& items() const { return items_; }
+
+ private:
+  std::vector<Item> items_;
+};
+
+}  // namespace
+
 absl::StatusOr<ApplyCounts> ApplyListChanges(const Dataplane& plane,
                                              std::span<const ListChange> changes,
                                              EventOrigin origin) {
   const std::shared_ptr<const Policy> policy = plane.policy_snapshot();
   ApplyCounts counts;
-  // A chunk per worker, sent when full: one round trip per 128 entries.
-  std::vector<std::unique_ptr<ControlRequest>> chunks(plane.worker_count());
-  auto send = [&](uint16_t w) -> absl::Status {
-    ControlRequest& r = *chunks[w];
-    if (r.count == 0) {
-      return absl::OkStatus();
-    }
-    r.kind = ControlRequest::Kind::kListApply;
-    r.origin = origin;
-    if (absl::Status s = plane.Ask(w, r); !s.ok()) {
-      chunks[w].release();  // the worker may still answer into it
-      return s;
-    }
-    counts.applied += r.count;
-    r.count = 0;
-    return absl::OkStatus();
-  };
+  ApplyBatcher batch(plane, origin);
   for (const ListChange& c : changes) {
     const int id = policy->FindList(c.list);
     if (id == kNoId) {
       ++counts.unknown_list;
       continue;
     }
-    const Nanos now_wall = plane.clock().UnixNow();
-    if (!c.remove && c.expiry_wall != kNever && c.expiry_wall <= now_wall) {
+    if (!c.remove && c.expiry_wall != kNever && c.expiry_wall <= plane.clock().UnixNow()) {
       ++counts.expired;
       continue;
     }
-    const uint16_t w = plane.OwnerOf(c.address);
-    if (chunks[w] == nullptr) {
-      chunks[w] = std::make_unique<ControlRequest>();
-    }
-    ControlRequest& r = *chunks[w];
     const Nanos expiry = c.remove ? 0 : plane.clock().ClockAt(c.expiry_wall);
-    r.entries[r.count++] = {c.address, expiry, static_cast<ListId>(id), c.remove};
-    if (r.count == ControlRequest::kDumpChunk) {
-      KG_RETURN_IF_ERROR(send(w));
-    }
+    KG_RETURN_IF_ERROR(batch.Add(plane.OwnerOf(c.address),
+                                 {c.address, expiry, static_cast<ListId>(id), c.remove}));
   }
-  for (uint16_t w = 0; w < chunks.size(); ++w) {
-    if (chunks[w] != nullptr) {
-      KG_RETURN_IF_ERROR(send(w));
-    }
-  }
+  KG_RETURN_IF_ERROR(batch.Flush());
+  counts.applied = batch.applied();
   return counts;
 }
 
-absl::StatusOr<RestoreCounts> RestoreLists(const Dataplane& plane,
-                                           const std::vector<StateEntry>& entries) {
-  std::vector<ListChange> changes;
-  changes.reserve(entries.size());
-  for (const StateEntry& e : entries) {
-    changes.push_back({e.list, e.address, e.expiry_wall, false});
+absl::StatusOr<size_t> SaveStateFile(const Dataplane& plane, const std::string& path,
+                                     const std::string& comment) {
+  KG_ASSIGN_OR_RETURN(const std::vector<StateEntry> entries,
+                      SnapshotLists(plane, ListSelection::kSaved));
+  KG_RETURN_IF_ERROR(WriteFileAtomically(path, FormatState(entries, comment)));
+  return entries.size();
+}
+
+absl::StatusOr<RestoreCounts> RestoreStateFile(const Dataplane& plane, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat(path, ": cannot open the state file"));
   }
-  KG_ASSIGN_OR_RETURN(const ApplyCounts c, ApplyListChanges(plane, changes, EventOrigin::kState));
-  return RestoreCounts{c.applied, c.expired, c.unknown_list};
+  const std::shared_ptr<const Policy> policy = plane.policy_snapshot();
+  const size_t workers = plane.worker_count();
+  RestoreCounts counts;
+  // Read and bounded first, applied only once the whole file has parsed.
+  std::vector<Keeper> keep(policy->lists().size() * workers);
+  std::string last_list;
+  int last_id = kNoId;
+  const Nanos now_wall = plane.clock().UnixNow();
+  KG_RETURN_IF_ERROR(
+      ReadState(in, path, [&](absl::string_view list, const IpAddress& a, Nanos expiry_wall) {
+        if (list != last_list) {  // files come grouped by list
+          last_list = std::string(list);
+          last_id = policy->FindList(list);
+        }
+        if (last_id == kNoId) {
+          ++counts.unknown_list;
+          return;
+        }
+        if (expiry_wall != kNever && expiry_wall <= now_wall) {
+          ++counts.expired;
+          return;
+        }
+        const uint16_t w = plane.OwnerOf(a);
+        keep[static_cast<size_t>(last_id) * workers + w].Offer(
+            {plane.clock().ClockAt(expiry_wall), a}, policy->lists()[last_id].capacity,
+            counts.over_capacity);
+      }));
+  ApplyBatcher batch(plane, EventOrigin::kState);
+  for (size_t i = 0; i < keep.size(); ++i) {
+    const auto id = static_cast<ListId>(i / workers);
+    const auto w = static_cast<uint16_t>(i % workers);
+    for (const auto& [expiry, address] : keep[i].items()) {
+      KG_RETURN_IF_ERROR(batch.Add(w, {address, expiry, id, false}));
+    }
+  }
+  KG_RETURN_IF_ERROR(batch.Flush());
+  counts.restored = batch.applied();
+  return counts;
 }
 
 absl::StatusOr<ListPage> ListPageOf(const Dataplane& plane, absl::string_view name, size_t page) {

@@ -27,8 +27,10 @@ absl::StatusOr<std::string> ListAdd(const Dataplane& plane, absl::string_view na
 absl::StatusOr<std::string> ListRemove(const Dataplane& plane, absl::string_view name,
                                        absl::string_view address);
 
-// Every dynamic entry of every list, with its expiry as wall-clock time.
-absl::StatusOr<std::vector<StateEntry>> SnapshotLists(const Dataplane& plane);
+// Every dynamic entry of every list (or of the lists the state file saves),
+// with its expiry as wall-clock time.
+enum class ListSelection : uint8_t { kAll, kSaved };
+absl::StatusOr<std::vector<StateEntry>> SnapshotLists(const Dataplane& plane, ListSelection which);
 
 // Changes in wall-clock time, as the state file and [sync] carry them, each
 // put into (or taken out of) its owner's shard, in chunks per worker; adds
@@ -42,15 +44,24 @@ absl::StatusOr<ApplyCounts> ApplyListChanges(const Dataplane& plane,
                                              std::span<const ListChange> changes,
                                              EventOrigin origin);
 
-// Puts saved entries back, each into its owner's shard with the time it has
-// left; expired ones and those of lists no longer configured are skipped.
+// Writes the saved lists' entries to the state file at `path` atomically
+// (state_file.h), with `comment` in its header; returns how many it holds.
+absl::StatusOr<size_t> SaveStateFile(const Dataplane& plane, const std::string& path,
+                                     const std::string& comment);
+
+// Streams the state file at `path` back into the lists, each entry into its
+// owner's shard with the time it has left. Only the lists' capacities bound
+// what is held: past a list's capacity in a worker, the entries soonest to
+// expire give way (counted). Expired entries and those of lists no longer
+// configured are skipped. Nothing is applied unless the whole file parses
+// (a DataLoss error names the line). Restored entries make no events.
 struct RestoreCounts {
   size_t restored = 0;
   size_t expired = 0;
   size_t unknown_list = 0;
+  size_t over_capacity = 0;
 };
-absl::StatusOr<RestoreCounts> RestoreLists(const Dataplane& plane,
-                                           const std::vector<StateEntry>& entries);
+absl::StatusOr<RestoreCounts> RestoreStateFile(const Dataplane& plane, const std::string& path);
 
 // One list's entries, page `page` of kPageSize, for telemetry.
 struct ListPage {

@@ -8,10 +8,12 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/status_macros.h"
 #include "common/strings.h"
 
 namespace knockgate {
@@ -26,41 +28,54 @@ std::string FormatState(const std::vector<StateEntry>& entries, const std::strin
   return out;
 }
 
-absl::StatusOr<std::vector<StateEntry>> ParseState(absl::string_view text, absl::string_view path) {
+absl::Status ReadState(std::istream& in, absl::string_view path, const StateEntryFn& each) {
   auto bad = [&](size_t line, absl::string_view what) {
     return absl::DataLossError(absl::StrCat(path, ":", line, ": ", what));
   };
-  if (!text.empty() && text.back() != '\n') {
-    return bad(static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1,
-               "truncated (no end of line)");
-  }
-  std::vector<absl::string_view> lines = absl::StrSplit(text, '\n');
-  lines.pop_back();  // after the final newline
-  if (lines.empty() || lines[0] != kStateMagic) {
-    return bad(1, absl::StrCat("not a knockgate state file (expected \"", kStateMagic,
-                               "\", found \"", Excerpt(lines.empty() ? "" : lines[0]), "\")"));
-  }
-  std::vector<StateEntry> out;
-  for (size_t i = 1; i < lines.size(); ++i) {
-    if (!lines[i].empty() && lines[i][0] == '#') {
+  std::string line;
+  size_t number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (in.eof()) {  // the last line has no newline: cut off mid-write
+      return bad(number, "truncated (no end of line)");
+    }
+    if (number == 1) {
+      if (line != kStateMagic) {
+        return bad(1, absl::StrCat("not a knockgate state file (expected \"", kStateMagic,
+                                   "\", found \"", Excerpt(line), "\")"));
+      }
       continue;
     }
-    const std::vector<absl::string_view> f = absl::StrSplit(lines[i], '\t');
-    StateEntry e;
+    if (!line.empty() && line[0] == '#') {
+      continue;
+    }
+    const std::vector<absl::string_view> f = absl::StrSplit(line, '\t');
+    Nanos expiry = kNever;
     absl::StatusOr<IpAddress> addr =
         f.size() == 3 ? ParseIpAddress(f[1]) : absl::InvalidArgumentError("");
     if (f.size() != 3 || f[0].empty() || !addr.ok() ||
-        (f[2] != "never" && !absl::SimpleAtoi(f[2], &e.expiry_wall))) {
-      return bad(i + 1, absl::StrCat("expected LIST<TAB>ADDRESS<TAB>EXPIRY, found \"",
-                                     Excerpt(lines[i]), "\""));
+        (f[2] != "never" && !absl::SimpleAtoi(f[2], &expiry))) {
+      return bad(number, absl::StrCat("expected LIST<TAB>ADDRESS<TAB>EXPIRY, found \"",
+                                      Excerpt(line), "\""));
     }
-    e.list = std::string(f[0]);
-    e.address = *addr;
-    if (f[2] == "never") {
-      e.expiry_wall = kNever;
-    }
-    out.push_back(std::move(e));
+    each(f[0], *addr, f[2] == "never" ? kNever : expiry);
   }
+  if (in.bad()) {
+    return bad(number + 1, "cannot be read");
+  }
+  if (number == 0) {
+    return bad(
+        1, absl::StrCat("not a knockgate state file (expected \"", kStateMagic, "\", found \"\")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<StateEntry>> ParseState(absl::string_view text, absl::string_view path) {
+  std::istringstream in{std::string(text)};
+  std::vector<StateEntry> out;
+  KG_RETURN_IF_ERROR(ReadState(in, path, [&](absl::string_view list, const IpAddress& a, Nanos e) {
+    out.push_back({std::string(list), a, e});
+  }));
   return out;
 }
 

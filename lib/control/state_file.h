@@ -9,6 +9,8 @@
 // or "never" (none-dynamic, and ctl adds without a timeout).
 #pragma once
 
+#include <functional>
+#include <istream>
 #include <string>
 #include <vector>
 
@@ -29,9 +31,15 @@ inline constexpr char kStateMagic[] = "knockgate-state 1";
 
 std::string FormatState(const std::vector<StateEntry>& entries, const std::string& comment);
 
-// All or nothing: any line that does not parse (a foreign file, another
-// version, a truncated last line) fails the whole file with
-// "PATH:LINE: what was wrong".
+// Streams a state file, one entry at a time to `each`, holding no more of it
+// than a line. Any line that does not parse (a foreign file, another version,
+// a truncated last line) fails with "PATH:LINE: what was wrong", after `each`
+// saw the lines before it: a caller keeps what it got until this returns ok.
+using StateEntryFn =
+    std::function<void(absl::string_view list, const IpAddress& address, Nanos expiry_wall)>;
+absl::Status ReadState(std::istream& in, absl::string_view path, const StateEntryFn& each);
+
+// The whole of `text`, all or nothing (ReadState on a string).
 absl::StatusOr<std::vector<StateEntry>> ParseState(absl::string_view text, absl::string_view path);
 
 // Writes `text` to a temporary file beside `path`, fsyncs it, renames it

@@ -191,7 +191,9 @@ bool Worker::ApplyListChange(bool add, const IpAddress& address, ListId list, Na
   const bool changed =
       add ? lists.Add(address, list, now, timeout) != AddressTable::AddResult::kKept
           : lists.Remove(address, list, now);
-  if (changed) {
+  // A restore of a million entries is one line in the log, not a million
+  // events crowding out the ring (list_control.h).
+  if (changed && origin != EventOrigin::kState) {
     Event e;
     e.type = add ? EventType::kListAdd : EventType::kListRemove;
     e.origin = origin;

@@ -97,7 +97,7 @@ struct ControlRequest {
     ListId list = 0;      // kListApply
     bool remove = false;  // kListApply
   };
-  static constexpr size_t kDumpChunk = 128;
+  static constexpr size_t kDumpChunk = 512;
 
   Kind kind = Kind::kListDump;
   EventOrigin origin = EventOrigin::kCtl;  // stamped on the events of what it changes

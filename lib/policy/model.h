@@ -172,6 +172,9 @@ struct DstLimitConfig {
 struct StateConfig {
   std::string file;
   Nanos interval = 10 * kNanosPerSecond;
+  // The lists saved; unset: every list that is not a knock step (ListInfo::step).
+  std::optional<std::vector<std::string>> lists;
+  std::vector<SourcePos> list_pos;
 };
 
 // Prometheus's /metrics; off when `listen` is empty.

@@ -13,6 +13,14 @@
 namespace knockgate {
 namespace {
 
+// A section's `lists` key names a list the policy does not have.
+absl::Status UnknownList(absl::string_view path, SourcePos at, absl::string_view what,
+                         absl::string_view list) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(path, ":", at.line, ":", at.column, ": lists: ", what, " \"", list,
+                   "\", which no rule, [[knock]], [[spa]] or [[address-list]] uses"));
+}
+
 bool AllowsProtocol(const FilterRule& r, uint8_t proto) {
   return !r.protocol || ((r.protocol->value == proto) != r.protocol->negated);
 }
@@ -278,17 +286,13 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::CompileImpl(const Config& 
   for (size_t i = 0; i < config.sync.lists.size(); ++i) {
     const int id = p->FindList(config.sync.lists[i]);
     if (id == kNoId) {
-      const SourcePos at = config.sync.list_pos[i];
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, ":", at.line, ":", at.column, ": lists: [sync] shares \"", config.sync.lists[i],
-          "\", which no rule, [[knock]], [[spa]] or [[address-list]] uses"));
+      return UnknownList(path, config.sync.list_pos[i], "[sync] shares", config.sync.lists[i]);
     }
     p->lists_[id].shared = true;
   }
   for (CompiledRule& c : p->rules_) {
     c.target_shared = c.target_list != kNoId && p->lists_[c.target_list].shared;
   }
-
   KG_ASSIGN_OR_RETURN(p->layer7_db_, HyperscanDatabase::Compile(config.layer7_protocols, path));
 
   // Lists that enabled rules read but nothing fills are always empty.
@@ -322,6 +326,21 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::CompileImpl(const Config& 
     if (p->FindList(name) == kNoId) {
       p->warnings_.push_back(absl::StrCat(path, ": lists.capacity-per-list names \"", name,
                                           "\", which no rule or entry uses"));
+    }
+  }
+
+  // After the steps are known.
+  for (ListInfo& l : p->lists_) {
+    l.saved = !config.state.lists && !l.step;
+  }
+  if (config.state.lists) {
+    for (size_t i = 0; i < config.state.lists->size(); ++i) {
+      const int id = p->FindList((*config.state.lists)[i]);
+      if (id == kNoId) {
+        return UnknownList(path, config.state.list_pos[i], "[state] saves",
+                           (*config.state.lists)[i]);
+      }
+      p->lists_[id].saved = true;
     }
   }
 
@@ -441,13 +460,16 @@ std::string Policy::Describe() const {
                                           layer7_[i].regexp,
                                           layer7_[i].case_sensitive ? " case-sensitive" : ""));
   }
-  absl::StrAppend(&out, "\naddress lists:\n");
+  absl::StrAppend(&out,
+                  "\naddress lists (saved: in the state file; [state] lists names them, by "
+                  "default every list but knock steps):\n");
   for (size_t i = 0; i < lists_.size(); ++i) {
     const ListInfo& l = lists_[i];
-    absl::StrAppend(&out,
-                    absl::StrFormat("  %2d %-16s capacity=%u static=%u filled-by-rules=%u%s%s\n", i,
-                                    l.name, l.capacity, l.static_entries, l.filled_by_rules,
-                                    l.step ? " step" : "", l.shared ? " shared" : ""));
+    absl::StrAppend(
+        &out,
+        absl::StrFormat("  %2d %-16s capacity=%u static=%u filled-by-rules=%u%s%s%s\n", i, l.name,
+                        l.capacity, l.static_entries, l.filled_by_rules, l.step ? " step" : "",
+                        l.shared ? " shared" : "", l.saved ? " saved" : ""));
   }
   if (!spa_.empty()) {
     absl::StrAppend(&out, "\nspa (after the filter rules; keys not shown):\n");

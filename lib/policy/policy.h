@@ -75,6 +75,10 @@ struct ListInfo {
   // jails, the log lines kept longest under a flood.
   bool step = false;
   bool shared = false;  // [sync] lists: its changes go to the other gateways
+  // Written to the state file: those [state] lists names, or by default every
+  // list that is not a step (grants and jails; a knock step lives seconds,
+  // and a flood fills it with a million spoofed sources).
+  bool saved = false;
 };
 
 // A [[spa]] section as the classifier reads it; the keys are decoded and

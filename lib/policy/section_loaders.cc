@@ -25,6 +25,21 @@ absl::StatusOr<Verdict> VerdictValue(const TomlReader& in, const toml::node& v,
                   absl::StrCat("expected \"", pass_word, "\" or \"drop\", got \"", s, "\""));
 }
 
+// An array of list names, each with where it stands (for later checks).
+absl::Status ListNames(const TomlReader& in, const toml::node& v, absl::string_view name,
+                       std::vector<std::string>& names, std::vector<SourcePos>& pos) {
+  const toml::array* arr = v.as_array();
+  if (arr == nullptr) {
+    return in.WrongType(v, name, "an array of list names such as [\"secured\", \"blacklist\"]");
+  }
+  for (const toml::node& item : *arr) {
+    KG_ASSIGN_OR_RETURN(std::string list, in.String(item, name));
+    names.push_back(std::move(list));
+    pos.push_back(PosOf(item.source()));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status LoadEal(const TomlReader& in, const toml::key& key, const toml::node& node,
@@ -198,8 +213,11 @@ absl::Status LoadState(const TomlReader& in, const toml::key& key, const toml::n
       if (config.state.interval == kNever) {
         return in.Error(v, name, "expected a duration such as \"10s\"");
       }
+    } else if (name == "lists") {
+      config.state.lists.emplace();
+      KG_RETURN_IF_ERROR(ListNames(in, v, name, *config.state.lists, config.state.list_pos));
     } else {
-      return in.UnknownKey(k, {"file", "interval"});
+      return in.UnknownKey(k, {"file", "interval", "lists"});
     }
   }
   return absl::OkStatus();
@@ -242,20 +260,14 @@ absl::Status LoadSync(const TomlReader& in, const toml::key& key, const toml::no
       }
       (name == "prefix" ? s.prefix : s.node) = text;
     } else if (name == "lists") {
-      const toml::array* arr = v.as_array();
-      if (arr == nullptr) {
-        return in.WrongType(v, name, "an array of list names such as [\"secured\", \"blacklist\"]");
-      }
-      for (const toml::node& item : *arr) {
-        KG_ASSIGN_OR_RETURN(std::string list, in.String(item, name));
-        if (list.empty() || list.find_first_of(": \t\r\n") != std::string::npos) {
-          return in.Error(item, name,
-                          absl::StrCat("\"", list,
+      KG_RETURN_IF_ERROR(ListNames(in, v, name, s.lists, s.list_pos));
+      for (size_t i = 0; i < s.lists.size(); ++i) {
+        if (s.lists[i].empty() || s.lists[i].find_first_of(": \t\r\n") != std::string::npos) {
+          return in.Error(s.list_pos[i], name,
+                          absl::StrCat("\"", s.lists[i],
                                        "\": a shared list's name cannot be empty or "
                                        "hold ':' or spaces (it is part of a Redis key)"));
         }
-        s.lists.push_back(std::move(list));
-        s.list_pos.push_back(PosOf(item.source()));
       }
     } else {
       return in.UnknownKey(k, {"redis", "password", "lists", "prefix", "node", "resync-interval"});
