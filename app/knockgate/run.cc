@@ -178,7 +178,8 @@ void RestoreState(const Dataplane& plane, const std::string& path) {
   std::cout << "knockgate: restored " << counts->restored << " list entries from " << path << " ("
             << counts->expired << " expired meanwhile, " << counts->unknown_list
             << " of lists no longer configured, " << counts->over_capacity
-            << " soonest to expire dropped over the lists' capacity)" << std::endl;
+            << " soonest to expire dropped over the lists' capacity) and " << counts->spa_digests
+            << " SPA replay digests" << std::endl;
 }
 
 // Writes every dynamic entry to the state file; says so only when that

@@ -201,7 +201,7 @@ void GrantSpa(const Policy& policy, ClassifierState& state, const SpaHandoff& h,
   e.generation = state.generation;  // a reload may have come between verifier and owner
   e.list = static_cast<uint8_t>(c.list);
   SpaReject r = SpaReject::kNone;
-  switch (state.spa->replay.Insert(h.digest, h.replay_until, state.wall_offset + now)) {
+  switch (state.spa->replay.Insert(h.digest, h.replay_until, state.wall_offset + now, e.address)) {
     case SpaReplayCache::Result::kSeen:
       r = SpaReject::kReplay;
       break;

@@ -8,7 +8,7 @@
 namespace knockgate {
 
 SpaReplayCache::Result SpaReplayCache::Insert(const std::array<uint8_t, 32>& digest, Nanos expiry,
-                                              Nanos now) {
+                                              Nanos now, const IpAddress& address) {
   uint64_t h;
   std::memcpy(&h, digest.data(), sizeof(h));
   Slot* free = nullptr;
@@ -26,6 +26,7 @@ SpaReplayCache::Result SpaReplayCache::Insert(const std::array<uint8_t, 32>& dig
   }
   free->digest = digest;
   free->expiry = expiry;
+  free->address = address;
   return Result::kNew;
 }
 

@@ -33,14 +33,28 @@ class SpaReplayCache {
   static constexpr size_t kCapacity = 4096;
   static constexpr size_t kProbes = 16;
   enum class Result : uint8_t { kNew, kSeen, kFull };
-  SpaReplayCache() : slots_(kCapacity) {}
-  Result Insert(const std::array<uint8_t, 32>& digest, Nanos expiry, Nanos now);
-
- private:
   struct Slot {
     std::array<uint8_t, 32> digest{};
-    Nanos expiry = 0;  // free once past
+    Nanos expiry = 0;   // wall clock; free once past
+    IpAddress address;  // the grant's: its owner keeps the digest (state file)
   };
+  SpaReplayCache() : slots_(kCapacity) {}
+  Result Insert(const std::array<uint8_t, 32>& digest, Nanos expiry, Nanos now,
+                const IpAddress& address);
+  // Live slots from `cursor` on, at most `max` of them to `out`; returns
+  // where to go on (kCapacity: done). For the state file.
+  template <typename F>
+  size_t Dump(size_t cursor, size_t max, Nanos now, F&& out) const {
+    for (; cursor < kCapacity && max != 0; ++cursor) {
+      if (slots_[cursor].expiry > now) {
+        out(slots_[cursor]);
+        --max;
+      }
+    }
+    return cursor;
+  }
+
+ private:
   std::vector<Slot> slots_;
 };
 

@@ -273,11 +273,68 @@ absl::StatusOr<ApplyCounts> ApplyListChanges(const Dataplane& plane,
   return counts;
 }
 
+namespace {
+
+// Every worker's live SPA replay digests.
+absl::Status CollectDigests(const Dataplane& plane, std::vector<StateDigest>& out) {
+  auto r = std::make_unique<ControlRequest>();
+  for (uint16_t w = 0; w < plane.worker_count(); ++w) {
+    r->cursor = 0;
+    do {
+      r->kind = ControlRequest::Kind::kSpaReplayDump;
+      if (absl::Status s = plane.Ask(w, *r); !s.ok()) {
+        r.release();  // the worker may still answer into it
+        return s;
+      }
+      for (size_t i = 0; i < r->count; ++i) {
+        out.push_back({r->digests[i].digest, r->digests[i].address, r->digests[i].expiry});
+      }
+    } while (r->more);
+  }
+  return absl::OkStatus();
+}
+
+// Puts digests back, each with the owner of its grant's address.
+absl::Status RestoreDigests(const Dataplane& plane, const std::vector<StateDigest>& digests) {
+  std::vector<std::unique_ptr<ControlRequest>> chunks(plane.worker_count());
+  auto send = [&](uint16_t w) -> absl::Status {
+    if (chunks[w] == nullptr || chunks[w]->count == 0) {
+      return absl::OkStatus();
+    }
+    chunks[w]->kind = ControlRequest::Kind::kSpaReplayRestore;
+    if (absl::Status s = plane.Ask(w, *chunks[w]); !s.ok()) {
+      chunks[w].release();  // the worker may still answer into it
+      return s;
+    }
+    chunks[w]->count = 0;
+    return absl::OkStatus();
+  };
+  for (const StateDigest& d : digests) {
+    const uint16_t w = plane.OwnerOf(d.address);
+    if (chunks[w] == nullptr) {
+      chunks[w] = std::make_unique<ControlRequest>();
+    }
+    ControlRequest& r = *chunks[w];
+    r.digests[r.count++] = {d.digest, d.expiry_wall, d.address};
+    if (r.count == ControlRequest::kDigestChunk) {
+      KG_RETURN_IF_ERROR(send(w));
+    }
+  }
+  for (uint16_t w = 0; w < chunks.size(); ++w) {
+    KG_RETURN_IF_ERROR(send(w));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<size_t> SaveStateFile(const Dataplane& plane, const std::string& path,
                                      const std::string& comment) {
   KG_ASSIGN_OR_RETURN(const std::vector<StateEntry> entries,
                       SnapshotLists(plane, ListSelection::kSaved));
-  KG_RETURN_IF_ERROR(WriteFileAtomically(path, FormatState(entries, comment)));
+  std::vector<StateDigest> digests;
+  KG_RETURN_IF_ERROR(CollectDigests(plane, digests));
+  KG_RETURN_IF_ERROR(WriteFileAtomically(path, FormatState(entries, digests, comment)));
   return entries.size();
 }
 
@@ -294,8 +351,15 @@ absl::StatusOr<RestoreCounts> RestoreStateFile(const Dataplane& plane, const std
   std::string last_list;
   int last_id = kNoId;
   const Nanos now_wall = plane.clock().UnixNow();
-  KG_RETURN_IF_ERROR(
-      ReadState(in, path, [&](absl::string_view list, const IpAddress& a, Nanos expiry_wall) {
+  std::vector<StateDigest> digests;
+  auto digest = [&](const StateDigest& d) {
+    if (d.expiry_wall > now_wall) {
+      digests.push_back(d);
+    }
+  };
+  KG_RETURN_IF_ERROR(ReadState(
+      in, path,
+      [&](absl::string_view list, const IpAddress& a, Nanos expiry_wall) {
         if (list != last_list) {  // files come grouped by list
           last_list = std::string(list);
           last_id = policy->FindList(list);
@@ -312,7 +376,12 @@ absl::StatusOr<RestoreCounts> RestoreStateFile(const Dataplane& plane, const std
         keep[static_cast<size_t>(last_id) * workers + w].Offer(
             {plane.clock().ClockAt(expiry_wall), a}, policy->lists()[last_id].capacity,
             counts.over_capacity);
-      }));
+      },
+      digest));
+  // Digests first: a replay is refused from the moment the file has parsed,
+  // not only once a million entries are back.
+  KG_RETURN_IF_ERROR(RestoreDigests(plane, digests));
+  counts.spa_digests = digests.size();
   ApplyBatcher batch(plane, EventOrigin::kState);
   for (size_t i = 0; i < keep.size(); ++i) {
     const auto id = static_cast<ListId>(i / workers);

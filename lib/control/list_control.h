@@ -44,7 +44,7 @@ absl::StatusOr<ApplyCounts> ApplyListChanges(const Dataplane& plane,
                                              std::span<const ListChange> changes,
                                              EventOrigin origin);
 
-// Writes the saved lists' entries to the state file at `path` atomically
+// Writes the saved lists' entries and the SPA replay digests to the state file at `path` atomically
 // (state_file.h), with `comment` in its header; returns how many it holds.
 absl::StatusOr<size_t> SaveStateFile(const Dataplane& plane, const std::string& path,
                                      const std::string& comment);
@@ -60,6 +60,7 @@ struct RestoreCounts {
   size_t expired = 0;
   size_t unknown_list = 0;
   size_t over_capacity = 0;
+  size_t spa_digests = 0;  // accepted SPA messages that stay refused as replays
 };
 absl::StatusOr<RestoreCounts> RestoreStateFile(const Dataplane& plane, const std::string& path);
 

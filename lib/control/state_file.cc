@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -18,17 +19,25 @@
 
 namespace knockgate {
 
-std::string FormatState(const std::vector<StateEntry>& entries, const std::string& comment) {
+std::string FormatState(const std::vector<StateEntry>& entries,
+                        const std::vector<StateDigest>& digests, const std::string& comment) {
   std::string out = absl::StrCat(kStateMagic, "\n# ", comment,
                                  "\n# LIST<TAB>ADDRESS<TAB>EXPIRY (Unix ns, or never)\n");
   for (const StateEntry& e : entries) {
     absl::StrAppend(&out, e.list, "\t", e.address.ToString(), "\t",
                     e.expiry_wall == kNever ? "never" : absl::StrCat(e.expiry_wall), "\n");
   }
+  for (const StateDigest& d : digests) {
+    absl::StrAppend(&out, kSpaReplayLine, "\t", d.address.ToString(), "\t", d.expiry_wall, "\t",
+                    absl::BytesToHexString(absl::string_view(
+                        reinterpret_cast<const char*>(d.digest.data()), d.digest.size())),
+                    "\n");
+  }
   return out;
 }
 
-absl::Status ReadState(std::istream& in, absl::string_view path, const StateEntryFn& each) {
+absl::Status ReadState(std::istream& in, absl::string_view path, const StateEntryFn& each,
+                       const StateDigestFn& digest) {
   auto bad = [&](size_t line, absl::string_view what) {
     return absl::DataLossError(absl::StrCat(path, ":", line, ": ", what));
   };
@@ -50,6 +59,25 @@ absl::Status ReadState(std::istream& in, absl::string_view path, const StateEntr
       continue;
     }
     const std::vector<absl::string_view> f = absl::StrSplit(line, '\t');
+    if (f[0] == kSpaReplayLine) {
+      StateDigest d;
+      absl::StatusOr<IpAddress> addr =
+          f.size() == 4 ? ParseIpAddress(f[1]) : absl::InvalidArgumentError("");
+      if (f.size() != 4 || !addr.ok() || !absl::SimpleAtoi(f[2], &d.expiry_wall) ||
+          f[3].size() != 2 * d.digest.size() ||
+          f[3].find_first_not_of("0123456789abcdefABCDEF") != absl::string_view::npos) {
+        return bad(number, absl::StrCat("expected ", kSpaReplayLine,
+                                        "<TAB>ADDRESS<TAB>EXPIRY<TAB>DIGEST, found \"",
+                                        Excerpt(line), "\""));
+      }
+      d.address = *addr;
+      const std::string bytes = absl::HexStringToBytes(f[3]);
+      std::copy(bytes.begin(), bytes.end(), d.digest.begin());
+      if (digest) {
+        digest(d);
+      }
+      continue;
+    }
     Nanos expiry = kNever;
     absl::StatusOr<IpAddress> addr =
         f.size() == 3 ? ParseIpAddress(f[1]) : absl::InvalidArgumentError("");

@@ -267,6 +267,23 @@ void Worker::ServeControl(Nanos now) {
         }
         FlushEvents();  // up to a chunk's worth: the buffer holds two
         break;
+      case ControlRequest::Kind::kSpaReplayDump:
+        r->count = 0;
+        if (shard_->spa != nullptr) {
+          r->cursor = shard_->spa->replay.Dump(
+              r->cursor, ControlRequest::kDigestChunk, state_.wall_offset + now,
+              [r](const SpaReplayCache::Slot& s) { r->digests[r->count++] = s; });
+        }
+        r->more = shard_->spa != nullptr && r->cursor < SpaReplayCache::kCapacity;
+        break;
+      case ControlRequest::Kind::kSpaReplayRestore:
+        r->changed = false;
+        for (size_t k = 0; shard_->spa != nullptr && k < r->count; ++k) {
+          const SpaReplayCache::Slot& s = r->digests[k];
+          r->changed |= shard_->spa->replay.Insert(s.digest, s.expiry, state_.wall_offset + now,
+                                                   s.address) == SpaReplayCache::Result::kNew;
+        }
+        break;
       case ControlRequest::Kind::kSpaGrant:
         ApplySpaHandoff(*policy_, state_, r->spa, now);
         break;

@@ -90,7 +90,17 @@ struct PolicyUpdate {
 struct ControlRequest {
   // kListApply: entries[0, count) added with their absolute expiry (or
   // removed), each in its own list: [sync]'s batches.
-  enum class Kind : uint8_t { kListAdd, kListRemove, kListDump, kSpaGrant, kListApply };
+  // kSpaReplayDump, kSpaReplayRestore: the SPA replay cache's digests, for
+  // the state file, in `digests`.
+  enum class Kind : uint8_t {
+    kListAdd,
+    kListRemove,
+    kListDump,
+    kSpaGrant,
+    kListApply,
+    kSpaReplayDump,
+    kSpaReplayRestore,
+  };
   struct Entry {
     IpAddress address;
     Nanos expiry = 0;     // kNever: until removed or restart
@@ -98,6 +108,7 @@ struct ControlRequest {
     bool remove = false;  // kListApply
   };
   static constexpr size_t kDumpChunk = 512;
+  static constexpr size_t kDigestChunk = 64;
 
   Kind kind = Kind::kListDump;
   EventOrigin origin = EventOrigin::kCtl;  // stamped on the events of what it changes
@@ -112,6 +123,7 @@ struct ControlRequest {
   size_t count = 0;      // dump: entries filled; apply: entries given
   Nanos now = 0;         // the worker's clock when it answered
   std::array<Entry, kDumpChunk> entries;
+  std::array<SpaReplayCache::Slot, kDigestChunk> digests;
   std::atomic<bool> done{false};  // worker: wo (release), requester: ro (acquire)
 };
 

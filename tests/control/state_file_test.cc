@@ -10,6 +10,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
+
 namespace knockgate {
 namespace {
 
@@ -27,7 +29,7 @@ std::string ErrorOf(const std::string& text) {
 }
 
 TEST(StateFileTest, RoundTrip) {
-  const std::string text = FormatState(Sample(), "written by a test");
+  const std::string text = FormatState(Sample(), {}, "written by a test");
   EXPECT_THAT(text, StartsWith("knockgate-state 1\n# written by a test\n"));
   auto back = ParseState(text, "s.state");
   ASSERT_TRUE(back.ok()) << back.status();
@@ -41,7 +43,7 @@ TEST(StateFileTest, RoundTrip) {
 }
 
 TEST(StateFileTest, DamagedFilesAreRefusedWholeWithTheirLine) {
-  const std::string good = FormatState(Sample(), "x");
+  const std::string good = FormatState(Sample(), {}, "x");
   EXPECT_EQ(ErrorOf(""),
             "s.state:1: not a knockgate state file (expected \"knockgate-state 1\", "
             "found \"\")");
@@ -57,16 +59,45 @@ TEST(StateFileTest, DamagedFilesAreRefusedWholeWithTheirLine) {
   EXPECT_THAT(ErrorOf(std::string("knockgate-state 1\n\x01\xff\n", 21)), StartsWith("s.state:2: "));
 }
 
+TEST(StateFileTest, SpaReplayDigestsRoundTripBesideTheEntries) {
+  StateDigest d;
+  for (size_t i = 0; i < d.digest.size(); ++i) {
+    d.digest[i] = static_cast<uint8_t>(0xf0 ^ i);
+  }
+  d.address = *ParseIpAddress("10.77.0.2");
+  d.expiry_wall = 1764597000123456789ULL;
+  const std::string text = FormatState(Sample(), {d}, "x");
+  EXPECT_THAT(text, ::testing::HasSubstr("!spa-replay\t10.77.0.2\t1764597000123456789\tf0f1f2f3"));
+  std::istringstream in(text);
+  size_t entries = 0;
+  std::vector<StateDigest> back;
+  ASSERT_TRUE(ReadState(
+                  in, "s.state", [&](absl::string_view, const IpAddress&, Nanos) { ++entries; },
+                  [&](const StateDigest& x) { back.push_back(x); })
+                  .ok());
+  EXPECT_EQ(entries, Sample().size());
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].digest, d.digest);
+  EXPECT_EQ(back[0].address, d.address);
+  EXPECT_EQ(back[0].expiry_wall, d.expiry_wall);
+  // A damaged digest fails the whole file like any other line.
+  EXPECT_THAT(ErrorOf("knockgate-state 1\n!spa-replay\t10.77.0.2\t5\tf0f1\n"),
+              StartsWith("s.state:2: expected !spa-replay<TAB>ADDRESS<TAB>EXPIRY<TAB>DIGEST"));
+  EXPECT_THAT(ErrorOf(absl::StrCat("knockgate-state 1\n!spa-replay\t10.77.0.2\t5\t",
+                                   std::string(64, 'g'), "\n")),
+              StartsWith("s.state:2: expected !spa-replay"));
+}
+
 TEST(StateFileTest, WritesAtomically) {
   const std::string dir = ::testing::TempDir() + "/kg-state-" + std::to_string(getpid());
   std::filesystem::create_directories(dir);
   const std::string path = dir + "/lists.state";
   ASSERT_TRUE(WriteFileAtomically(path, "knockgate-state 1\n").ok());
-  ASSERT_TRUE(WriteFileAtomically(path, FormatState(Sample(), "x")).ok());
+  ASSERT_TRUE(WriteFileAtomically(path, FormatState(Sample(), {}, "x")).ok());
   std::ifstream in(path);
   std::stringstream text;
   text << in.rdbuf();
-  EXPECT_EQ(text.str(), FormatState(Sample(), "x"));
+  EXPECT_EQ(text.str(), FormatState(Sample(), {}, "x"));
   EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
   EXPECT_FALSE(WriteFileAtomically(dir + "/no/such/dir/x", "y").ok());
   std::filesystem::remove_all(dir);

@@ -607,3 +607,57 @@ resync-interval = "1m"
 
 }  // namespace
 }  // namespace knockgate
+
+namespace knockgate {
+namespace {
+
+// A knock with a jail: steps k-1 and k-2 lead on, secured and jail do not.
+constexpr char kRecipe[] = R"(
+[[knock]]
+name = "k"
+steps = ["tcp:888", "tcp:555", "tcp:222"]
+
+[[filter]]
+action = "add-src-to-address-list"
+address-list = "jail"
+address-list-timeout = "1d"
+in-interface-list = "WAN"
+protocol = "tcp"
+dst-port = "23"
+)";
+
+std::string SavedLists(const std::string& text) {
+  absl::StatusOr<Config> c = LoadConfig(text, "t.toml");
+  if (!c.ok()) {
+    return std::string(c.status().message());
+  }
+  auto policy = Policy::Compile(*c);
+  if (!policy.ok()) {
+    return std::string(policy.status().message());
+  }
+  std::string saved;
+  for (const ListInfo& l : (*policy)->lists()) {
+    if (l.saved) {
+      absl::StrAppend(&saved, saved.empty() ? "" : " ", l.name);
+    }
+  }
+  EXPECT_THAT((*policy)->Describe(), HasSubstr("saved: in the state file"));
+  return saved;
+}
+
+TEST(StateConfigTest, SavesGrantsAndJailsButNotKnockStepsUnlessToldWhich) {
+  // By default: every list but the steps (their entries live seconds, and a
+  // spoofed flood fills them with a million sources).
+  EXPECT_EQ(SavedLists(kRecipe), "jail secured");
+  EXPECT_EQ(SavedLists(absl::StrCat(kRecipe, "[state]\nlists = [\"jail\", \"k-1\"]\n")),
+            "jail k-1");
+  EXPECT_EQ(SavedLists(absl::StrCat(kRecipe, "[state]\nlists = []\n")), "");
+  EXPECT_THAT(SavedLists(absl::StrCat(kRecipe, "[state]\nlists = [\"jial\"]\n")),
+              StartsWith("t.toml:14:10: lists: [state] saves \"jial\", which no rule"));
+  EXPECT_THAT(ErrorOf("[state]\nlists = \"secured\"\n"), StartsWith("t.toml:2:9: lists:"));
+  EXPECT_THAT(ErrorOf("[state]\nlists = [1]\n"), StartsWith("t.toml:2:10: lists:"));
+  EXPECT_THAT(ErrorOf("[state]\nlist = []\n"), StartsWith("t.toml:2:1: list:"));
+}
+
+}  // namespace
+}  // namespace knockgate
