@@ -315,6 +315,14 @@ std::unique_ptr<RedisSync> StartSync(const Config& config, const Dataplane& plan
     return out;
   };
   hooks.wall_now = [&plane] { return plane.clock().UnixNow(); };
+  // A tombstone outlives every copy of what it removed: the longest timeout
+  // an add to the list can have, and a minute for the clocks' disagreement.
+  hooks.tombstone_lifetime = [&plane](const std::string& list) {
+    const std::shared_ptr<const Policy> policy = plane.policy_snapshot();
+    const Nanos longest = policy->LongestAddTimeout(policy->FindList(list));
+    return longest == kNever || longest == 0 ? RedisSync::kDefaultTombstoneLifetime
+                                             : longest + 60 * kNanosPerSecond;
+  };
   hooks.log = [](const std::string& line) { std::cout << "knockgate: " << line << std::endl; };
   absl::StatusOr<std::unique_ptr<RedisSync>> sync = RedisSync::Start(config.sync, hooks);
   if (!sync.ok()) {
@@ -330,7 +338,7 @@ std::unique_ptr<RedisSync> StartSync(const Config& config, const Dataplane& plan
 // SPA and ctl changes of shared lists: not the state file's, not other gateways').
 ListChange SharedChange(const Policy& policy, const Event& e, const TscClock& clock) {
   return ListChange{policy.lists()[e.list].name, e.address, clock.UnixAt(ExpiryAt(e.at, e.timeout)),
-                    e.type == EventType::kListRemove};
+                    e.type == EventType::kListRemove, clock.UnixAt(e.at)};
 }
 
 }  // namespace

@@ -163,6 +163,21 @@ std::string DescribeRule(const FilterRule& r) {
 
 }  // namespace
 
+Nanos Policy::LongestAddTimeout(int id) const {
+  Nanos longest = 0;
+  for (const CompiledRule& r : rules_) {
+    if (r.target_list == id && !r.spec.disabled) {
+      longest = std::max(longest, r.address_list_timeout);
+    }
+  }
+  for (const CompiledSpa& s : spa_) {
+    if (s.list == id && !s.disabled) {
+      longest = std::max(longest, s.grant_timeout);
+    }
+  }
+  return longest;
+}
+
 int Policy::FindList(absl::string_view name) const {
   for (size_t i = 0; i < lists_.size(); ++i) {
     if (lists_[i].name == name) {

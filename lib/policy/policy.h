@@ -127,6 +127,9 @@ class Policy {
   uint32_t dst_limit_capacity() const { return dst_limit_capacity_; }
   const ConntrackConfig& conntrack() const { return conntrack_; }
   int FindList(absl::string_view name) const;
+  // The longest timeout an enabled rule or [[spa]] section gives an add to
+  // list `id` (kNever if one adds without a timeout; 0 if none adds).
+  Nanos LongestAddTimeout(int id) const;
   // Capacities by list id, for AddressTable::Create.
   std::vector<uint32_t> ListCapacities() const;
 

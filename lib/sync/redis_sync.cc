@@ -106,6 +106,10 @@ void RedisSync::Offer(ListChange change) {
   bool was_empty;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (change.remove) {  // remembered even when the queue is full
+      Nanos& at = removed_[EntryKey(config_.prefix, change.list, change.address)];
+      at = std::max(at, change.changed_wall);
+    }
     if (queue_.size() >= kQueueCapacity) {
       counters_.dropped.fetch_add(1, std::memory_order_relaxed);
       return;
@@ -206,64 +210,104 @@ void RedisSync::Disconnect() {
   }
 }
 
-absl::Status RedisSync::Resync() {
-  // What Redis has.
-  std::vector<ListChange> found;
-  const Nanos now = hooks_.wall_now();
+absl::Status RedisSync::ScanValues(
+    const std::string& pattern,
+    const std::function<void(absl::string_view, absl::string_view)>& each) {
   std::string cursor = "0";
   do {
-    KG_ASSIGN_OR_RETURN(Reply r, Command(cmd_, {"SCAN", cursor, "MATCH",
-                                                EntryPattern(config_.prefix), "COUNT", "1000"}));
+    KG_ASSIGN_OR_RETURN(Reply r,
+                        Command(cmd_, {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"}));
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
       return absl::UnavailableError("SCAN: unexpected reply");
     }
     cursor.assign(r->element[0]->str, r->element[0]->len);
     const redisReply* keys = r->element[1];
-    std::vector<std::pair<std::string, IpAddress>> wanted;
     for (size_t i = 0; i < keys->elements; ++i) {
-      const absl::string_view key(keys->element[i]->str, keys->element[i]->len);
-      absl::StatusOr<std::pair<std::string, IpAddress>> k = ParseEntryKey(config_.prefix, key);
-      if (!k.ok() ||
-          std::find(config_.lists.begin(), config_.lists.end(), k->first) == config_.lists.end()) {
-        continue;  // another gateway's list that this one does not share
-      }
-      Append(cmd_, {"GET", std::string(key)});
-      wanted.push_back(*std::move(k));
+      Append(cmd_, {"GET", std::string(keys->element[i]->str, keys->element[i]->len)});
     }
-    for (auto& [list, address] : wanted) {
+    for (size_t i = 0; i < keys->elements; ++i) {
       KG_ASSIGN_OR_RETURN(Reply v, Read(cmd_, "GET"));
-      int64_t ms = 0;
-      if (v->type != REDIS_REPLY_STRING ||
-          !absl::SimpleAtoi(absl::string_view(v->str, v->len), &ms)) {
-        continue;  // expired between SCAN and GET
-      }
-      const Nanos expiry = ExpiryWallOf(ms);
-      if (expiry == kNever || expiry > now) {
-        found.push_back({std::move(list), address, expiry, false});
+      if (v->type == REDIS_REPLY_STRING) {  // else expired between SCAN and GET
+        each(absl::string_view(keys->element[i]->str, keys->element[i]->len),
+             absl::string_view(v->str, v->len));
       }
     }
   } while (cursor != "0");
+  return absl::OkStatus();
+}
+
+absl::Status RedisSync::Resync() {
+  // This gateway's own changes first: a removal still queued is in Redis
+  // (a tombstone) before the scan could bring the entry back.
+  std::vector<ListChange> pending;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pending.swap(queue_);
+  }
+  KG_RETURN_IF_ERROR(Publish(pending));
+  const Nanos now = hooks_.wall_now();
+  auto shared = [this](const std::string& list) {
+    return std::find(config_.lists.begin(), config_.lists.end(), list) != config_.lists.end();
+  };
+  // The removals Redis remembers: applied here too (this gateway may have
+  // missed their messages), and never republished from the local lists.
+  std::vector<ListChange> found;
+  std::unordered_map<std::string, int64_t> tombstones;  // entry key -> removal ms
+  KG_RETURN_IF_ERROR(ScanValues(EntryPattern(config_.prefix, 't'), [&](absl::string_view key,
+                                                                       absl::string_view v) {
+    absl::StatusOr<std::pair<std::string, IpAddress>> k = ParseEntryKey(config_.prefix, key, 't');
+    int64_t ms = 0;
+    if (!k.ok() || !shared(k->first) || !absl::SimpleAtoi(v, &ms)) {
+      return;  // another gateway's list that this one does not share
+    }
+    tombstones[EntryKey(config_.prefix, k->first, k->second)] = ms;
+    found.push_back({k->first, k->second, 0, true, ChangedWallOf(ms)});
+  }));
+  // What Redis has.
+  KG_RETURN_IF_ERROR(
+      ScanValues(EntryPattern(config_.prefix), [&](absl::string_view key, absl::string_view v) {
+        absl::StatusOr<std::pair<std::string, IpAddress>> k = ParseEntryKey(config_.prefix, key);
+        absl::StatusOr<EntryValue> value = ParseEntryValue(v);
+        if (!k.ok() || !shared(k->first) || !value.ok()) {
+          return;
+        }
+        const Nanos expiry = ExpiryWallOf(value->expiry_ms);
+        if (expiry == kNever || expiry > now) {
+          found.push_back(
+              {std::move(k->first), k->second, expiry, false, ChangedWallOf(value->changed_ms)});
+        }
+      }));
   KG_RETURN_IF_ERROR(Apply(found));
   // What was published while we scanned.
   std::vector<ListChange> meanwhile;
   KG_RETURN_IF_ERROR(ReadMessages(meanwhile));
   KG_RETURN_IF_ERROR(Apply(meanwhile));
   // What Redis lacks (it restarted empty, or we were alone): the script
-  // writes only keys that are missing or earlier, and tells the others.
+  // writes only keys that are missing or earlier, and tells the others. A
+  // local entry is stamped with the scan's start, later than any change it
+  // holds: it loses to every removal since, and one before is a tombstone
+  // found above, which keeps it from being republished at all.
   absl::StatusOr<std::vector<ListChange>> local = hooks_.local_entries();
-  std::vector<ListChange> shared;
+  std::vector<ListChange> republish;
   if (!local.ok()) {
     hooks_.log(absl::StrCat("sync: cannot read the local lists: ", local.status().message()));
   } else {
     for (ListChange& c : *local) {
-      if (std::find(config_.lists.begin(), config_.lists.end(), c.list) != config_.lists.end()) {
-        shared.push_back(std::move(c));
+      if (shared(c.list) && !tombstones.contains(EntryKey(config_.prefix, c.list, c.address))) {
+        c.changed_wall = now;
+        republish.push_back(std::move(c));
       }
     }
   }
-  KG_RETURN_IF_ERROR(Publish(shared));
+  KG_RETURN_IF_ERROR(Publish(republish));
   counters_.resyncs.fetch_add(1);
   return absl::OkStatus();
+}
+
+bool RedisSync::RemovedSince(const std::string& key, Nanos changed) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto it = removed_.find(key);
+  return it != removed_.end() && it->second >= changed;
 }
 
 absl::Status RedisSync::Session() {
@@ -271,7 +315,14 @@ absl::Status RedisSync::Session() {
   std::vector<ListChange> remote;
   const Nanos every = config_.resync_interval;
   Nanos next_resync = every == 0 ? kNever : hooks_.wall_now() + every;
+  Nanos next_forget = hooks_.wall_now() + kRemovalMemory;
   while (!stop_.load()) {
+    if (hooks_.wall_now() >= next_forget) {
+      const Nanos before = hooks_.wall_now() - kRemovalMemory;
+      std::lock_guard<std::mutex> lock(mu_);
+      std::erase_if(removed_, [before](const auto& r) { return r.second < before; });
+      next_forget = hooks_.wall_now() + kRemovalMemory;
+    }
     if (hooks_.wall_now() >= next_resync) {
       KG_RETURN_IF_ERROR(Resync());
       next_resync = hooks_.wall_now() + every;
@@ -322,17 +373,25 @@ absl::Status RedisSync::Publish(std::vector<ListChange>& batch) {
     args.clear();
   };
   for (const ListChange& c : batch) {
-    SyncMessage m{c.remove, c.list, c.address, c.remove ? 0 : ExpiryMsOf(c.expiry_wall), node_};
+    SyncMessage m{c.remove,  c.list,
+                  c.address, c.remove ? 0 : ExpiryMsOf(c.expiry_wall),
+                  node_,     ChangedMsOf(c.changed_wall)};
     std::string key = EntryKey(config_.prefix, c.list, c.address);
+    std::string tombstone = TombstoneKey(config_.prefix, c.list, c.address);
     if (c.remove) {
       flush_adds();
-      Append(cmd_, {"EVALSHA", del_sha_, "2", key, channel_, EncodeMessage(m)});
+      const Nanos lifetime =
+          hooks_.tombstone_lifetime ? hooks_.tombstone_lifetime(c.list) : kDefaultTombstoneLifetime;
+      Append(cmd_, {"EVALSHA", del_sha_, "3", key, tombstone, channel_, absl::StrCat(m.changed_ms),
+                    absl::StrCat(std::max<int64_t>(1, ChangedMsOf(lifetime))), EncodeMessage(m)});
       ++calls;
     } else {
       keys.push_back(std::move(key));
+      keys.push_back(std::move(tombstone));
       args.push_back(absl::StrCat(m.expiry_ms));
+      args.push_back(absl::StrCat(m.changed_ms));
       args.push_back(EncodeMessage(m));
-      if (keys.size() == kAddsPerCall) {
+      if (keys.size() == 2 * kAddsPerCall) {
         flush_adds();
       }
     }
@@ -366,7 +425,8 @@ absl::Status RedisSync::ReadMessages(std::vector<ListChange>& out) {
           std::find(config_.lists.begin(), config_.lists.end(), m->list) == config_.lists.end()) {
         continue;  // ours (no echo), malformed, or a list this gateway does not share
       }
-      out.push_back({std::move(m->list), m->address, ExpiryWallOf(m->expiry_ms), m->remove});
+      out.push_back({std::move(m->list), m->address, ExpiryWallOf(m->expiry_ms), m->remove,
+                     ChangedWallOf(m->changed_ms)});
     }
     pollfd p{sub_->fd, POLLIN, 0};
     if (poll(&p, 1, 0) <= 0 || (p.revents & (POLLIN | POLLHUP | POLLERR)) == 0) {
@@ -379,6 +439,10 @@ absl::Status RedisSync::ReadMessages(std::vector<ListChange>& out) {
 }
 
 absl::Status RedisSync::Apply(std::vector<ListChange>& changes) {
+  // A local removal takes effect at once: nothing older undoes it.
+  std::erase_if(changes, [this](const ListChange& c) {
+    return !c.remove && RemovedSince(EntryKey(config_.prefix, c.list, c.address), c.changed_wall);
+  });
   for (size_t base = 0; base < changes.size(); base += kApplyChunk) {
     const size_t n = std::min(kApplyChunk, changes.size() - base);
     if (absl::Status s = hooks_.apply(std::span<const ListChange>(changes.data() + base, n));

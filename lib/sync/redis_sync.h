@@ -17,6 +17,7 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -51,7 +52,14 @@ class RedisSync {
     std::function<Nanos()> wall_now;
     // One line for the log.
     std::function<void(const std::string&)> log;
+    // How long a removal's tombstone must outlive it: the longest timeout
+    // that an add to `list` can have (unset: kDefaultTombstoneLifetime).
+    std::function<Nanos(const std::string& list)> tombstone_lifetime;
   };
+  static constexpr Nanos kDefaultTombstoneLifetime = 24 * 3600 * kNanosPerSecond;
+  // Local removals are remembered this long, so that a resync or message in
+  // flight since before one cannot undo it.
+  static constexpr Nanos kRemovalMemory = 60 * kNanosPerSecond;
 
   // Starts the thread; it connects in the background (and keeps retrying).
   static absl::StatusOr<std::unique_ptr<RedisSync>> Start(const SyncConfig& config, Hooks hooks);
@@ -77,6 +85,11 @@ class RedisSync {
   absl::Status Publish(std::vector<ListChange>& batch);
   absl::Status ReadMessages(std::vector<ListChange>& out);
   absl::Status Apply(std::vector<ListChange>& changes);
+  // Whether an add (changed at `changed`) to `key` is older than a local removal.
+  bool RemovedSince(const std::string& key, Nanos changed);
+  // A SCAN of every key under `pattern`, each key with its GET value.
+  absl::Status ScanValues(const std::string& pattern,
+                          const std::function<void(absl::string_view, absl::string_view)>& each);
   bool Wait(int timeout_ms);  // polls the subscriber and the wake-up fd
 
   const SyncConfig config_;
@@ -87,7 +100,9 @@ class RedisSync {
 
   std::mutex mu_;
   std::vector<ListChange> queue_;  // guarded by mu_
-  int wake_fd_ = -1;               // eventfd: the queue has work, or stop
+  // Entry key -> when this gateway removed it, for kRemovalMemory; guarded by mu_.
+  std::unordered_map<std::string, Nanos> removed_;
+  int wake_fd_ = -1;  // eventfd: the queue has work, or stop
   std::atomic<bool> stop_{false};
 
   // Sync thread only.

@@ -20,25 +20,44 @@ struct ListChange {
   IpAddress address;
   Nanos expiry_wall = kNever;  // Unix ns; kNever: no timeout
   bool remove = false;
+  // When the change was made (Unix ns; 0: not known, older than any): a
+  // fleet keeps the last writer's word, a removal's against an add's.
+  Nanos changed_wall = 0;
 };
 
 // One shared-list change as the gateways tell each other:
-// "add|del LIST ADDRESS EXPIRY_MS NODE".
+// "add|del LIST ADDRESS EXPIRY_MS NODE CHANGED_MS".
 struct SyncMessage {
   bool remove = false;
   std::string list;
   IpAddress address;
-  int64_t expiry_ms = 0;  // Unix ms; 0: no timeout
-  std::string node;       // the gateway it started on
+  int64_t expiry_ms = 0;   // Unix ms; 0: no timeout
+  std::string node;        // the gateway it started on
+  int64_t changed_ms = 0;  // Unix ms of the change (0 from gateways before tombstones)
 };
 
-// PREFIX:e:LIST:ADDRESS, the address as RFC 5952 text.
+// PREFIX:e:LIST:ADDRESS, the address as RFC 5952 text: an entry, holding
+// "EXPIRY_MS CHANGED_MS" (EntryValue), expiring with the entry.
 std::string EntryKey(absl::string_view prefix, absl::string_view list, const IpAddress& address);
-// The list and address of a key EntryKey made; an error for anything else.
+// PREFIX:t:LIST:ADDRESS: a tombstone, holding the removal's Unix ms, kept at
+// least as long as any entry it could cancel.
+std::string TombstoneKey(absl::string_view prefix, absl::string_view list,
+                         const IpAddress& address);
+// The list and address of a key EntryKey (or TombstoneKey, with `kind` 't')
+// made; an error for anything else.
 absl::StatusOr<std::pair<std::string, IpAddress>> ParseEntryKey(absl::string_view prefix,
-                                                                absl::string_view key);
-// The SCAN pattern of every entry key under `prefix`.
-std::string EntryPattern(absl::string_view prefix);
+                                                                absl::string_view key,
+                                                                char kind = 'e');
+// The SCAN pattern of every entry key (or tombstone key) under `prefix`.
+std::string EntryPattern(absl::string_view prefix, char kind = 'e');
+
+// An entry key's value: "EXPIRY_MS CHANGED_MS" (a bare "EXPIRY_MS", from
+// gateways before tombstones, reads as changed at 0).
+struct EntryValue {
+  int64_t expiry_ms = 0;
+  int64_t changed_ms = 0;
+};
+absl::StatusOr<EntryValue> ParseEntryValue(absl::string_view text);
 // PREFIX:events, the pub/sub channel.
 std::string EventsChannel(absl::string_view prefix);
 
@@ -52,13 +71,25 @@ int64_t ExpiryMsOf(Nanos expiry_wall);
 // reads as 1 ns (long expired).
 Nanos ExpiryWallOf(int64_t expiry_ms);
 
-// The server-side scripts, run with EVALSHA. kAddScript keeps the later
-// expiry atomically, as a local re-add does, for up to kAddsPerCall entries:
-// KEYS = {entry key..., channel}, ARGV = {expiry ms, message, ...} in the
-// keys' order; for each it sets the key (PXAT the expiry, or no expiry for
-// 0) and publishes the message only when that moved the expiry later or
-// created the key. It returns how many it changed.
-// kDelScript deletes the key and publishes: KEYS as above, ARGV = {message}.
+// Unix ns to ms and back, for change times and lifetimes (0 stays 0).
+int64_t ChangedMsOf(Nanos changed_wall);
+Nanos ChangedWallOf(int64_t changed_ms);
+
+// The server-side scripts, run with EVALSHA; the last writer wins, by the
+// change times the gateways stamp (their clocks under NTP).
+// kAddScript, for up to kAddsPerCall entries: KEYS = {entry key, tombstone
+// key, ..., channel}, ARGV = {expiry ms, changed ms, message, ...} in the
+// keys' order. An add no later than the entry's tombstone is refused; a
+// later one removes the tombstone. Otherwise it keeps the later expiry
+// atomically, as a local re-add does: it sets the key (PXAT the expiry, or
+// no expiry for 0) and publishes the message only when that moved the
+// expiry later or created the key. It returns how many it changed.
+// kDelScript: KEYS = {entry key, tombstone key, channel}, ARGV = {removed
+// ms, tombstone lifetime ms, message}. An entry changed after the removal
+// stays (it returns 0). Otherwise the tombstone is set (unless a later one
+// stands), to expire at the later of removed + lifetime and the entry's own
+// expiry (never, for an entry without one), the entry deleted and the
+// message published (it returns 1).
 inline constexpr size_t kAddsPerCall = 64;
 extern const char kAddScript[];
 extern const char kDelScript[];

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -75,19 +76,29 @@ class RedisServer {
   std::string dir_;
 };
 
-// One gateway's engine, with hooks that record.
+// One gateway's engine, with hooks that record. With `local_lists` the
+// hooks also keep `local` as a dataplane's lists would: what is applied is
+// added to it or taken out of it.
 struct Gateway {
-  Gateway(const std::string& socket, const std::string& node, Nanos resync_interval = 0) {
+  Gateway(const std::string& socket, const std::string& node, Nanos resync_interval = 0,
+          bool local_lists = false, std::vector<ListChange> start_with = {}) {
+    local = std::move(start_with);
     config.redis = "unix://" + socket;
     config.lists = {"secured", "blacklist"};
     config.node = node;
     config.resync_interval = resync_interval;
     RedisSync::Hooks h;
-    h.apply = [this](std::span<const ListChange> c) {
+    h.apply = [this, local_lists](std::span<const ListChange> c) {
       std::lock_guard<std::mutex> lock(mu);
       applied.insert(applied.end(), c.begin(), c.end());
+      for (const ListChange& x : c) {
+        if (local_lists) {
+          SetLocal(x.list, x.address, x.remove ? std::nullopt : std::optional(x.expiry_wall));
+        }
+      }
       return absl::OkStatus();
     };
+    h.tombstone_lifetime = [](const std::string&) { return 30 * kNanosPerSecond; };
     h.local_entries = [this]() -> absl::StatusOr<std::vector<ListChange>> {
       std::lock_guard<std::mutex> lock(mu);
       return local;
@@ -102,6 +113,34 @@ struct Gateway {
   size_t Applied() {
     std::lock_guard<std::mutex> lock(mu);
     return applied.size();
+  }
+  // Under mu: sets (or, without an expiry, removes) a local entry.
+  void SetLocal(const std::string& list, const IpAddress& a, std::optional<Nanos> expiry) {
+    std::erase_if(local, [&](const ListChange& l) { return l.list == list && l.address == a; });
+    if (expiry) {
+      local.push_back({list, a, *expiry, false});
+    }
+  }
+  bool HasLocal(const std::string& list, const IpAddress& a) {
+    std::lock_guard<std::mutex> lock(mu);
+    return std::any_of(local.begin(), local.end(),
+                       [&](const ListChange& l) { return l.list == list && l.address == a; });
+  }
+  // What a rule or ctl does on this gateway: the lists change at once, the
+  // change is offered to [sync].
+  void Add(const IpAddress& a, Nanos expiry, Nanos at = WallNow()) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      SetLocal("secured", a, expiry);
+    }
+    sync->Offer({"secured", a, expiry, false, at});
+  }
+  void Remove(const IpAddress& a, Nanos at = WallNow()) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      SetLocal("secured", a, std::nullopt);
+    }
+    sync->Offer({"secured", a, 0, true, at});
   }
   bool WaitFor(const std::function<bool()>& done, int ms = 10000) {
     const auto deadline = Clock::now() + std::chrono::milliseconds(ms);
@@ -135,7 +174,7 @@ TEST(RedisSyncTest, TheLaterExpiryWinsAndOnlyChangesAreTold) {
   ASSERT_TRUE(b.Connected());
   const Nanos now = WallNow();
   const Nanos ten_min = now + 600 * kNanosPerSecond;
-  a.sync->Offer({"secured", Ip("198.51.100.7"), ten_min, false});
+  a.sync->Offer({"secured", Ip("198.51.100.7"), ten_min, false, now});
   ASSERT_TRUE(b.WaitFor([&] { return b.Applied() == 1; }));
   {
     std::lock_guard<std::mutex> lock(b.mu);
@@ -144,7 +183,8 @@ TEST(RedisSyncTest, TheLaterExpiryWinsAndOnlyChangesAreTold) {
     EXPECT_EQ(ExpiryMsOf(b.applied[0].expiry_wall), ExpiryMsOf(ten_min));
   }
   const std::string key = "knockgate:e:secured:198.51.100.7";
-  EXPECT_EQ(redis.Run("GET " + key), std::to_string(ExpiryMsOf(ten_min)));
+  // The value: expiry and the change's time, both Unix ms.
+  EXPECT_EQ(redis.Run("GET " + key), absl::StrCat(ExpiryMsOf(ten_min), " ", ChangedMsOf(now)));
   const int64_t pttl = std::stoll(redis.Run("PTTL " + key));
   EXPECT_GT(pttl, 590'000);
   EXPECT_LE(pttl, 600'000);
@@ -156,14 +196,14 @@ TEST(RedisSyncTest, TheLaterExpiryWinsAndOnlyChangesAreTold) {
   ASSERT_TRUE(b.WaitFor([&] { return b.Applied() == 2; }));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_EQ(b.Applied(), 2u);
-  EXPECT_EQ(redis.Run("GET " + key), std::to_string(ExpiryMsOf(ten_min)));
-  EXPECT_EQ(redis.Run("GET knockgate:e:blacklist:2001:db8::66"), "0");
+  EXPECT_EQ(redis.Run("GET " + key), absl::StrCat(ExpiryMsOf(ten_min), " ", ChangedMsOf(now)));
+  EXPECT_EQ(redis.Run("GET knockgate:e:blacklist:2001:db8::66"), "0 0");
   EXPECT_EQ(redis.Run("PTTL knockgate:e:blacklist:2001:db8::66"), "-1");  // no timeout
   EXPECT_EQ(a.sync->counters().published.load(), 2u);
   EXPECT_EQ(a.Applied(), 0u) << "a gateway never applies its own messages";
 
-  // A removal deletes the key and is told.
-  a.sync->Offer({"secured", Ip("198.51.100.7"), 0, true});
+  // A removal deletes the key, leaves a tombstone and is told.
+  a.sync->Offer({"secured", Ip("198.51.100.7"), 0, true, WallNow()});
   ASSERT_TRUE(b.WaitFor([&] { return b.Applied() == 3; }));
   {
     std::lock_guard<std::mutex> lock(b.mu);
@@ -224,6 +264,89 @@ TEST(RedisSyncTest, APeriodicResyncHealsWhatWasMissed) {
   std::lock_guard<std::mutex> lock(a.mu);
   EXPECT_EQ(a.applied[0].address, Ip("203.0.113.66"));
   EXPECT_GE(a.sync->counters().resyncs.load(), 2u);
+}
+
+IpAddress Nth(int i) { return Ip(absl::StrCat("10.8.", i / 256, ".", i % 256).c_str()); }
+
+// The removal bug the tombstones end: 60 removals spread over four resync
+// intervals, each right after its add reached the other gateway. None may
+// come back on either gateway or in Redis.
+TEST(RedisSyncTest, RemovalsStickAcrossPeriodicResyncs) {
+  RedisServer redis;
+  constexpr Nanos kResync = 100'000'000;  // 0.1 s
+  Gateway a(redis.socket(), "a", kResync, true);
+  Gateway b(redis.socket(), "b", kResync, true);
+  ASSERT_TRUE(a.Connected());
+  ASSERT_TRUE(b.Connected());
+  const Nanos later = WallNow() + 600 * kNanosPerSecond;
+  for (int i = 0; i < 60; ++i) {
+    a.Add(Nth(i), later);
+  }
+  ASSERT_TRUE(b.WaitFor([&] { return b.HasLocal("secured", Nth(59)); }));
+  for (int i = 0; i < 60; ++i) {
+    a.Remove(Nth(i));
+    std::this_thread::sleep_for(std::chrono::milliseconds(7));  // 60 x 7 ms: four intervals
+  }
+  std::this_thread::sleep_for(std::chrono::nanoseconds(3 * kResync));
+  int back = 0;
+  for (int i = 0; i < 60; ++i) {
+    back += a.HasLocal("secured", Nth(i)) + b.HasLocal("secured", Nth(i)) +
+            (redis.Run("EXISTS " + EntryKey("knockgate", "secured", Nth(i))) == "1");
+    EXPECT_EQ(redis.Run("EXISTS " + TombstoneKey("knockgate", "secured", Nth(i))), "1") << i;
+  }
+  EXPECT_EQ(back, 0) << "removed entries came back";
+  EXPECT_GE(a.sync->counters().resyncs.load(), 4u);
+}
+
+TEST(RedisSyncTest, AGatewayCutOffDuringARemovalDropsItAndRepublishesNothing) {
+  RedisServer redis;
+  const Nanos later = WallNow() + 600 * kNanosPerSecond;
+  Gateway a(redis.socket(), "a", 0, true);
+  ASSERT_TRUE(a.Connected());
+  a.Add(Ip("198.51.100.9"), later, WallNow() - kNanosPerSecond);
+  ASSERT_TRUE(a.WaitFor([&] { return a.sync->counters().published.load() == 1; }));
+  // b held the grant, then lost its link to Redis (no engine) while a removed it.
+  const std::vector<ListChange> held = {{"secured", Ip("198.51.100.9"), later, false}};
+  a.Remove(Ip("198.51.100.9"));
+  const std::string tombstone = TombstoneKey("knockgate", "secured", Ip("198.51.100.9"));
+  ASSERT_TRUE(a.WaitFor([&] { return redis.Run("EXISTS " + tombstone) == "1"; }));
+  // The tombstone lives as long as the entry it removed could have (10 min).
+  EXPECT_GT(std::stoll(redis.Run("PTTL " + tombstone)), 590'000);
+  Gateway b(redis.socket(), "b", 0, true, held);  // the link is back
+  ASSERT_TRUE(b.Connected());
+  EXPECT_TRUE(b.WaitFor([&] { return !b.HasLocal("secured", Ip("198.51.100.9")); }))
+      << "b drops what was removed while it was away";
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(redis.Run("EXISTS " + EntryKey("knockgate", "secured", Ip("198.51.100.9"))), "0")
+      << "b republished a removed entry";
+  EXPECT_FALSE(a.HasLocal("secured", Ip("198.51.100.9")));
+}
+
+TEST(RedisSyncTest, AFreshKnockAfterARemovalWinsAndAStaleAddDoesNot) {
+  RedisServer redis;
+  Gateway a(redis.socket(), "a", 0, true);
+  Gateway b(redis.socket(), "b", 0, true);
+  ASSERT_TRUE(a.Connected());
+  ASSERT_TRUE(b.Connected());
+  const Nanos later = WallNow() + 600 * kNanosPerSecond;
+  const Nanos before = WallNow() - 10 * kNanosPerSecond;
+  a.Add(Ip("192.0.2.44"), later, before);
+  ASSERT_TRUE(b.WaitFor([&] { return b.HasLocal("secured", Ip("192.0.2.44")); }));
+  a.Remove(Ip("192.0.2.44"));
+  ASSERT_TRUE(b.WaitFor([&] { return !b.HasLocal("secured", Ip("192.0.2.44")); }));
+  const std::string key = EntryKey("knockgate", "secured", Ip("192.0.2.44"));
+  const std::string tombstone = TombstoneKey("knockgate", "secured", Ip("192.0.2.44"));
+  // An add made before the removal (a message late on its way) is refused.
+  b.sync->Offer({"secured", Ip("192.0.2.44"), later, false, before + kNanosPerSecond});
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(redis.Run("EXISTS " + key), "0");
+  EXPECT_EQ(redis.Run("EXISTS " + tombstone), "1");
+  EXPECT_FALSE(a.HasLocal("secured", Ip("192.0.2.44")));
+  // The client knocks again on b: the new grant wins everywhere.
+  b.Add(Ip("192.0.2.44"), later);
+  EXPECT_TRUE(a.WaitFor([&] { return a.HasLocal("secured", Ip("192.0.2.44")); }));
+  EXPECT_EQ(redis.Run("EXISTS " + key), "1");
+  EXPECT_EQ(redis.Run("EXISTS " + tombstone), "0");
 }
 
 }  // namespace

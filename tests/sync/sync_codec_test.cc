@@ -28,12 +28,30 @@ TEST(SyncCodecTest, KeysNameListAndAddressWithIpv6AsRfc5952) {
   EXPECT_FALSE(ParseEntryKey("kg", "kg:e::10.0.0.1").ok());
   EXPECT_FALSE(ParseEntryKey("kg", "kg:e:secured:not-an-address").ok());
   EXPECT_EQ(EntryPattern("kg"), "kg:e:*");
+  EXPECT_EQ(TombstoneKey("kg", "secured", Ip("10.0.0.1")), "kg:t:secured:10.0.0.1");
+  EXPECT_EQ(EntryPattern("kg", 't'), "kg:t:*");
+  auto t = ParseEntryKey("kg", "kg:t:secured:fd77::2", 't');
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->first, "secured");
+  EXPECT_EQ(t->second, Ip("fd77::2"));
+  EXPECT_FALSE(ParseEntryKey("kg", "kg:t:secured:fd77::2").ok());  // not an entry
+  auto v = ParseEntryValue("1796134013123 1796132213100");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->expiry_ms, 1796134013123);
+  EXPECT_EQ(v->changed_ms, 1796132213100);
+  auto bare = ParseEntryValue("0");  // before tombstones: no change time
+  ASSERT_TRUE(bare.ok());
+  EXPECT_EQ(bare->expiry_ms, 0);
+  EXPECT_EQ(bare->changed_ms, 0);
+  for (const char* bad : {"", "x", "5 y", "5 6 7", "-1 5", "5 -1"}) {
+    EXPECT_FALSE(ParseEntryValue(bad).ok()) << bad;
+  }
   EXPECT_EQ(EventsChannel("kg"), "kg:events");
 }
 
 TEST(SyncCodecTest, MessagesRoundTripAndRejectWhatIsMalformed) {
-  SyncMessage m{false, "secured", Ip("fd77::2"), 1796134013123, "gw1:4242"};
-  EXPECT_EQ(EncodeMessage(m), "add secured fd77::2 1796134013123 gw1:4242");
+  SyncMessage m{false, "secured", Ip("fd77::2"), 1796134013123, "gw1:4242", 1796132213100};
+  EXPECT_EQ(EncodeMessage(m), "add secured fd77::2 1796134013123 gw1:4242 1796132213100");
   auto back = ParseMessage(EncodeMessage(m));
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_FALSE(back->remove);
@@ -41,13 +59,20 @@ TEST(SyncCodecTest, MessagesRoundTripAndRejectWhatIsMalformed) {
   EXPECT_EQ(back->address, Ip("fd77::2"));
   EXPECT_EQ(back->expiry_ms, 1796134013123);
   EXPECT_EQ(back->node, "gw1:4242");
-  auto del = ParseMessage("del blacklist 10.0.0.9 0 b");
+  EXPECT_EQ(back->changed_ms, 1796132213100);
+  auto del = ParseMessage("del blacklist 10.0.0.9 0 b 17");
   ASSERT_TRUE(del.ok());
   EXPECT_TRUE(del->remove);
+  EXPECT_EQ(del->changed_ms, 17);
+  // From a gateway before tombstones: no change time, older than any.
+  auto old = ParseMessage("del blacklist 10.0.0.9 0 b");
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(old->changed_ms, 0);
   for (const char* bad :
        {"", "add secured 10.0.0.1 5", "put secured 10.0.0.1 5 n", "add secured 10.0.0.300 5 n",
         "add secured 10.0.0.1 -5 n", "add secured 10.0.0.1 5x n", "add  10.0.0.1 5 n",
-        "add secured 10.0.0.1 5 n extra"}) {
+        "add secured 10.0.0.1 5 n extra", "add secured 10.0.0.1 5 n -3",
+        "add secured 10.0.0.1 5 n 3 extra"}) {
     EXPECT_FALSE(ParseMessage(bad).ok()) << bad;
   }
 }
