@@ -14,7 +14,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libpcap-dev libpcre2-dev libmicrohttpd-dev libssl-dev libhiredis-dev
   # test and lab tools
   iproute2 ethtool nmap knockd curl socat hping3 netcat-openbsd tcpdump prometheus fwknop-client
-  python3-scapy procps iputils-ping redis-server
+  python3-scapy procps iputils-ping redis-server redis-sentinel
   # performance harness (perf/)
   python3-matplotlib
 )

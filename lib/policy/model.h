@@ -185,8 +185,13 @@ struct MetricsConfig {
 // [sync]: lists shared with other gateways through Redis; off when `redis`
 // is empty.
 struct SyncConfig {
-  std::string redis;  // "unix:///run/redis/redis.sock" or "tcp://HOST:PORT"
-  std::string password;
+  // "unix:///run/redis/redis.sock", "tcp://HOST:PORT" or
+  // "sentinel://HOST:PORT[,HOST:PORT...]/MASTER" (then `sentinels` and `master`).
+  std::string redis;
+  std::vector<std::pair<std::string, uint16_t>> sentinels;
+  std::string master;
+  std::string username;            // a Redis 6+ ACL user; empty: the default user
+  std::string password;            // inline or from password-file; never printed
   std::vector<std::string> lists;  // the shared lists
   std::vector<SourcePos> list_pos;
   std::string prefix = "knockgate";  // key namespace

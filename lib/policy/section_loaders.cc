@@ -2,11 +2,15 @@
 // lists, log, conntrack, layer7-protocol, address-list. Each checks its keys.
 #include "policy/section_loaders.h"
 
+#include <optional>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/read_file.h"
 #include "policy/value_parsers.h"
 
 namespace knockgate {
@@ -23,6 +27,21 @@ absl::StatusOr<Verdict> VerdictValue(const TomlReader& in, const toml::node& v,
   }
   return in.Error(v, key,
                   absl::StrCat("expected \"", pass_word, "\" or \"drop\", got \"", s, "\""));
+}
+
+// "HOST:PORT" ("[V6]:PORT" too): the host (brackets off) and the port.
+std::optional<std::pair<std::string, uint16_t>> HostPort(absl::string_view text) {
+  const size_t colon = text.rfind(':');
+  uint32_t port = 0;
+  if (colon == absl::string_view::npos || colon == 0 ||
+      !absl::SimpleAtoi(text.substr(colon + 1), &port) || port < 1 || port > 65535) {
+    return std::nullopt;
+  }
+  absl::string_view host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return std::pair<std::string, uint16_t>(std::string(host), static_cast<uint16_t>(port));
 }
 
 // An array of list names, each with where it stands (for later checks).
@@ -231,23 +250,53 @@ absl::Status LoadSync(const TomlReader& in, const toml::key& key, const toml::no
     const absl::string_view name = ToAbsl(k.str());
     if (name == "redis") {
       KG_ASSIGN_OR_RETURN(s.redis, in.String(v, name));
-      const absl::string_view url = s.redis;
+      absl::string_view url = s.redis;
       bool ok = false;
       if (absl::StartsWith(url, "unix://")) {
         ok = url.size() > 7 && url[7] == '/' && url.size() <= 7 + 107;
       } else if (absl::StartsWith(url, "tcp://")) {
-        const size_t colon = url.rfind(':');
-        uint32_t port = 0;
-        ok = colon > 6 && absl::SimpleAtoi(url.substr(colon + 1), &port) && port >= 1 &&
-             port <= 65535;
+        ok = HostPort(url.substr(6)).has_value();
+      } else if (absl::ConsumePrefix(&url, "sentinel://")) {
+        const size_t slash = url.find('/');
+        ok = slash != absl::string_view::npos && slash + 1 < url.size();
+        for (absl::string_view hp : absl::StrSplit(url.substr(0, ok ? slash : 0), ',')) {
+          std::optional<std::pair<std::string, uint16_t>> at = HostPort(hp);
+          ok = ok && at.has_value();
+          if (at) {
+            s.sentinels.push_back(*std::move(at));
+          }
+        }
+        if (ok) {
+          s.master = std::string(url.substr(slash + 1));
+        }
       }
       if (!ok) {
         return in.Error(v, name,
-                        absl::StrCat("expected \"unix:///PATH\" or \"tcp://HOST:PORT\", got \"",
+                        absl::StrCat("expected \"unix:///PATH\", \"tcp://HOST:PORT\" or "
+                                     "\"sentinel://HOST:PORT[,HOST:PORT...]/MASTER\", got \"",
                                      s.redis, "\""));
       }
-    } else if (name == "password") {
-      KG_ASSIGN_OR_RETURN(s.password, in.String(v, name));
+    } else if (name == "username") {
+      KG_ASSIGN_OR_RETURN(s.username, in.String(v, name));
+      if (s.username.empty() || s.username.find_first_of(" \t\r\n") != std::string::npos) {
+        return in.Error(v, name, "expected a Redis ACL user name without spaces");
+      }
+    } else if (name == "password" || name == "password-file") {
+      if (!s.password.empty()) {
+        return in.Error(v, name, "give password or password-file, not both");
+      }
+      KG_ASSIGN_OR_RETURN(std::string text, in.String(v, name));
+      if (name == "password-file") {
+        absl::StatusOr<std::string> file = ReadFileBounded(text, "password file");
+        if (!file.ok()) {
+          return in.Error(v, name, file.status().message());
+        }
+        text = std::string(absl::StripTrailingAsciiWhitespace(*file));
+      }
+      if (text.empty()) {  // never quote a password, not even a bad one
+        return in.Error(v, name, "expected a password, found an empty one");
+      }
+      s.password = std::move(text);
     } else if (name == "resync-interval") {
       KG_ASSIGN_OR_RETURN(s.resync_interval, in.Duration(v, name));
       if (s.resync_interval == kNever) {
@@ -270,7 +319,8 @@ absl::Status LoadSync(const TomlReader& in, const toml::key& key, const toml::no
         }
       }
     } else {
-      return in.UnknownKey(k, {"redis", "password", "lists", "prefix", "node", "resync-interval"});
+      return in.UnknownKey(k, {"redis", "username", "password", "password-file", "lists", "prefix",
+                               "node", "resync-interval"});
     }
   }
   if (s.redis.empty()) {

@@ -169,28 +169,69 @@ void RedisSync::Loop() {
   }
 }
 
-absl::Status RedisSync::Connect() {
-  const bool unix_socket = config_.redis.rfind("unix://", 0) == 0;
-  std::string host;
-  int port = 0;
-  if (!unix_socket) {
+absl::StatusOr<std::pair<std::string, int>> RedisSync::Primary() {
+  if (config_.sentinels.empty()) {  // tcp://HOST:PORT, checked by the loader
     const std::string rest = config_.redis.substr(6);
     const size_t colon = rest.rfind(':');
-    host = rest.substr(0, colon);
+    std::string host = rest.substr(0, colon);
     if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
       host = host.substr(1, host.size() - 2);
     }
-    (void)absl::SimpleAtoi(rest.substr(colon + 1), &port);  // checked by the loader
+    int port = 0;
+    (void)absl::SimpleAtoi(rest.substr(colon + 1), &port);
+    return std::pair<std::string, int>(host, port);
+  }
+  // The first sentinel that answers names the primary (after a failover, the new one).
+  std::string why;
+  for (const auto& [host, port] : config_.sentinels) {
+    redisContext* c = redisConnectWithTimeout(host.c_str(), port, kIoTimeout);
+    absl::StatusOr<Reply> r =
+        c == nullptr || c->err != 0
+            ? absl::StatusOr<Reply>(Broken(c, "connect"))
+            : Command(c, {"SENTINEL", "get-master-addr-by-name", config_.master});
+    redisFree(c);
+    if (r.ok() && (*r)->type == REDIS_REPLY_ARRAY && (*r)->elements == 2 &&
+        (*r)->element[0]->type == REDIS_REPLY_STRING &&
+        (*r)->element[1]->type == REDIS_REPLY_STRING) {
+      int p = 0;
+      if (absl::SimpleAtoi(absl::string_view((*r)->element[1]->str, (*r)->element[1]->len), &p)) {
+        return std::pair<std::string, int>(
+            std::string((*r)->element[0]->str, (*r)->element[0]->len), p);
+      }
+    }
+    absl::StrAppend(&why, why.empty() ? "" : "; ", "sentinel ", host, ":", port, ": ",
+                    r.ok() ? absl::StrCat("does not know \"", config_.master, "\"")
+                           : std::string(r.status().message()));
+  }
+  return absl::UnavailableError(why);
+}
+
+absl::Status RedisSync::Connect() {
+  const bool unix_socket = config_.redis.rfind("unix://", 0) == 0;
+  std::pair<std::string, int> primary;
+  if (!unix_socket) {
+    KG_ASSIGN_OR_RETURN(primary, Primary());
   }
   for (redisContext** c : {&cmd_, &sub_}) {
     *c = unix_socket ? redisConnectUnixWithTimeout(config_.redis.c_str() + 7, kIoTimeout)
-                     : redisConnectWithTimeout(host.c_str(), port, kIoTimeout);
+                     : redisConnectWithTimeout(primary.first.c_str(), primary.second, kIoTimeout);
     if (*c == nullptr || (*c)->err != 0) {
       return Broken(*c, "connect");
     }
     redisSetTimeout(*c, kIoTimeout);
-    if (!config_.password.empty()) {
-      KG_RETURN_IF_ERROR(Command(*c, {"AUTH", config_.password}).status());
+    if (!config_.password.empty()) {  // the error names the command, never the password
+      KG_RETURN_IF_ERROR((config_.username.empty()
+                              ? Command(*c, {"AUTH", config_.password})
+                              : Command(*c, {"AUTH", config_.username, config_.password}))
+                             .status());
+    }
+  }
+  if (!config_.sentinels.empty()) {  // a sentinel's news can lag a failover
+    KG_ASSIGN_OR_RETURN(Reply role, Command(cmd_, {"ROLE"}));
+    if (role->type != REDIS_REPLY_ARRAY || role->elements == 0 ||
+        absl::string_view(role->element[0]->str, role->element[0]->len) != "master") {
+      return absl::UnavailableError(
+          absl::StrCat(primary.first, ":", primary.second, " is not the primary (yet)"));
     }
   }
   KG_ASSIGN_OR_RETURN(Reply add, Command(cmd_, {"SCRIPT", "LOAD", kAddScript}));

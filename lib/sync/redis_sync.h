@@ -80,6 +80,8 @@ class RedisSync {
   // One connected session: returns when a connection breaks or on stop.
   absl::Status Session();
   absl::Status Connect();
+  // Where the primary is: the tcp:// address, or what a sentinel says.
+  absl::StatusOr<std::pair<std::string, int>> Primary();
   void Disconnect();
   absl::Status Resync();
   absl::Status Publish(std::vector<ListChange>& batch);

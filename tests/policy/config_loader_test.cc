@@ -11,7 +11,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 
@@ -587,7 +591,8 @@ resync-interval = "1m"
   EXPECT_THAT((*policy)->Describe(), HasSubstr(" shared"));
 
   EXPECT_THAT(ErrorOf("[sync]\nredis = \"redis://h:1\"\n"),
-              StartsWith("t.toml:2:9: redis: expected \"unix:///PATH\" or \"tcp://HOST:PORT\""));
+              StartsWith("t.toml:2:9: redis: expected \"unix:///PATH\", \"tcp://HOST:PORT\" or "
+                         "\"sentinel://HOST:PORT[,HOST:PORT...]/MASTER\""));
   EXPECT_THAT(ErrorOf("[sync]\nredis = \"tcp://h:70000\"\n"), StartsWith("t.toml:2:9: redis:"));
   EXPECT_THAT(ErrorOf("[sync]\nlists = [\"secured\"]\n"), StartsWith("t.toml:1:1: redis: missing"));
   EXPECT_THAT(ErrorOf("[sync]\nredis = \"unix:///r.sock\"\nlists = [\"a:b\"]\n"),
@@ -643,6 +648,42 @@ std::string SavedLists(const std::string& text) {
   }
   EXPECT_THAT((*policy)->Describe(), HasSubstr("saved: in the state file"));
   return saved;
+}
+
+TEST(SyncConfigTest, SentinelsAclUsersAndPasswordFiles) {
+  const std::string dir = ::testing::TempDir() + "/kg-sync-pw-" + std::to_string(getpid());
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/pw") << "s3cret-from-file\n";
+  absl::StatusOr<Config> c = LoadConfig(absl::StrCat(R"([sync]
+redis = "sentinel://10.0.0.5:26379,[fd00::6]:26380/kgmaster"
+username = "gw1"
+password-file = ")",
+                                                     dir, R"(/pw"
+)"),
+                                        "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->sync.sentinels.size(), 2u);
+  EXPECT_EQ(c->sync.sentinels[0], (std::pair<std::string, uint16_t>("10.0.0.5", 26379)));
+  EXPECT_EQ(c->sync.sentinels[1], (std::pair<std::string, uint16_t>("fd00::6", 26380)));
+  EXPECT_EQ(c->sync.master, "kgmaster");
+  EXPECT_EQ(c->sync.username, "gw1");
+  EXPECT_EQ(c->sync.password, "s3cret-from-file");  // without its newline
+
+  for (const char* bad : {"sentinel://h:1", "sentinel://h:1/", "sentinel://h/m",
+                          "sentinel://h:1,/m", "sentinel://h:70000/m"}) {
+    EXPECT_THAT(ErrorOf(absl::StrCat("[sync]\nredis = \"", bad, "\"\n")),
+                StartsWith("t.toml:2:9: redis: expected"))
+        << bad;
+  }
+  EXPECT_THAT(ErrorOf("[sync]\nusername = \"a b\"\n"), StartsWith("t.toml:2:12: username:"));
+  const std::string missing = ErrorOf("[sync]\npassword-file = \"/nonexistent/pw\"\n");
+  EXPECT_THAT(missing, StartsWith("t.toml:2:17: password-file: /nonexistent/pw"));
+  EXPECT_THAT(ErrorOf(absl::StrCat("[sync]\npassword = \"x\"\npassword-file = \"", dir, "/pw\"\n")),
+              StartsWith("t.toml:3:17: password-file: give password or password-file, not both"));
+  // A bad password is refused without being quoted.
+  const std::string empty = ErrorOf("[sync]\npassword = \"\"\n");
+  EXPECT_THAT(empty, StartsWith("t.toml:2:12: password: expected a password"));
+  std::filesystem::remove_all(dir);
 }
 
 TEST(StateConfigTest, SavesGrantsAndJailsButNotKnockStepsUnlessToldWhich) {

@@ -23,9 +23,38 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// One command's reply as text ("" for nil or an error; integers in decimal).
+std::string RunOn(redisContext* c, const std::string& command) {
+  if (c == nullptr || c->err != 0) {
+    redisFree(c);
+    return "";
+  }
+  auto* r = static_cast<redisReply*>(redisCommand(c, command.c_str()));
+  std::string out;
+  if (r != nullptr) {
+    if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) {
+      out.assign(r->str, r->len);
+    } else if (r->type == REDIS_REPLY_INTEGER) {
+      out = std::to_string(r->integer);
+    } else if (r->type == REDIS_REPLY_ARRAY) {  // words joined by spaces
+      for (size_t i = 0; i < r->elements; ++i) {
+        if (r->element[i]->type == REDIS_REPLY_STRING) {
+          absl::StrAppend(&out, out.empty() ? "" : " ",
+                          absl::string_view(r->element[i]->str, r->element[i]->len));
+        }
+      }
+    }
+    freeReplyObject(r);
+  }
+  redisFree(c);
+  return out;
+}
+
 class RedisServer {
  public:
-  RedisServer() : dir_(absl::StrCat("/tmp/kg-redis-test-", getpid())) {
+  // `extra`: more redis-server options (ACL users, say).
+  explicit RedisServer(std::string extra = "")
+      : dir_(absl::StrCat("/tmp/kg-redis-test-", getpid())), extra_(std::move(extra)) {
     std::system(absl::StrCat("mkdir -p ", dir_).c_str());
     Start();
   }
@@ -36,7 +65,7 @@ class RedisServer {
   void Start() {
     const std::string cmd =
         absl::StrCat("redis-server --port 0 --unixsocket ", socket(), " --save '' --appendonly no ",
-                     "--daemonize yes --pidfile ", dir_, "/pid --logfile ", dir_, "/log");
+                     "--daemonize yes --pidfile ", dir_, "/pid --logfile ", dir_, "/log ", extra_);
     ASSERT_EQ(std::system(cmd.c_str()), 0) << "redis-server (scripts/install-deps.sh installs it)";
     for (int i = 0; i < 100 && !Ping(); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -53,27 +82,12 @@ class RedisServer {
   bool Ping() { return Run("PING") == "PONG"; }
   // One command's reply as text ("" for nil or an error; integers in decimal).
   std::string Run(const std::string& command) {
-    redisContext* c = redisConnectUnix(socket().c_str());
-    if (c == nullptr || c->err != 0) {
-      redisFree(c);
-      return "";
-    }
-    auto* r = static_cast<redisReply*>(redisCommand(c, command.c_str()));
-    std::string out;
-    if (r != nullptr) {
-      if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) {
-        out.assign(r->str, r->len);
-      } else if (r->type == REDIS_REPLY_INTEGER) {
-        out = std::to_string(r->integer);
-      }
-      freeReplyObject(r);
-    }
-    redisFree(c);
-    return out;
+    return RunOn(redisConnectUnix(socket().c_str()), command);
   }
 
  private:
   std::string dir_;
+  std::string extra_;
 };
 
 // One gateway's engine, with hooks that record. With `local_lists` the
@@ -81,12 +95,21 @@ class RedisServer {
 // added to it or taken out of it.
 struct Gateway {
   Gateway(const std::string& socket, const std::string& node, Nanos resync_interval = 0,
-          bool local_lists = false, std::vector<ListChange> start_with = {}) {
+          bool local_lists = false, std::vector<ListChange> start_with = {})
+      : Gateway(
+            [&] {
+              SyncConfig c;
+              c.redis = "unix://" + socket;
+              c.node = node;
+              c.resync_interval = resync_interval;
+              return c;
+            }(),
+            local_lists, std::move(start_with)) {}
+  // Any [sync] config (its lists are set here).
+  Gateway(SyncConfig c, bool local_lists, std::vector<ListChange> start_with = {}) {
     local = std::move(start_with);
-    config.redis = "unix://" + socket;
+    config = std::move(c);
     config.lists = {"secured", "blacklist"};
-    config.node = node;
-    config.resync_interval = resync_interval;
     RedisSync::Hooks h;
     h.apply = [this, local_lists](std::span<const ListChange> c) {
       std::lock_guard<std::mutex> lock(mu);
@@ -347,6 +370,148 @@ TEST(RedisSyncTest, AFreshKnockAfterARemovalWinsAndAStaleAddDoesNot) {
   EXPECT_TRUE(a.WaitFor([&] { return a.HasLocal("secured", Ip("192.0.2.44")); }));
   EXPECT_EQ(redis.Run("EXISTS " + key), "1");
   EXPECT_EQ(redis.Run("EXISTS " + tombstone), "0");
+}
+
+// Redis 6+ ACL users: the right user shares; a wrong password is one clear
+// line, never the password, and no crash; the default user cannot write.
+TEST(RedisSyncTest, AnAclUserSharesAndAWrongPasswordIsAClearErrorWithoutThePassword) {
+  // The README's user: its prefix, its channel, and the commands it needs.
+  RedisServer redis(
+      "--user default on nopass -@all +ping --user gw on '>s3cret-pw' '~knockgate:*' "
+      "'&knockgate:events' +@read +@write +@scripting +@pubsub +@connection +scan +info +role");
+  auto as = [&](const std::string& node, const std::string& password) {
+    SyncConfig c;
+    c.redis = "unix://" + redis.socket();
+    c.node = node;
+    c.username = "gw";
+    c.password = password;
+    return c;
+  };
+  Gateway a(as("a", "s3cret-pw"), false);
+  Gateway b(as("b", "s3cret-pw"), false);
+  Gateway wrong(as("w", "not-the-pw"), false);
+  ASSERT_TRUE(a.Connected());
+  ASSERT_TRUE(b.Connected());
+  a.sync->Offer(
+      {"secured", Ip("198.51.100.70"), WallNow() + 600 * kNanosPerSecond, false, WallNow()});
+  ASSERT_TRUE(b.WaitFor([&] { return b.Applied() == 1; }));
+  ASSERT_TRUE(wrong.WaitFor([&] {
+    std::lock_guard<std::mutex> lock(wrong.mu);
+    return !wrong.log.empty();
+  }));
+  EXPECT_FALSE(wrong.sync->counters().connected.load());
+  std::lock_guard<std::mutex> lock(wrong.mu);
+  EXPECT_NE(wrong.log[0].find("cannot reach Redis"), std::string::npos) << wrong.log[0];
+  EXPECT_NE(wrong.log[0].find("WRONGPASS"), std::string::npos) << wrong.log[0];
+  EXPECT_EQ(wrong.log[0].find("not-the-pw"), std::string::npos) << "the password is never logged";
+  EXPECT_EQ(wrong.sync->Report().find("not-the-pw"), std::string::npos);
+  EXPECT_EQ(redis.Run("SET x 1"), "") << "the default user cannot write";
+}
+
+// A primary, its replica and one redis-sentinel on loopback TCP: both
+// gateways find the primary through the sentinel, and keep sharing after it
+// is killed and the sentinel promotes the replica.
+class SentinelLab {
+ public:
+  SentinelLab() : dir_(absl::StrCat("/tmp/kg-sentinel-test-", getpid())) {
+    base_ = 20000 + getpid() % 20000;
+    std::system(absl::StrCat("rm -rf ", dir_, "; mkdir -p ", dir_).c_str());
+    for (int i = 0; i < 2; ++i) {
+      std::system(
+          absl::StrCat("redis-server --port ", base_ + i, " --bind 127.0.0.1 --save '' ",
+                       "--appendonly no --repl-diskless-sync-delay 0 --daemonize yes --dir ", dir_,
+                       " --pidfile ", dir_, "/r", i, ".pid --logfile ", dir_, "/r", i, ".log",
+                       i == 1 ? absl::StrCat(" --replicaof 127.0.0.1 ", base_) : "")
+              .c_str());
+    }
+    std::ofstream(dir_ + "/sentinel.conf")
+        << "port " << base_ + 2 << "\nbind 127.0.0.1\ndaemonize yes\npidfile " << dir_
+        << "/s.pid\nlogfile " << dir_ << "/s.log\ndir " << dir_
+        << "\nsentinel monitor kgmaster 127.0.0.1 " << base_
+        << " 1\nsentinel down-after-milliseconds kgmaster 500\n"
+           "sentinel failover-timeout kgmaster 5000\n";
+  }
+  ~SentinelLab() {
+    std::system(absl::StrCat("for p in ", dir_, "/*.pid; do kill $(cat $p) 2>/dev/null; done; ",
+                             "sleep 0.2; rm -rf ", dir_)
+                    .c_str());
+  }
+  // Starts the sentinel once the replica is in sync, so its first look sees both.
+  bool StartSentinel() {
+    if (!Until([&] {
+          return Run(base_ + 1, "INFO replication").find("master_link_status:up") !=
+                 std::string::npos;
+        })) {
+      return false;
+    }
+    std::system(absl::StrCat("redis-sentinel ", dir_, "/sentinel.conf").c_str());
+    return Until(
+        [&] { return Run(base_ + 2, "INFO sentinel").find("slaves=1") != std::string::npos; },
+        20000);
+  }
+  void KillPrimary() { std::system(absl::StrCat("kill -9 $(cat ", dir_, "/r0.pid)").c_str()); }
+  std::string PrimaryPort() {
+    const std::string a = Run(base_ + 2, "SENTINEL get-master-addr-by-name kgmaster");
+    return a.substr(a.find(' ') + 1);
+  }
+  std::string Url() const { return absl::StrCat("sentinel://127.0.0.1:", base_ + 2, "/kgmaster"); }
+  int base() const { return base_; }
+  std::string Run(int port, const std::string& command) {
+    return RunOn(redisConnect("127.0.0.1", port), command);
+  }
+  static bool Until(const std::function<bool()>& done, int ms = 10000) {
+    for (int waited = 0; !done(); waited += 50) {
+      if (waited > ms) {
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return true;
+  }
+
+ private:
+  std::string dir_;
+  int base_ = 0;
+};
+
+TEST(RedisSyncTest, BothGatewaysKeepSharingAfterASentinelFailover) {
+  SentinelLab lab;
+  ASSERT_TRUE(lab.StartSentinel()) << "redis-sentinel (scripts/install-deps.sh installs it)";
+  auto via_sentinel = [&](const std::string& node) {
+    SyncConfig c;
+    c.redis = lab.Url();
+    c.sentinels = {{"127.0.0.1", static_cast<uint16_t>(lab.base() + 2)}};
+    c.master = "kgmaster";
+    c.node = node;
+    return c;
+  };
+  Gateway a(via_sentinel("a"), true);
+  Gateway b(via_sentinel("b"), true);
+  ASSERT_TRUE(a.Connected());
+  ASSERT_TRUE(b.Connected());
+  const Nanos later = WallNow() + 600 * kNanosPerSecond;
+  a.Add(Ip("203.0.113.5"), later);
+  ASSERT_TRUE(b.WaitFor([&] { return b.Applied() == 1; }));
+
+  lab.KillPrimary();
+  ASSERT_TRUE(SentinelLab::Until(
+      [&] { return lab.PrimaryPort() == std::to_string(lab.base() + 1); }, 30000))
+      << "the sentinel promoted the replica";
+  // Both reconnect to the new primary and share again, either way.
+  b.Add(Ip("203.0.113.6"), later);
+  EXPECT_TRUE(a.WaitFor(
+      [&] {
+        std::lock_guard<std::mutex> lock(a.mu);
+        return std::any_of(a.applied.begin(), a.applied.end(),
+                           [](const ListChange& c) { return c.address == Ip("203.0.113.6"); });
+      },
+      30000));
+  EXPECT_EQ(lab.Run(lab.base() + 1, "EXISTS knockgate:e:secured:203.0.113.6"), "1");
+  // Replication is asynchronous: a write just before the kill may be lost
+  // with the old primary, and the gateways' resync writes it again.
+  EXPECT_TRUE(SentinelLab::Until(
+      [&] { return lab.Run(lab.base() + 1, "EXISTS knockgate:e:secured:203.0.113.5") == "1"; }));
+  EXPECT_GE(a.sync->counters().errors.load(), 1u);
 }
 
 }  // namespace
