@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "control/list_control.h"
 #include "dataplane/dataplane.h"
+#include "null_plane.h"
 #include "policy/config_loader.h"
 
 namespace knockgate {
@@ -67,19 +68,12 @@ src-address-list = "secured"
     std::cerr << config.status() << "\n";
     return 1;
   }
-  auto policy = Policy::Compile(*config);
-  auto plane = Dataplane::Create(*config, *policy);
-  if (!plane.ok() || !(*plane)->Launch().ok()) {
-    std::cerr << "bench_state: " << plane.status() << "\n";
+  absl::StatusOr<std::unique_ptr<NullPlane>> running = NullPlane::Start(*config);
+  if (!running.ok()) {
+    std::cerr << "bench_state: " << running.status() << "\n";
     return 1;
   }
-  Dataplane& dp = **plane;
-  std::atomic<bool> stop_main{false};
-  std::thread main_lcore([&] {
-    MainLoopHooks hooks;
-    hooks.should_stop = [&] { return stop_main.load(); };
-    dp.RunMain(hooks);
-  });
+  Dataplane& dp = (*running)->plane();
 
   // The file a gateway with `entries` grants, an hour left each, would save.
   const std::string path = absl::StrCat("/tmp/kg-bench-state-", getpid(), ".state");
@@ -128,8 +122,6 @@ src-address-list = "secured"
       entries, workers, read_s, restore_s, entries / restore_s, save_s, entries / save_s, base,
       restore_peak, PeakMiB());
   std::remove(path.c_str());
-  stop_main = true;
-  main_lcore.join();
   return rc;
 }
 
@@ -140,31 +132,7 @@ int main(int argc, char** argv) {
   const uint32_t entries =
       argc > 1 ? static_cast<uint32_t>(std::strtoul(argv[1], nullptr, 10)) : 1'000'000;
   const uint32_t workers = argc > 2 ? static_cast<uint32_t>(std::strtoul(argv[2], nullptr, 10)) : 1;
-  std::string lcores = "0@0";
-  for (uint32_t w = 1; w <= workers; ++w) {
-    lcores += absl::StrCat(",", w, "@1");
-  }
-  std::vector<std::string> args = {"bench_state",
-                                   "--no-huge",
-                                   "-m",
-                                   "1024",
-                                   "--no-pci",
-                                   "--no-shconf",
-                                   "--file-prefix",
-                                   absl::StrCat("kgbstate", getpid()),
-                                   "--lcores",
-                                   lcores,
-                                   "--vdev",
-                                   "net_null0,no-rx=1",
-                                   "--vdev",
-                                   "net_null1,no-rx=1",
-                                   "--log-level",
-                                   "lib.eal:warning"};
-  std::vector<char*> eal;
-  for (std::string& a : args) {
-    eal.push_back(a.data());
-  }
-  if (rte_eal_init(static_cast<int>(eal.size()), eal.data()) < 0) {
+  if (!knockgate::InitNullEal("bench_state", workers)) {
     std::cerr << "bench_state: EAL init failed\n";
     return 1;
   }

@@ -24,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "control/list_control.h"
 #include "dataplane/dataplane.h"
+#include "null_plane.h"
 #include "policy/config_loader.h"
 #include "sync/redis_sync.h"
 
@@ -88,19 +89,12 @@ lists = ["secured"]
     std::cerr << config.status() << "\n";
     return 1;
   }
-  auto policy = Policy::Compile(*config);
-  auto plane = Dataplane::Create(*config, *policy);
-  if (!plane.ok() || !(*plane)->Launch().ok()) {
-    std::cerr << "bench_sync: " << plane.status() << "\n";
+  absl::StatusOr<std::unique_ptr<NullPlane>> running = NullPlane::Start(*config);
+  if (!running.ok()) {
+    std::cerr << "bench_sync: " << running.status() << "\n";
     return 1;
   }
-  Dataplane& dp = **plane;
-  std::atomic<bool> stop_main{false};
-  std::thread main_lcore([&] {
-    MainLoopHooks hooks;
-    hooks.should_stop = [&] { return stop_main.load(); };
-    dp.RunMain(hooks);
-  });
+  Dataplane& dp = (*running)->plane();
 
   // B: applies into the dataplane and notes when each change took effect.
   std::vector<Clock::time_point> offered(changes + 1);
@@ -195,12 +189,11 @@ lists = ["secured"]
               static_cast<unsigned long long>(got), rs, static_cast<double>(got) / rs);
   a->reset();
   c->reset();
-  stop_main.store(true);
-  main_lcore.join();
+  (*running)->Stop();
   const ListId secured = static_cast<ListId>(dp.policy().FindList("secured"));
   std::printf("B's worker holds %u entries of secured (of %u changes)\n",
               dp.worker(0).lists().stats(secured).size, changes);
-  plane->reset();
+  running->reset();
   std::system(absl::StrCat("kill $(cat ", dir, "/redis.pid); rm -rf ", dir).c_str());
   return 0;
 }
@@ -210,28 +203,7 @@ lists = ["secured"]
 
 int main(int argc, char** argv) {
   const uint32_t changes = argc > 1 ? static_cast<uint32_t>(std::atoi(argv[1])) : 200000;
-  const std::string prefix = "kgbsync" + std::to_string(getpid());
-  std::vector<std::string> args = {"bench_sync",
-                                   "--no-huge",
-                                   "-m",
-                                   "1024",
-                                   "--no-pci",
-                                   "--no-shconf",
-                                   "--file-prefix",
-                                   prefix,
-                                   "--lcores",
-                                   "0@0,1@1",
-                                   "--vdev",
-                                   "net_null0,no-rx=1",
-                                   "--vdev",
-                                   "net_null1,no-rx=1",
-                                   "--log-level",
-                                   "lib.eal:warning"};
-  std::vector<char*> eal;
-  for (std::string& a : args) {
-    eal.push_back(a.data());
-  }
-  if (rte_eal_init(static_cast<int>(eal.size()), eal.data()) < 0) {
+  if (!knockgate::InitNullEal("bench_sync", 1)) {
     std::cerr << "EAL init failed\n";
     return 1;
   }
