@@ -172,22 +172,26 @@ absl::StatusOr<std::vector<StateEntry>> SnapshotLists(const Dataplane& plane, Li
 
 namespace {
 
-// kListApply requests, a chunk per worker, each sent when full: one round
-// trip per ControlRequest::kDumpChunk entries.
+// kListApply requests (list entries) or kSpaReplayRestore requests (replay
+// digests), a chunk per worker, each sent when full: one round trip per
+// ControlRequest::kDumpChunk entries or kDigestChunk digests.
 class ApplyBatcher {
  public:
-  ApplyBatcher(const Dataplane& plane, EventOrigin origin)
-      : plane_(plane), origin_(origin), chunks_(plane.worker_count()) {}
+  ApplyBatcher(const Dataplane& plane, EventOrigin origin,
+               ControlRequest::Kind kind = ControlRequest::Kind::kListApply)
+      : plane_(plane), origin_(origin), kind_(kind), chunks_(plane.worker_count()) {}
   ApplyBatcher(const ApplyBatcher&) = delete;
   ApplyBatcher& operator=(const ApplyBatcher&) = delete;
 
   absl::Status Add(uint16_t w, const ControlRequest::Entry& e) {
-    if (chunks_[w] == nullptr) {
-      chunks_[w] = std::make_unique<ControlRequest>();
-    }
-    ControlRequest& r = *chunks_[w];
+    ControlRequest& r = Chunk(w);
     r.entries[r.count++] = e;
     return r.count == ControlRequest::kDumpChunk ? Send(w) : absl::OkStatus();
+  }
+  absl::Status Add(uint16_t w, const SpaReplayCache::Slot& d) {
+    ControlRequest& r = Chunk(w);
+    r.digests[r.count++] = d;
+    return r.count == ControlRequest::kDigestChunk ? Send(w) : absl::OkStatus();
   }
   absl::Status Flush() {
     for (uint16_t w = 0; w < chunks_.size(); ++w) {
@@ -198,12 +202,18 @@ class ApplyBatcher {
   size_t applied() const { return applied_; }
 
  private:
+  ControlRequest& Chunk(uint16_t w) {
+    if (chunks_[w] == nullptr) {
+      chunks_[w] = std::make_unique<ControlRequest>();
+    }
+    return *chunks_[w];
+  }
   absl::Status Send(uint16_t w) {
     if (chunks_[w] == nullptr || chunks_[w]->count == 0) {
       return absl::OkStatus();
     }
     ControlRequest& r = *chunks_[w];
-    r.kind = ControlRequest::Kind::kListApply;
+    r.kind = kind_;
     r.origin = origin_;
     if (absl::Status s = plane_.Ask(w, r); !s.ok()) {
       chunks_[w].release();  // the worker may still answer into it
@@ -216,6 +226,7 @@ class ApplyBatcher {
 
   const Dataplane& plane_;
   const EventOrigin origin_;
+  const ControlRequest::Kind kind_;
   std::vector<std::unique_ptr<ControlRequest>> chunks_;
   size_t applied_ = 0;
 };
@@ -225,7 +236,7 @@ class ApplyBatcher {
 class Keeper {
  public:
   using Item = std::pair<Nanos, IpAddress>;  // clock-time expiry, address
-  // Whether `item` was kept; `evicted` counts what gave way or was refused.
+  // `evicted` counts what gave way or was refused.
   void Offer(const Item& item, size_t capacity, size_t& evicted) {
     auto later = [](const Item& a, const Item& b) { return a.first > b.first; };
     if (items_.size() < capacity) {
@@ -296,34 +307,12 @@ absl::Status CollectDigests(const Dataplane& plane, std::vector<StateDigest>& ou
 
 // Puts digests back, each with the owner of its grant's address.
 absl::Status RestoreDigests(const Dataplane& plane, const std::vector<StateDigest>& digests) {
-  std::vector<std::unique_ptr<ControlRequest>> chunks(plane.worker_count());
-  auto send = [&](uint16_t w) -> absl::Status {
-    if (chunks[w] == nullptr || chunks[w]->count == 0) {
-      return absl::OkStatus();
-    }
-    chunks[w]->kind = ControlRequest::Kind::kSpaReplayRestore;
-    if (absl::Status s = plane.Ask(w, *chunks[w]); !s.ok()) {
-      chunks[w].release();  // the worker may still answer into it
-      return s;
-    }
-    chunks[w]->count = 0;
-    return absl::OkStatus();
-  };
+  ApplyBatcher batch(plane, EventOrigin::kState, ControlRequest::Kind::kSpaReplayRestore);
   for (const StateDigest& d : digests) {
-    const uint16_t w = plane.OwnerOf(d.address);
-    if (chunks[w] == nullptr) {
-      chunks[w] = std::make_unique<ControlRequest>();
-    }
-    ControlRequest& r = *chunks[w];
-    r.digests[r.count++] = {d.digest, d.expiry_wall, d.address};
-    if (r.count == ControlRequest::kDigestChunk) {
-      KG_RETURN_IF_ERROR(send(w));
-    }
+    KG_RETURN_IF_ERROR(batch.Add(plane.OwnerOf(d.address),
+                                 SpaReplayCache::Slot{d.digest, d.expiry_wall, d.address}));
   }
-  for (uint16_t w = 0; w < chunks.size(); ++w) {
-    KG_RETURN_IF_ERROR(send(w));
-  }
-  return absl::OkStatus();
+  return batch.Flush();
 }
 
 }  // namespace
