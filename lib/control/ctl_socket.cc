@@ -14,6 +14,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -109,12 +111,30 @@ void CtlServer::Serve() {
     int fd;
     std::string in;
     int64_t deadline;
+    std::string out;  // the reply, once there is one
+    size_t sent = 0;
+    bool replied = false;
+  };
+  // Sends what the socket takes now; whether the client is done with (all
+  // sent, or gone).
+  auto flush = [](Client& c) {
+    while (c.sent < c.out.size()) {
+      const ssize_t n = send(c.fd, c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return false;  // the rest when the client has read some
+      }
+      if (n <= 0) {
+        return true;  // the client went away; its loss
+      }
+      c.sent += static_cast<size_t>(n);
+    }
+    return true;
   };
   std::vector<Client> clients;
   for (;;) {
     std::vector<pollfd> fds = {{wake_fd_, POLLIN, 0}, {listen_fd_, POLLIN, 0}};
     for (const Client& c : clients) {
-      fds.push_back({c.fd, POLLIN, 0});
+      fds.push_back({c.fd, static_cast<short>(c.replied ? POLLOUT : POLLIN), 0});
     }
     if (poll(fds.data(), fds.size(), 500) < 0 && errno != EINTR) {
       return;
@@ -126,7 +146,7 @@ void CtlServer::Serve() {
     if (fds[1].revents & POLLIN) {
       const int c = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
       if (c >= 0 && clients.size() < static_cast<size_t>(kMaxClients)) {
-        clients.push_back({c, "", now + kIdleMillis});
+        clients.push_back({c, "", now + kIdleMillis, "", 0, false});
       } else if (c >= 0) {
         WriteAll(c, "error\ntoo many control clients at once\n");
         close(c);
@@ -135,28 +155,37 @@ void CtlServer::Serve() {
     for (size_t i = 0; i < clients.size() && i + 2 < fds.size(); ++i) {
       Client& c = clients[i];
       bool finished = false;
-      if (fds[i + 2].revents & (POLLIN | POLLHUP | POLLERR)) {
-        char buf[1024];
-        const ssize_t n = recv(c.fd, buf, sizeof(buf), 0);
-        if (n <= 0) {
-          finished = true;
-        } else {
-          c.in.append(buf, static_cast<size_t>(n));
+      if (c.replied) {
+        // A reader too slow for kReplyMillis gets what it read: its ctl
+        // sees fewer bytes than announced and says so.
+        finished =
+            (fds[i + 2].revents & (POLLOUT | POLLHUP | POLLERR)) != 0 ? flush(c) : now > c.deadline;
+      } else {
+        if (fds[i + 2].revents & (POLLIN | POLLHUP | POLLERR)) {
+          char buf[1024];
+          const ssize_t n = recv(c.fd, buf, sizeof(buf), 0);
+          if (n <= 0) {
+            finished = true;
+          } else {
+            c.in.append(buf, static_cast<size_t>(n));
+          }
         }
-      }
-      if (const size_t eol = c.in.find('\n'); eol != std::string::npos) {
-        std::vector<std::string> args = absl::StrSplit(c.in.substr(0, eol), '\t');
-        absl::StatusOr<std::string> out = args.size() == 1 && args[0] == "ping"
-                                              ? absl::StatusOr<std::string>("pong\n")
-                                              : handler_(args);
-        WriteAll(c.fd, out.ok() ? absl::StrCat("ok\n", *out)
-                                : absl::StrCat("error\n", out.status().message(), "\n"));
-        finished = true;
-      } else if (c.in.size() > kMaxRequest) {
-        WriteAll(c.fd, "error\nrequest too long\n");
-        finished = true;
-      } else if (now > c.deadline) {
-        finished = true;  // said nothing, or not a whole line, in time
+        if (const size_t eol = c.in.find('\n'); !finished && eol != std::string::npos) {
+          std::vector<std::string> args = absl::StrSplit(c.in.substr(0, eol), '\t');
+          absl::StatusOr<std::string> out = args.size() == 1 && args[0] == "ping"
+                                                ? absl::StatusOr<std::string>("pong\n")
+                                                : handler_(args);
+          c.out = out.ok() ? absl::StrCat("ok ", out->size(), "\n", *out)
+                           : absl::StrCat("error\n", out.status().message(), "\n");
+          c.replied = true;
+          c.deadline = NowMillis() + kReplyMillis;
+          finished = flush(c);
+        } else if (c.in.size() > kMaxRequest) {
+          WriteAll(c.fd, "error\nrequest too long\n");
+          finished = true;
+        } else if (now > c.deadline) {
+          finished = true;  // said nothing, or not a whole line, in time
+        }
       }
       if (finished) {
         close(c.fd);
@@ -197,7 +226,13 @@ absl::StatusOr<std::string> CtlRequest(const std::string& path,
   const size_t eol = reply.find('\n');
   const std::string head = reply.substr(0, eol);
   const std::string body = eol == std::string::npos ? "" : reply.substr(eol + 1);
-  if (head == "ok") {
+  absl::string_view size_text = head;
+  size_t announced = 0;
+  if (absl::ConsumePrefix(&size_text, "ok ") && absl::SimpleAtoi(size_text, &announced)) {
+    if (body.size() != announced) {
+      return absl::DataLossError(absl::StrCat("the reply was cut short: ", body.size(), " of ",
+                                              announced, " bytes came (nothing printed)"));
+    }
     return body;
   }
   if (head == "error") {

@@ -1,8 +1,11 @@
 // The control socket: `knockgate ctl` sends one request line (arguments
-// separated by tabs), the gateway answers "ok" or "error" on the first line,
-// then the text, and closes. A Unix socket created 0600, served by one
+// separated by tabs), the gateway answers "ok BYTES" or "error" on the first
+// line, then the text, and closes. A Unix socket created 0600, served by one
 // control thread that never waits on a client: a client that says nothing
-// is dropped after a few seconds while others are served.
+// is dropped after a few seconds while others are served, and a long reply
+// (a list of a million entries) is streamed as the client reads it, within
+// kReplyMillis. The client checks that it got BYTES bytes: a reply cut short
+// is an error, never a shorter answer.
 #pragma once
 
 #include <functional>
@@ -22,6 +25,7 @@ class CtlServer {
   static constexpr int kMaxClients = 16;
   static constexpr int kIdleMillis = 3000;  // a silent client is dropped after this
   static constexpr size_t kMaxRequest = 4096;
+  static constexpr int kReplyMillis = 30000;  // to read a whole reply
 
   // Creates the socket (and its directory), replacing a stale one; fails if
   // a live gateway answers on it already.

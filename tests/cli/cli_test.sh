@@ -101,6 +101,26 @@ expect "ctl without --config or --socket is a usage error (status 2)" test $? -e
 "$KG" ctl --socket "$tmp/none.sock" stats >/dev/null 2>"$tmp/ctl.out"
 expect "ctl without a gateway fails with status 1" test $? -eq 1
 expect "and says it cannot reach one" grep -q "cannot reach knockgate on $tmp/none.sock" "$tmp/ctl.out"
+
+# A reply cut short (a gateway that stopped mid-reply, a reader too slow) is
+# an error, never a shorter answer: a stand-in server announces 100 bytes
+# and sends 6.
+/usr/bin/python3 - "$tmp/short.sock" <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(1)
+c, _ = s.accept()
+c.recv(4096)
+c.sendall(b"ok 100\nshort\n")
+c.close()
+PY
+for _ in $(seq 1 50); do [[ -S $tmp/short.sock ]] && break; sleep 0.1; done
+"$KG" ctl --socket "$tmp/short.sock" list print 888 >"$tmp/short.out" 2>"$tmp/ctl.out"
+expect "ctl exits 1 when the reply is shorter than announced" test $? -eq 1
+expect "and says so, printing nothing of it" \
+  sh -c "grep -q 'the reply was cut short: 6 of 100 bytes' '$tmp/ctl.out' && ! test -s '$tmp/short.out'"
+wait
 MAN=$(dirname "$KG")/../../knockgate.8
 expect "knockgate(8) is built from its scdoc source" grep -q '^\.SH CTL COMMANDS' "$MAN"
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The state file against the flood it is sized for: hping3 --rand-source
 # fills knock list 888 with more than 500,000 spoofed sources while a real
-# client knocks and another is granted by fwknop; the gate stops and starts
-# again. The granted client is let in without knocking, the gate says how
+# client knocks and another is granted by fwknop; `ctl list print 888`
+# prints every one of them; the gate stops and starts again. The granted client is let in without knocking, the gate says how
 # many entries it restored (the file is past the 16 MiB the old restore read),
 # and the fwknop packet accepted before the restart, replayed after it, is
 # refused as a replay. Needs root.
@@ -78,6 +78,15 @@ done
 pkill -f "hping3.*$SERVER"
 echo "# list 888 holds ${size:-0} entries after the flood"
 expect "the flood filled list 888 past $FLOOD_TARGET entries" test "${size:-0}" -gt "$FLOOD_TARGET"
+# The whole list through the control socket: a header and a line an entry,
+# however far past the socket's buffer (the entries live 600 s: none leaves).
+"$LAB_KNOCKGATE" ctl --config "$CONFIG" list print 888 >"/tmp/kg-$ID-print" 2>"/tmp/kg-$ID-print.err"
+rc=$?
+lines=$(wc -l <"/tmp/kg-$ID-print")
+size=$(list_entries 888)
+echo "# ctl list print 888: exit $rc, $lines lines for ${size:-0} entries"
+expect "ctl list print 888 prints every entry of the flooded list" \
+  test "$rc" -eq 0 -a "$lines" -eq $((${size:-0} + 1))
 
 t0=$(date +%s.%N)
 lab_gate_stop
