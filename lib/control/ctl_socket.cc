@@ -68,7 +68,17 @@ absl::StatusOr<std::unique_ptr<CtlServer>> CtlServer::Start(const std::string& p
     return absl::AlreadyExistsError(
         absl::StrCat("another knockgate answers on the control socket ", path));
   }
-  unlink(path.c_str());  // a stale socket from a gateway that died
+  // A stale socket from a gateway that died is replaced; anything else at
+  // the path (a config, a log a typo pointed at) is never touched.
+  struct stat st;
+  if (lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          path,
+          " exists and is not a socket: not replacing it (point [control] socket elsewhere)"));
+    }
+    unlink(path.c_str());
+  }
   const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   const mode_t old_mask = umask(0177);  // 0600 from the start, never wider
   const bool bound =

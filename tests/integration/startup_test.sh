@@ -67,6 +67,22 @@ else
   fail=1
 fi
 
+# A [control] socket path that names a file: the gate runs without a socket
+# and leaves the file alone.
+config net_null0 net_null1 1 8192
+echo "precious" >"$tmp/not-a-socket"
+sed -i "s|^socket = .*|socket = \"$tmp/not-a-socket\"|" "$tmp/c.toml"
+run 0-1 "${nulls[@]}"
+rc=$?
+if [[ $rc -eq 124 ]] && grep -q "warning: no control socket.*$tmp/not-a-socket exists and is not a socket" "$tmp/out" &&
+  [[ $(cat "$tmp/not-a-socket") == precious ]]; then
+  echo "ok   - a control socket path naming a file is refused and the file kept"
+else
+  echo "FAIL - a control socket path naming a file (exit $rc)"
+  cat "$tmp/out"
+  fail=1
+fi
+
 printf '[policy]\nwan-default = "maybe"\n' >"$tmp/c.toml"
 "$KG" --no-huge -- --config "$tmp/c.toml" >"$tmp/out" 2>&1
 expect_error $? "a bad config never starts EAL" "c.toml:2:15: wan-default: expected"
