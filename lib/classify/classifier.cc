@@ -216,7 +216,9 @@ void GrantSpa(const Policy& policy, ClassifierState& state, const SpaHandoff& h,
     return;
   }
   ++state.spa->counters[h.section].accepts;
-  state.lists->Add(e.address, static_cast<ListId>(c.list), now, e.timeout);
+  // A granted client's next message refreshes its grant, as any re-add does.
+  e.refresh = state.lists->Add(e.address, static_cast<ListId>(c.list), now, e.timeout) ==
+              AddressTable::AddResult::kRefreshed;
   state.events.Push(e);
   NoteIfShared(policy, state, e);
 }
@@ -264,6 +266,21 @@ void GrantSpa(const Policy& policy, ClassifierState& state, const SpaHandoff& h,
   }
 }
 
+// The [[spa]] section that consumes `pkt` (UDP to its port from its side),
+// or -1.
+int SpaSectionOf(const Policy& policy, const ParsedPacket& pkt, InterfaceList in) {
+  if (pkt.protocol != ip_proto::kUdp || !pkt.has_ports) {
+    return -1;
+  }
+  const std::vector<CompiledSpa>& sections = policy.spa();
+  for (size_t s = 0; s < sections.size(); ++s) {
+    if (!sections[s].disabled && sections[s].in == in && sections[s].port == pkt.dst_port) {
+      return static_cast<int>(s);
+    }
+  }
+  return -1;
+}
+
 // The filter proper: rules in order, then the interface default.
 Decision Evaluate(const Policy& policy, ClassifierState& state, std::span<const uint8_t> frame,
                   const ParsedPacket& pkt, InterfaceList in, uint8_t ct_state, Nanos now,
@@ -287,6 +304,12 @@ Decision Evaluate(const Policy& policy, ClassifierState& state, std::span<const 
       }
       if ((c.slow & CompiledRule::kSlowRate) != 0 &&
           !WithinRate(c, i, state, facts.src(), facts.dst(), pkt.dst_port, frame.size(), now)) {
+        continue;
+      }
+      // An accept never carries an SPA packet past its verification (a drop
+      // still wins: a blacklisted source costs no HMAC).
+      if (c.action == Action::kAccept && state.spa != nullptr &&
+          SpaSectionOf(policy, pkt, in) >= 0) [[unlikely]] {
         continue;
       }
       RuleCounter& counter = state.rule_counters[i];
@@ -332,13 +355,11 @@ Decision Evaluate(const Policy& policy, ClassifierState& state, std::span<const 
     }
   }
   // [[spa]] sections stand after every rule: what they match is consumed.
-  if (state.spa != nullptr && pkt.protocol == ip_proto::kUdp && pkt.has_ports) [[unlikely]] {
-    const std::vector<CompiledSpa>& sections = policy.spa();
-    for (size_t s = 0; s < sections.size(); ++s) {
-      if (!sections[s].disabled && sections[s].in == in && sections[s].port == pkt.dst_port) {
-        HandleSpa(policy, state, frame, pkt, in, now, s);
-        return Decision{Verdict::kDrop, DropReason::kSpa};
-      }
+  if (state.spa != nullptr) [[unlikely]] {
+    const int s = SpaSectionOf(policy, pkt, in);
+    if (s >= 0) {
+      HandleSpa(policy, state, frame, pkt, in, now, static_cast<size_t>(s));
+      return Decision{Verdict::kDrop, DropReason::kSpa};
     }
   }
   if (in == InterfaceList::kWan) {

@@ -38,7 +38,8 @@ std::string FormatEvent(const Policy& policy, const Event& e, const std::string&
     }
     return absl::StrCat(time, " spa-grant spa=", name, " list=", policy.lists()[e.list].name,
                         " address=", e.address.ToString(), " timeout=", FormatDuration(e.timeout),
-                        " worker=", static_cast<int>(e.worker), " ", flow);
+                        e.refresh ? " refresh=yes" : "", " worker=", static_cast<int>(e.worker),
+                        " ", flow);
   }
   if (e.rule == Event::kNoRule) {  // knockgate ctl, the state file or [sync], not a packet
     const std::string list = e.list < policy.lists().size() ? policy.lists()[e.list].name : "?";

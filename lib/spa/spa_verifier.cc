@@ -397,9 +397,15 @@ SpaReject SpaVerifier::Verify(std::span<const uint8_t> payload, const IpAddress&
   if ((now > at ? now - at : at - now) > policy_.max_age) {
     return SpaReject::kStale;
   }
-  // 6. Source.
-  if (policy_.require_source_address && !(*address == source)) {
+  // 6. Source. 0.0.0.0 (fwknop -s, or ::) stands for "my packet's source":
+  // fwknopd grants the packet's address then, and refuses the message when
+  // the address inside is required.
+  const bool use_source = *address == IpAddress{.family = address->family};
+  if (policy_.require_source_address && (use_source || !(*address == source))) {
     return SpaReject::kSource;
+  }
+  if (use_source) {
+    *address = source;
   }
   // 7. Access: every port asked for must be allowed; NAT is not offered.
   if (nat) {

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Single packet authorization in the lab: Debian's fwknop client against a
-# [[spa]] section; the same packet replayed (socat) from the same source
-# after its grant expired and from another source, a wrong key, a clock ten
-# minutes off; knocks keep working beside it. Needs root.
+# [[spa]] section behind the shipped recipe; the same packet replayed
+# (socat) from the same source after its grant expired and from another
+# source, a wrong key, a clock ten minutes off; a granted client's next
+# packets (never forwarded, a valid one refreshes); fwknop -s; knocks keep
+# working beside it. Needs root.
 # Usage: spa_test.sh [KNOCKGATE]
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -44,6 +46,13 @@ key-file = "$KEYS"
 grant-list = "secured"
 grant-timeout = "6s"
 access = ["tcp/80"]
+
+[[spa]]
+name = "any-source"
+key-file = "$KEYS"
+port = 62202
+grant-timeout = "6s"
+require-source-address = false
 TOML
 lab_gate_start "$ID" "$CONFIG" "$LOG" || exit 1
 
@@ -69,12 +78,58 @@ spa -a 10.77.0.2 --time-offset-minus 10m --key-base64-rijndael "$KEY" --key-base
 expect "a message with the clock ten minutes off stays out" closed_from 10.77.0.2
 expect "refused as stale" logged "spa-reject spa=web reason=stale"
 
+# A granted client's next SPA packets pass the recipe's "accept secured"
+# rule, which stands before the section: they must still be verified, never
+# forwarded, and a valid one refreshes the grant. The LAN side watches for
+# them, and for a plain UDP datagram the accept rule does forward (the
+# capture's own check).
+S="ip netns exec $(lab_ns "$ID" s)"
+CAP=/tmp/kg-$ID-lan.pcap
+$S tcpdump -n -U -i s0 -w "$CAP" 'udp and (port 62201 or port 62202 or port 9999)' \
+  2>"/tmp/kg-$ID-tcpdump.log" &
+TCPDUMP=$!
+for _ in $(seq 1 50); do grep -q listening "/tmp/kg-$ID-tcpdump.log" && break; sleep 0.1; done
+spa -a 10.77.0.2 --key-base64-rijndael "$KEY" --key-base64-hmac "$HMAC"
+expect "a new grant opens it again" open_from 10.77.0.2
+spa -a 10.77.0.2 --key-base64-rijndael "$OTHER_KEY" --key-base64-hmac "$OTHER_HMAC"
+expect "a granted client's forged SPA packet is refused at the HMAC" \
+  test "$(grep -c 'spa-reject spa=web reason=hmac' "$LOG")" -eq 2
+sleep 3
+spa -a 10.77.0.2 --key-base64-rijndael "$KEY" --key-base64-hmac "$HMAC"
+expect "a granted client's valid SPA packet refreshes its grant" \
+  logged "spa-grant spa=web list=secured address=10.77.0.2 timeout=6s refresh=yes"
+echo datagram | $C socat -u - "UDP4-SENDTO:$SERVER:9999,bind=10.77.0.2"
+sleep 4
+expect "the refreshed grant outlives the first one's six seconds" open_from 10.77.0.2
+sleep 0.5
+kill -INT "$TCPDUMP"
+wait "$TCPDUMP"
+lan_udp() { tcpdump -n -r "$CAP" 2>/dev/null | grep -c "> $SERVER.$1:" ; }
+expect "the LAN saw the accepted datagram (the capture works)" test "$(lan_udp 9999)" -eq 1
+expect "the LAN saw none of the SPA packets" test "$(lan_udp 62201)" -eq 0
+sleep 2.5
+
+# fwknop -s: "use my packet's source" (the message says 0.0.0.0). Refused
+# where the address inside is required; granted to the packet's source
+# where it is not, as fwknopd does.
+spa -s --key-base64-rijndael "$KEY" --key-base64-hmac "$HMAC"
+expect "fwknop -s is refused where the source address is required" \
+  test "$(grep -c 'spa-reject spa=web reason=source' "$LOG")" -eq 2
+expect "and opens nothing" closed_from 10.77.0.2
+spa -s -p 62202 --key-base64-rijndael "$KEY" --key-base64-hmac "$HMAC"
+expect "fwknop -s grants the packet's source where it is not required" \
+  logged "spa-grant spa=any-source list=secured address=10.77.0.2 timeout=6s worker"
+expect "which opens it" open_from 10.77.0.2
+expect "0.0.0.0 is never granted" sh -c "! grep -q 'address=0.0.0.0' '$LOG'"
+
 for x in 888 555 222; do $C nmap -n -Pn -S 10.77.0.5 -e c0 -p $x "$SERVER" >/dev/null 2>&1; done
 expect "knock sequences still work beside SPA" open_from 10.77.0.5
 lab_gate_stop
-expect "every SPA packet was consumed, none forwarded (drop reason spa)" grep -q "^drops:.* spa=5" "$LOG"
+expect "every SPA packet was consumed, none forwarded (drop reason spa)" grep -q "^drops:.* spa=10" "$LOG"
 expect "the final counters count SPA by reason" \
-  grep -q "^spa web: accepts=1 rejects: format=0 hmac=1 stale=1 source=1 access=0 replay=1" "$LOG"
+  grep -q "^spa web: accepts=3 rejects: format=0 hmac=2 stale=1 source=2 access=0 replay=1" "$LOG"
+expect "and the other section's" \
+  grep -q "^spa any-source: accepts=1 rejects: format=0 hmac=0 stale=0" "$LOG"
 if ((fail)); then
   cat "/tmp/kg-$ID-fwknop.log"
   cat "$LOG"

@@ -167,6 +167,51 @@ src-address = "10.77.0.2"
   EXPECT_EQ(shard_->spa->counters[0].accepts, 0u);
 }
 
+// The recipe's "accept secured sources" rule stands before the section: a
+// granted client's next SPA packet must still be verified, not forwarded,
+// and a valid one refreshes the grant.
+TEST_F(SpaRuleTest, AnAcceptBeforeItNeverForwardsAnSpaPacket) {
+  Load(R"([[filter]]
+chain = "input"
+action = "accept"
+in-interface-list = "WAN"
+src-address-list = "secured"
+)");
+  // A one-minute grant (the client-timeout vector: fwknop -f 60).
+  shard_->state.wall_offset = vectors_["client-timeout"].first * kNanosPerSecond - kT0;
+  ASSERT_EQ(Send(vectors_["client-timeout"].second).reason, DropReason::kSpa);
+  ASSERT_TRUE(Secured("10.77.0.2"));
+  EXPECT_EQ(SendTcp("10.77.0.2", 22), Verdict::kAccept);  // the accept rule works
+  std::string forged = vectors_["two-ports"].second;
+  forged[forged.size() - 2] = forged[forged.size() - 2] == 'A' ? 'B' : 'A';
+  const Decision d = Send(forged, "10.77.0.2", 62201, kT0 + 5 * kNanosPerSecond);
+  EXPECT_EQ(d.verdict, Verdict::kDrop);
+  EXPECT_EQ(d.reason, DropReason::kSpa);
+  EXPECT_EQ(shard_->state.rule_counters[0].packets, 1u);  // the TCP packet, not the SPA ones
+  EXPECT_EQ(shard_->spa->counters[0].rejects[static_cast<size_t>(SpaReject::kHmac)], 1u);
+  // 30 s on, a valid message asking for no timeout of its own (30 m)
+  // refreshes the grant, as any re-add would.
+  const Nanos later = kT0 + 30 * kNanosPerSecond;
+  shard_->state.wall_offset = vectors_["accept"].first * kNanosPerSecond - later;
+  EXPECT_EQ(Send(vectors_["accept"].second, "10.77.0.2", 62201, later).reason, DropReason::kSpa);
+  EXPECT_EQ(LastEvent(),
+            "T spa-grant spa=ssh list=secured address=10.77.0.2 timeout=30m refresh=yes worker=0 "
+            "WAN udp 10.77.0.2:40000 > 192.0.2.10:62201");
+  EXPECT_TRUE(Secured("10.77.0.2", later + 1799 * kNanosPerSecond));
+  EXPECT_FALSE(Secured("10.77.0.2", later + 1801 * kNanosPerSecond));
+  EXPECT_EQ(shard_->spa->counters[0].accepts, 2u);
+}
+
+// fwknop -s asks for the packet's source: granted to it when the section
+// does not require the address inside.
+TEST_F(SpaRuleTest, SourceFromPacketGrantsThePacketsSource) {
+  Load("", "require-source-address = false\n");
+  shard_->state.wall_offset = vectors_["source-from-packet"].first * kNanosPerSecond - kT0;
+  EXPECT_EQ(Send(vectors_["source-from-packet"].second, "10.77.0.9").reason, DropReason::kSpa);
+  EXPECT_TRUE(Secured("10.77.0.9"));
+  EXPECT_FALSE(Secured("0.0.0.0"));
+}
+
 TEST_F(SpaRuleTest, AForgedFloodSpendsTheBudgetNotTheGrants) {
   Load();
   // A budget of 2 a second: the third forged packet in a second is not verified.

@@ -102,6 +102,18 @@ TEST_F(SpaVerifierTest, WrongSource) {
   EXPECT_EQ(message_.address, *ParseIpAddress("10.77.0.2"));  // the grant is for the inner one
 }
 
+// fwknop -s sends 0.0.0.0: "use my packet's source". fwknopd grants the
+// packet's address, or refuses when the address inside is required.
+TEST_F(SpaVerifierTest, SourceFromPacket) {
+  EXPECT_EQ(Check("source-from-packet", "10.77.0.9"), SpaReject::kSource);
+  SpaPolicy any_source;
+  any_source.require_source_address = false;
+  ASSERT_EQ(Check("source-from-packet", "10.77.0.9", 0, any_source), SpaReject::kNone);
+  EXPECT_EQ(message_.address, *ParseIpAddress("10.77.0.9"));
+  ASSERT_EQ(Check("source-from-packet", "2001:db8::9", 0, any_source), SpaReject::kNone);
+  EXPECT_EQ(message_.address, *ParseIpAddress("2001:db8::9"));
+}
+
 TEST_F(SpaVerifierTest, AccessNotAllowed) {
   SpaPolicy ssh_only;
   ssh_only.access = {{6, 22}};

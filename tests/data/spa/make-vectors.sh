@@ -32,5 +32,6 @@ vector future-10m -A tcp/22 -a 10.77.0.2 --time-offset-plus 10m --key-base64-rij
 vector wrong-keys -A tcp/22 -a 10.77.0.2 --key-base64-rijndael "$OTHER_KEY" --key-base64-hmac "$OTHER_HMAC"
 vector wrong-enc-key -A tcp/22 -a 10.77.0.2 --key-base64-rijndael "$OTHER_KEY" --key-base64-hmac "$HMAC"
 vector md5-digest -A tcp/22 -a 10.77.0.2 -m md5 --key-base64-rijndael "$KEY" --key-base64-hmac "$HMAC"
+vector source-from-packet -A tcp/22 -s --key-base64-rijndael "$KEY" --key-base64-hmac "$HMAC"
 vector sha512-digest -A tcp/22 -a 10.77.0.2 -m sha512 --key-base64-rijndael "$KEY" --key-base64-hmac "$HMAC"
 rm -f /tmp/spa-*.bin
