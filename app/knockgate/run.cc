@@ -503,6 +503,7 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
     };
     MainLoopHooks hooks;
     hooks.should_stop = [&] {
+      log.flush();  // what DrainEvents wrote just before
       write_summary(false);
       main_tasks.Poll();
       watchdog();
@@ -526,10 +527,11 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
         sync->Offer(SharedChange(made_by, e, plane.clock()));
       }
     };
+    // Lines are flushed once per pass over the rings (should_stop), not per
+    // line: a burst of state changes is written at the pace of the file.
     hooks.on_event = [&](const Policy& made_by, const Event& e) {
-      if (limiter.Admit(made_by, e, EventMatters(made_by, e), e.at)) {
+      if (limiter.Admit(made_by, e, e.at)) {
         log << FormatEvent(made_by, e, WallTime(plane.clock().UnixAt(e.at))) << "\n";
-        log.flush();
       }
     };
     hooks.stats_interval = config.dataplane.stats_interval;

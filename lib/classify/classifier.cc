@@ -189,6 +189,7 @@ void RejectSpa(ClassifierState& state, size_t section, Event e, SpaReject r) {
   e.type = EventType::kSpaReject;
   e.spa_reason = static_cast<uint8_t>(r);
   e.list = Event::kNoList;
+  e.state = false;  // chatter (IsStateChange)
   state.events.Push(e);
 }
 
@@ -219,7 +220,7 @@ void GrantSpa(const Policy& policy, ClassifierState& state, const SpaHandoff& h,
   // A granted client's next message refreshes its grant, as any re-add does.
   e.refresh = state.lists->Add(e.address, static_cast<ListId>(c.list), now, e.timeout) ==
               AddressTable::AddResult::kRefreshed;
-  state.events.Push(e);
+  Emit(policy, state, e);
   NoteIfShared(policy, state, e);
 }
 
@@ -317,7 +318,7 @@ Decision Evaluate(const Policy& policy, ClassifierState& state, std::span<const 
       counter.bytes += frame.size();
       const Action action = c.action;
       if (c.log) {
-        state.events.Push(MakeEvent(EventType::kLog, i, pkt, in, now, state));
+        state.events.Push(MakeEvent(EventType::kLog, i, pkt, in, now, state));  // chatter
       }
       switch (action) {
         case Action::kAccept:
@@ -340,7 +341,7 @@ Decision Evaluate(const Policy& policy, ClassifierState& state, std::span<const 
             e.timeout = timeout;
             e.address = addr;
             e.refresh = added == AddressTable::AddResult::kRefreshed;
-            state.events.Push(e);
+            Emit(policy, state, e);
             if (c.target_shared) [[unlikely]] {
               state.shared_changes.Push(e);
             }

@@ -53,6 +53,7 @@ struct Event {
   uint8_t spa_reason = 0;  // kSpaReject: a SpaReject
   EventOrigin origin = EventOrigin::kRule;
   bool refresh = false;  // kListAdd: a member whose expiry moved later (shared lists only)
+  bool state = false;    // a state change (IsStateChange), set by Emit
   uint16_t rule = kNoRule;
   uint16_t src_port = 0;
   uint16_t dst_port = 0;
@@ -64,26 +65,56 @@ struct Event {
   IpAddress dst;
 };
 
-// Events of one burst, drained by the caller between bursts. A full buffer
-// drops and counts rather than blocking the data path.
+// Events come in two classes. State changes an operator acts on (a grant
+// or jail: an add to a list that is no rule's step; an SPA grant; a removal;
+// every change knockgate ctl or [sync] makes) travel on a path where they are
+// never dropped: a worker takes no more packets than it has room for their
+// events. Everything else is chatter (knock steps, log rules, SPA rejects):
+// bounded, dropped and counted when its path is full.
+inline bool IsStateChange(const Policy& policy, const Event& e) {
+  switch (e.type) {
+    case EventType::kSpaGrant:
+    case EventType::kListRemove:
+      return true;
+    case EventType::kListAdd:
+      return e.rule == Event::kNoRule || e.list >= policy.lists().size() ||
+             !policy.lists()[e.list].step;
+    case EventType::kLog:
+    case EventType::kSpaReject:
+      return false;
+  }
+  return false;
+}
+
+// Events of one burst, in order, drained by the caller between bursts. Each
+// class has its own room: chatter that finds none is dropped and counted;
+// state changes find room as long as the burst was sized to it
+// (Policy::state_events_per_packet); past that they are counted apart.
 class EventBuffer {
  public:
-  static constexpr size_t kCapacity = 256;
+  static constexpr size_t kChatterCapacity = 256;
+  static constexpr size_t kStateCapacity = 1024;
   void Push(const Event& e) {
-    if (size_ < kCapacity) {
+    size_t& used = e.state ? state_ : chatter_;
+    if (used < (e.state ? kStateCapacity : kChatterCapacity)) {
+      ++used;
       events_[size_++] = e;
     } else {
-      ++dropped_;
+      ++(e.state ? state_dropped_ : dropped_);
     }
   }
   std::span<const Event> events() const { return {events_.data(), size_}; }
-  void Clear() { size_ = 0; }
-  uint64_t dropped() const { return dropped_; }
+  void Clear() { size_ = state_ = chatter_ = 0; }
+  uint64_t dropped() const { return dropped_; }              // chatter
+  uint64_t state_dropped() const { return state_dropped_; }  // never, with bursts sized to it
 
  private:
-  std::array<Event, kCapacity> events_;
+  std::array<Event, kChatterCapacity + kStateCapacity> events_;
   size_t size_ = 0;
+  size_t state_ = 0;
+  size_t chatter_ = 0;
   uint64_t dropped_ = 0;
+  uint64_t state_dropped_ = 0;
 };
 
 // A verified SPA message whose grant belongs to another worker's shard (the
@@ -177,6 +208,13 @@ struct ClassifierState {
   // kept apart so that a flood of other events cannot crowd them out.
   EventBuffer shared_changes;
 };
+
+// Every event leaves the classifier (and a worker's control answers) here:
+// classed, then buffered.
+inline void Emit(const Policy& policy, ClassifierState& state, Event e) {
+  e.state = IsStateChange(policy, e);
+  state.events.Push(e);
+}
 
 // Pushes `e` (a list add, refresh, removal or SPA grant) to the shared-list
 // changes too when its list is shared.

@@ -28,13 +28,14 @@ void LogLimiter::Refill(Nanos now) {
   last_refill_ = now;
 }
 
-bool LogLimiter::Admit(const Policy& policy, const Event& e, bool important, Nanos now) {
-  if (rate_ == 0) {
+bool LogLimiter::Admit(const Policy& policy, const Event& e, Nanos now) {
+  if (rate_ == 0 || e.state) {
     Count(written_);
     return true;
   }
   Refill(now);
-  const uint64_t needed = kNanosPerSecond + (important ? 0 : reserve_);
+  const bool log_rule = e.type == EventType::kLog;
+  const uint64_t needed = kNanosPerSecond + (log_rule ? 0 : reserve_);
   if (tokens_ >= needed) {
     tokens_ -= kNanosPerSecond;
     Count(written_);
@@ -44,19 +45,19 @@ bool LogLimiter::Admit(const Policy& policy, const Event& e, bool important, Nan
     first_held_ = now;
   }
   Count(suppressed_);
-  held_important_ += important ? 1 : 0;
+  held_log_rules_ += log_rule ? 1 : 0;
   if (e.type == EventType::kListAdd && e.list < policy.lists().size()) {
     if (held_by_list_[e.list]++ == 0) {
       list_names_[e.list] = policy.lists()[e.list].name;  // once per list per summary
     }
   } else {
-    ++held_logs_;
+    ++held_others_;
   }
   return false;
 }
 
 std::string LogLimiter::TakeSummary(Nanos now, bool force) {
-  const uint64_t adds = held_ - held_logs_;
+  const uint64_t adds = held_ - held_others_;
   if (held_ == 0 || (!force && now < first_held_ + kSummaryInterval)) {
     return "";
   }
@@ -73,13 +74,13 @@ std::string LogLimiter::TakeSummary(Nanos now, bool force) {
     absl::StrAppend(&out, i == 0 ? " (" : ", ", held_by_list_[lists[i]], " to list ",
                     list_names_[lists[i]]);
   }
-  absl::StrAppend(&out, lists.empty() ? "" : ")", " and ", held_logs_, " log events in the last ",
+  absl::StrAppend(&out, lists.empty() ? "" : ")", " and ", held_others_, " other events in the last ",
                   absl::StrFormat("%.1fs", static_cast<double>(now - first_held_) / 1e9),
-                  " (log rate ", rate_, "/s, burst ", burst_, "; ", held_important_,
-                  " of them grants, jails or log rules)");
+                  " (log rate ", rate_, "/s, burst ", burst_, "; ", held_log_rules_,
+                  " of them log rules; grants and jails are never held back)");
   held_by_list_.fill(0);
-  held_logs_ = 0;
-  held_important_ = 0;
+  held_others_ = 0;
+  held_log_rules_ = 0;
   held_ = 0;
   return out;
 }

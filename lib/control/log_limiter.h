@@ -1,6 +1,8 @@
-// Event lines under a token bucket, so a spoofed flood cannot fill the disk.
-// What is held back is counted and summarised once a second; grants, jails and
-// log rules are the last lines to go. Counters never pass through here.
+// Chatter's event lines under a token bucket, so a spoofed flood cannot fill
+// the disk; state changes (IsStateChange: grants, jails, SPA grants, ctl and
+// [sync] changes) are always written. What is held back is counted and
+// summarised once a second; log rules' lines go after knock steps and SPA
+// rejects. Counters never pass through here.
 #pragma once
 
 #include <array>
@@ -19,14 +21,15 @@ class LogLimiter {
   LogLimiter(uint32_t rate, uint32_t burst, Nanos now);
 
   // Whether the line of `e` may be written at `now`; if not, it is counted
-  // for the next summary. An important event (EventMatters) may spend the
-  // whole bucket; any other only what lies above a reserve of a quarter of
-  // the burst, so a flood of knock steps leaves lines for grants and jails.
-  bool Admit(const Policy& policy, const Event& e, bool important, Nanos now);
+  // for the next summary. A state change always is (and spends nothing); a
+  // log rule's line may spend the whole bucket; other chatter only what lies
+  // above a reserve of a quarter of the burst, so a flood of knock steps
+  // leaves lines for log rules.
+  bool Admit(const Policy& policy, const Event& e, Nanos now);
 
   // A second after the first line held back since the last summary:
-  // "suppressed N list-add events (M to list 888, ...) and K log events in
-  // the last 1.0s (...)". Empty otherwise. `force` ignores the second (exit).
+  // "suppressed N list-add events (M to list 888, ...) and K other events
+  // in the last 1.0s (...)". Empty otherwise. `force` ignores the second (exit).
   std::string TakeSummary(Nanos now, bool force = false);
 
   // Any thread (the metrics server reads them).
@@ -53,8 +56,8 @@ class LogLimiter {
   }
   // Held back since the last summary.
   uint64_t held_ = 0;
-  uint64_t held_logs_ = 0;
-  uint64_t held_important_ = 0;
+  uint64_t held_others_ = 0;
+  uint64_t held_log_rules_ = 0;
   std::array<uint64_t, 256> held_by_list_{};
   std::array<std::string, 256> list_names_;
 };

@@ -51,6 +51,8 @@ std::string PrometheusText(const Dataplane& plane, const AppCounters& app) {
   }
   uint64_t drops[kDropReasonCount] = {};
   uint64_t events_lost = 0;
+  uint64_t state_events_lost = 0;
+  uint64_t state_stalls = 0;
   uint64_t shared_lost = 0;
   std::string cycles;
   std::string handovers;
@@ -62,6 +64,8 @@ std::string PrometheusText(const Dataplane& plane, const AppCounters& app) {
       drops[r] += c.drops[r].Get();
     }
     events_lost += c.events_lost.Get();
+    state_events_lost += c.state_events_lost.Get();
+    state_stalls += c.state_stalls.Get();
     shared_lost += c.shared_lost.Get();
     const uint64_t n = c.classified.Get();
     absl::StrAppend(&cycles, "knockgate_worker_cycles_per_packet{worker=\"", w, "\"} ",
@@ -97,8 +101,15 @@ std::string PrometheusText(const Dataplane& plane, const AppCounters& app) {
                   "knockgate_fragments_total{result=\"dropped\"} ", frags.dropped, "\n",
                   "knockgate_fragments_total{result=\"evicted\"} ", frags.evicted, "\n");
   Help(out, "knockgate_events_lost_total", "counter",
-       "Events dropped because a worker's event ring was full.");
-  absl::StrAppend(&out, "knockgate_events_lost_total ", events_lost, "\n");
+       "Events a worker dropped for want of room, by class: chatter (knock steps, log rules, SPA "
+       "rejects) under a flood; state changes (grants, jails) never, unless one packet can match "
+       "more than 1,024 add rules.");
+  absl::StrAppend(&out, "knockgate_events_lost_total{class=\"chatter\"} ", events_lost, "\n",
+                  "knockgate_events_lost_total{class=\"state\"} ", state_events_lost, "\n");
+  Help(out, "knockgate_event_stalls_total", "counter",
+       "Polls in which a worker took no packets: its ring of state changes had no room for a "
+       "burst's (the main lcore was behind).");
+  absl::StrAppend(&out, "knockgate_event_stalls_total ", state_stalls, "\n");
 
   const size_t rules = policy->rules().size();
   std::string rule_bytes;

@@ -91,6 +91,8 @@ int Stats(const char*, const char*, rte_tel_data* d) {
   }
   uint64_t drops[kDropReasonCount] = {};
   uint64_t events_lost = 0;
+  uint64_t state_events_lost = 0;
+  uint64_t state_stalls = 0;
   for (size_t i = 0; i < p->worker_count(); ++i) {
     const WorkerCounters& c = p->worker(i).counters();
     rte_tel_data* w = NewDict();
@@ -105,12 +107,16 @@ int Stats(const char*, const char*, rte_tel_data* d) {
     rte_tel_data_add_dict_u64(w, "handed_in", c.handed_in.Get());
     rte_tel_data_add_dict_u64(w, "rss_mismatch", c.rss_mismatch.Get());
     rte_tel_data_add_dict_u64(w, "events_lost", c.events_lost.Get());
+    rte_tel_data_add_dict_u64(w, "state_events_lost", c.state_events_lost.Get());
+    rte_tel_data_add_dict_u64(w, "state_stalls", c.state_stalls.Get());
     rte_tel_data_add_dict_u64(w, "idle_sleeps", c.idle_sleeps.Get());
     rte_tel_data_add_dict_container(d, absl::StrCat("worker/", i).c_str(), w, 0);
     for (size_t r = 0; r < kDropReasonCount; ++r) {
       drops[r] += c.drops[r].Get();
     }
     events_lost += c.events_lost.Get();
+    state_events_lost += c.state_events_lost.Get();
+    state_stalls += c.state_stalls.Get();
   }
   rte_tel_data* by_reason = NewDict();
   for (size_t r = 0; r < kDropReasonCount; ++r) {
@@ -118,6 +124,8 @@ int Stats(const char*, const char*, rte_tel_data* d) {
   }
   rte_tel_data_add_dict_container(d, "drops", by_reason, 0);
   rte_tel_data_add_dict_u64(d, "events_lost", events_lost);
+  rte_tel_data_add_dict_u64(d, "state_events_lost", state_events_lost);
+  rte_tel_data_add_dict_u64(d, "state_stalls", state_stalls);
   return 0;
 }
 

@@ -289,8 +289,10 @@ size_t Dataplane::DrainEvents(const MainLoopHooks& hooks) {
       total += n;
     }
   };
+  // State changes first: a worker waits for room on that ring.
   for (const auto& w : workers_) {
     drain(w->shared_ring(), hooks.on_shared_change);
+    drain(w->state_ring(), hooks.on_event);
     drain(w->event_ring(), hooks.on_event);
   }
   return total;

@@ -68,14 +68,16 @@ std::string Dataplane::CountersReport() const {
     absl::StrAppend(&out,
                     absl::StrFormat("worker %d (lcore %d): rx wan=%d lan=%d, tx wan=%d lan=%d, "
                                     "classified=%d, cycles/pkt=%.1f, missteered=%d, handed-in=%d, "
-                                    "rss-mismatch=%d, idle-sleeps=%d, events-lost=%d\n",
+                                    "rss-mismatch=%d, idle-sleeps=%d, events-lost=%d, "
+                                    "state-events-lost=%d, state-stalls=%d\n",
                                     i, lcores_[i], c.rx[0].Get(), c.rx[1].Get(), c.tx[0].Get(),
                                     c.tx[1].Get(), classified,
                                     classified ? static_cast<double>(c.classify_cycles.Get()) /
                                                      static_cast<double>(classified)
                                                : 0.0,
                                     c.missteered.Get(), c.handed_in.Get(), c.rss_mismatch.Get(),
-                                    c.idle_sleeps.Get(), c.events_lost.Get()));
+                                    c.idle_sleeps.Get(), c.events_lost.Get(),
+                                    c.state_events_lost.Get(), c.state_stalls.Get()));
     for (size_t r = 0; r < kDropReasonCount; ++r) {
       drops[r] += c.drops[r].Get();
     }

@@ -17,6 +17,18 @@ namespace knockgate {
 
 static_assert(sizeof(Event) % 4 == 0, "rte_ring elements are multiples of 4 bytes");
 
+namespace {
+
+// Packets a worker takes at once under `policy`: their state changes fit
+// one event buffer, so none is ever dropped on its way out.
+uint16_t BurstLimit(const Policy& policy, uint32_t burst) {
+  const uint32_t per = std::max<uint32_t>(policy.state_events_per_packet(), 1);
+  return static_cast<uint16_t>(std::clamp<uint32_t>(
+      static_cast<uint32_t>(EventBuffer::kStateCapacity) / per, 1, burst));
+}
+
+}  // namespace
+
 Worker::Worker(uint16_t id, std::shared_ptr<const Policy> policy, const DataplaneConfig& config,
                const WorkerIo& io, const TscClock& clock, const std::atomic<bool>& stop,
                rte_rcu_qsbr* qsbr, std::unique_ptr<ClassifierShard> shard)
@@ -28,10 +40,12 @@ Worker::Worker(uint16_t id, std::shared_ptr<const Policy> policy, const Dataplan
       stop_(stop),
       qsbr_(qsbr),
       shard_(std::move(shard)),
-      state_(shard_->state) {}
+      state_(shard_->state),
+      burst_limit_(BurstLimit(*policy_, config.burst)) {}
 
 Worker::~Worker() {
   rte_ring_free(events_ring_);
+  rte_ring_free(state_ring_);
   rte_ring_free(shared_ring_);
   rte_ring_free(control_ring_);
 }
@@ -54,11 +68,13 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(
   w->state_.steering = io.steering;
   w->state_.steer_hash = w->steer_hash_;
   const std::string ring_name = absl::StrCat("kg_events_", id);
-  w->events_ring_ = rte_ring_create_elem(ring_name.c_str(), sizeof(Event), 4096, SOCKET_ID_ANY,
-                                         RING_F_SP_ENQ | RING_F_SC_DEQ);
+  w->events_ring_ = rte_ring_create_elem(ring_name.c_str(), sizeof(Event), kEventRing,
+                                         SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+  w->state_ring_ = rte_ring_create_elem(absl::StrCat("kg_state_", id).c_str(), sizeof(Event),
+                                        kStateRing, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
   w->shared_ring_ = rte_ring_create_elem(absl::StrCat("kg_shared_", id).c_str(), sizeof(Event),
                                          4096, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-  if (w->events_ring_ == nullptr || w->shared_ring_ == nullptr) {
+  if (w->events_ring_ == nullptr || w->state_ring_ == nullptr || w->shared_ring_ == nullptr) {
     return absl::ResourceExhaustedError(
         absl::StrCat("worker ", id, ": cannot create its event ring: ", rte_strerror(rte_errno)));
   }
@@ -71,13 +87,21 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(
   return w;
 }
 
-uint16_t Worker::Receive(Side side, rte_mbuf** pkts) {
+uint16_t Worker::Receive(Side side, rte_mbuf** pkts, uint16_t max) {
   const int s = static_cast<int>(side);
   if (io_.in[s] != nullptr) {
     return static_cast<uint16_t>(
-        rte_ring_dequeue_burst(io_.in[s], reinterpret_cast<void**>(pkts), config_.burst, nullptr));
+        rte_ring_dequeue_burst(io_.in[s], reinterpret_cast<void**>(pkts), max, nullptr));
   }
-  return rte_eth_rx_burst(io_.port[s], io_.rx_queue[s], pkts, static_cast<uint16_t>(config_.burst));
+  return rte_eth_rx_burst(io_.port[s], io_.rx_queue[s], pkts, max);
+}
+
+bool Worker::HasStateRoom() {
+  if (state_room_ >= EventBuffer::kStateCapacity) [[likely]] {
+    return true;
+  }
+  state_room_ = rte_ring_free_count(state_ring_);
+  return state_room_ >= EventBuffer::kStateCapacity;
 }
 
 uint16_t Worker::Transmit(Side side, rte_mbuf** pkts, uint16_t n) {
@@ -134,6 +158,7 @@ uint16_t Worker::ProcessBurst(Side side, std::span<rte_mbuf*> pkts, Nanos now) {
     rte_pktmbuf_free_bulk(drop_, n_drop);
   }
   counters_.tx[static_cast<int>(Other(side))].Add(sent);
+  FlushEvents();  // the next burst's state changes find the buffer empty
   return sent;
 }
 
@@ -167,12 +192,22 @@ void Worker::CheckRssHashes(std::span<rte_mbuf* const> pkts) {
 
 void Worker::FlushEvents() {
   const std::span<const Event> events = state_.events.events();
-  if (!events.empty()) {
-    const unsigned queued = rte_ring_enqueue_burst_elem(
-        events_ring_, events.data(), sizeof(Event), static_cast<unsigned>(events.size()), nullptr);
-    counters_.events_lost.Add(events.size() - queued);
-    state_.events.Clear();
+  // In runs of one class, in order, each to its ring.
+  for (size_t i = 0, j = 0; i < events.size(); i = j) {
+    const bool state = events[i].state;
+    for (j = i + 1; j < events.size() && events[j].state == state; ++j) {
+    }
+    const unsigned n = static_cast<unsigned>(j - i);
+    const unsigned queued = rte_ring_enqueue_burst_elem(state ? state_ring_ : events_ring_,
+                                                        &events[i], sizeof(Event), n, nullptr);
+    if (state) {
+      state_room_ -= std::min(state_room_, queued);
+    }
+    if (queued != n) [[unlikely]] {
+      (state ? counters_.state_events_lost : counters_.events_lost).Add(n - queued);
+    }
   }
+  state_.events.Clear();
   const std::span<const Event> shared = state_.shared_changes.events();
   if (!shared.empty()) [[unlikely]] {
     const unsigned queued = rte_ring_enqueue_burst_elem(
@@ -203,7 +238,7 @@ bool Worker::ApplyListChange(bool add, const IpAddress& address, ListId list, Na
     e.address = address;
     e.timeout = timeout;
     e.at = now;
-    state_.events.Push(e);
+    Emit(*policy_, state_, e);
     if (origin == EventOrigin::kCtl) {  // [sync] passes on operators' changes, not its own
       NoteIfShared(*policy_, state_, e);
     }
@@ -242,10 +277,13 @@ void Worker::PostHandoffs() {
 }
 
 void Worker::ServeControl(Nanos now) {
-  void* posted[kControlPerTick];
-  const unsigned n = rte_ring_sc_dequeue_burst(control_ring_, posted, kControlPerTick, nullptr);
-  for (unsigned i = 0; i < n; ++i) {
-    auto* r = static_cast<ControlRequest*>(posted[i]);
+  // One request at a time, each only with room for its state changes (a
+  // kListApply makes up to kDumpChunk): the rest wait on the ring.
+  void* posted = nullptr;
+  for (unsigned i = 0; i < kControlPerTick && HasStateRoom() &&
+                       rte_ring_sc_dequeue(control_ring_, &posted) == 0;
+       ++i) {
+    auto* r = static_cast<ControlRequest*>(posted);
     AddressTable& lists = *shard_->lists;
     switch (r->kind) {
       case ControlRequest::Kind::kListAdd:
@@ -265,7 +303,6 @@ void Worker::ServeControl(Nanos now) {
               ApplyListChange(!en.remove, en.address, en.list,
                               en.expiry == kNever ? kNever : en.expiry - now, r->origin, now);
         }
-        FlushEvents();  // up to a chunk's worth: the buffer holds two
         break;
       case ControlRequest::Kind::kSpaReplayDump:
         r->count = 0;
@@ -296,11 +333,9 @@ void Worker::ServeControl(Nanos now) {
         r->more = r->cursor < lists.stats(r->list).size;
         break;
     }
+    FlushEvents();
     r->now = now;
     r->done.store(true, std::memory_order_release);
-  }
-  if (n != 0) {
-    FlushEvents();
   }
 }
 
@@ -315,6 +350,7 @@ void Worker::MaybeSwitchPolicy() {
   // Swaps, not copies: the worker allocates and frees nothing here.
   std::swap(policy_, u->policy);
   state_.generation = u->generation;
+  burst_limit_ = BurstLimit(*policy_, config_.burst);
   if (shard_->conntrack) {
     shard_->conntrack->SetTimeouts(policy_->conntrack());
   }
@@ -342,6 +378,7 @@ int Worker::Run() {
   uint32_t idle_polls = 0;
   uint64_t events_dropped_seen = 0;
   uint64_t shared_dropped_seen = 0;
+  uint64_t state_dropped_seen = 0;
   rte_ring* const* handover = io_.handover != nullptr ? io_.handover + id_ * kSides : nullptr;
   rte_rcu_qsbr_thread_online(qsbr_, id_);
   while (!stop_.load(std::memory_order_relaxed)) {
@@ -349,16 +386,22 @@ int Worker::Run() {
     state_.wall_offset = clock_.unix_offset();  // follows CLOCK_REALTIME (clock.h)
     uint32_t received = 0;
     for (Side side : {Side::kWan, Side::kLan}) {
-      const uint16_t n = Receive(side, rx_);
+      // A state change is never dropped: with no room for a burst's, take
+      // no packets (they wait in the NIC's queue) until the main lcore reads.
+      if (!HasStateRoom()) [[unlikely]] {
+        counters_.state_stalls.Add(1);
+        break;
+      }
+      const uint16_t n = Receive(side, rx_, burst_limit_);
       if (n != 0) {
         received += n;
         counters_.rx[static_cast<int>(side)].Add(n);
         ProcessBurst(side, std::span<rte_mbuf*>(rx_, n), now);
       }
-      if (handover != nullptr) {
+      if (handover != nullptr && HasStateRoom()) {
         const uint16_t h = static_cast<uint16_t>(
             rte_ring_sc_dequeue_burst(handover[static_cast<int>(side)],
-                                      reinterpret_cast<void**>(rx_), config_.burst, nullptr));
+                                      reinterpret_cast<void**>(rx_), burst_limit_, nullptr));
         if (h != 0) {
           received += h;
           counters_.handed_in.Add(h);
@@ -373,10 +416,13 @@ int Worker::Run() {
           drop_counts_[r] = 0;
         }
       }
-      FlushEvents();
       if (state_.events.dropped() != events_dropped_seen) {
         counters_.events_lost.Add(state_.events.dropped() - events_dropped_seen);
         events_dropped_seen = state_.events.dropped();
+      }
+      if (state_.events.state_dropped() != state_dropped_seen) [[unlikely]] {
+        counters_.state_events_lost.Add(state_.events.state_dropped() - state_dropped_seen);
+        state_dropped_seen = state_.events.state_dropped();
       }
       if (state_.shared_changes.dropped() != shared_dropped_seen) [[unlikely]] {
         counters_.shared_lost.Add(state_.shared_changes.dropped() - shared_dropped_seen);

@@ -44,7 +44,10 @@ struct alignas(64) WorkerCounters {
   Counter missteered;    // arrived here, owned by another worker, handed over to it
   Counter handed_in;     // handed over to this worker by another
   Counter rss_mismatch;  // the NIC's hash differed from the software Toeplitz hash
-  Counter events_lost;
+  Counter events_lost;        // chatter (knock steps, log rules, SPA rejects) with no room
+  Counter state_events_lost;  // state changes with no room: only past Policy::state_events_per_packet's
+                              // bound (more than 1,024 add-* rules one packet can match)
+  Counter state_stalls;       // polls skipped: the state-change ring had no room for a burst's
   Counter shared_lost;  // [sync]'s shared-list changes its ring could not take
   Counter idle_sleeps;
   Counter loops;  // a heartbeat: every pass of the loop, busy or idle (the watchdog reads it)
@@ -134,6 +137,8 @@ class Worker {
   static constexpr unsigned kControlRing = 64;    // requests waiting, a power of two
   static constexpr unsigned kControlPerTick = 4;  // answered between two bursts
   static constexpr size_t kHandoffSlots = 16;     // SPA grants on their way to other workers
+  static constexpr unsigned kEventRing = 4096;    // chatter waiting for the main lcore
+  static constexpr unsigned kStateRing = 16384;   // state changes waiting for it
 
   // Builds the worker's list shard, layer-7 scratch and event ring on the
   // control plane; nothing is allocated once Run starts.
@@ -160,7 +165,8 @@ class Worker {
 
   uint16_t id() const { return id_; }
   const WorkerCounters& counters() const { return counters_; }
-  rte_ring* event_ring() const { return events_ring_; }
+  rte_ring* event_ring() const { return events_ring_; }  // chatter
+  rte_ring* state_ring() const { return state_ring_; }    // state changes (IsStateChange)
   rte_ring* shared_ring() const { return shared_ring_; }  // Events of shared-list changes
   // control: read only after the worker has stopped.
   const std::vector<RuleCounter>& rule_counters() const { return state_.rule_counters; }
@@ -178,7 +184,10 @@ class Worker {
          const WorkerIo& io, const TscClock& clock, const std::atomic<bool>& stop,
          rte_rcu_qsbr* qsbr, std::unique_ptr<ClassifierShard> shard);
 
-  uint16_t Receive(Side side, rte_mbuf** pkts);
+  uint16_t Receive(Side side, rte_mbuf** pkts, uint16_t max);
+  // Whether the state ring can take a whole burst's state changes (a
+  // buffer's worth); reads the ring only when the room counted down runs low.
+  bool HasStateRoom();
   // Classifies a burst that arrived on `side` and sends what passes to the
   // other side; hands what another worker owns to that worker. Returns how
   // many it forwarded.
@@ -187,6 +196,7 @@ class Worker {
   void CheckRssHashes(std::span<rte_mbuf* const> pkts);
   void HandOver(Side side, rte_mbuf* m, uint16_t owner);
   uint16_t Transmit(Side side, rte_mbuf** pkts, uint16_t n);
+  // Sends the buffered events on, each class to its ring.
   void FlushEvents();
   // Answers what control threads and other workers posted, a few requests per tick.
   void ServeControl(Nanos now);
@@ -211,7 +221,10 @@ class Worker {
   std::unique_ptr<ClassifierShard> shard_;
   ClassifierState& state_;            // shard_->state
   rte_ring* events_ring_ = nullptr;   // single producer (this worker), single consumer (main)
+  rte_ring* state_ring_ = nullptr;    // the same, for state changes
   rte_ring* shared_ring_ = nullptr;   // the same, for [sync]'s shared-list changes only
+  uint32_t state_room_ = 0;           // free slots of state_ring_ at least
+  uint16_t burst_limit_ = 1;          // packets at once: their state changes fit a buffer
   rte_ring* control_ring_ = nullptr;  // ControlRequest*: many producers, this worker consumes
   WorkerCounters counters_;
   std::vector<Worker*> peers_;  // by id; empty with one worker

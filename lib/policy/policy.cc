@@ -348,6 +348,14 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::CompileImpl(const Config& 
   for (ListInfo& l : p->lists_) {
     l.saved = !config.state.lists && !l.step;
   }
+  // A packet makes at most one event per add-* rule it matches (an add to a
+  // step list is chatter, not a state change) and one SPA grant.
+  p->state_events_per_packet_ = p->spa_.empty() ? 0 : 1;
+  for (const CompiledRule& c : p->rules_) {
+    if (!c.spec.disabled && c.target_list != kNoId && !p->lists_[c.target_list].step) {
+      ++p->state_events_per_packet_;
+    }
+  }
   if (config.state.lists) {
     for (size_t i = 0; i < config.state.lists->size(); ++i) {
       const int id = p->FindList((*config.state.lists)[i]);

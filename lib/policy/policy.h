@@ -124,6 +124,9 @@ class Policy {
   bool uses_conntrack() const { return uses_conntrack_; }
   // Whether any enabled rule has a dst-limit (else no flow table for it).
   bool uses_dst_limit() const { return uses_dst_limit_; }
+  // The most state-change events (grants, jails, SPA grants) one packet can
+  // make: a worker takes no more packets at once than its room for them.
+  uint32_t state_events_per_packet() const { return state_events_per_packet_; }
   uint32_t dst_limit_capacity() const { return dst_limit_capacity_; }
   const ConntrackConfig& conntrack() const { return conntrack_; }
   int FindList(absl::string_view name) const;
@@ -189,6 +192,7 @@ class Policy {
   ConntrackConfig conntrack_;
   bool uses_conntrack_ = false;
   bool uses_dst_limit_ = false;
+  uint32_t state_events_per_packet_ = 0;
   uint32_t dst_limit_capacity_ = 0;
   std::vector<std::string> warnings_;
   std::string path_;

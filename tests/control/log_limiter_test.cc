@@ -1,5 +1,6 @@
 // The log's rate limit with fake time: the burst, the rate, grants and jails
-// kept while knock steps are held back, and the once-a-second summary.
+// always written while knock steps are held back, log rules' reserve, and the
+// once-a-second summary.
 #include "control/log_limiter.h"
 
 #include <gtest/gtest.h>
@@ -40,27 +41,35 @@ class LogLimiterTest : public ::testing::Test {
     return e;
   }
   // Offers `n` events spread evenly over [from, from + span); returns how many were admitted.
-  int Offer(LogLimiter& l, const Event& e, int n, Nanos from, Nanos span) const {
+  int Offer(LogLimiter& l, Event e, int n, Nanos from, Nanos span) const {
+    e.state = IsStateChange(*policy_, e);  // as Emit classes it
     int admitted = 0;
     for (int i = 0; i < n; ++i) {
-      admitted += l.Admit(*policy_, e, EventMatters(*policy_, e), from + span * i / n) ? 1 : 0;
+      admitted += l.Admit(*policy_, e, from + span * i / n) ? 1 : 0;
     }
     return admitted;
   }
   std::shared_ptr<const Policy> policy_;
 };
 
-TEST_F(LogLimiterTest, StepsAreStepsAndGrantsAndJailsMatter) {
-  EXPECT_FALSE(EventMatters(*policy_, AddTo("k-1")));
-  EXPECT_FALSE(EventMatters(*policy_, AddTo("k-2")));
-  EXPECT_TRUE(EventMatters(*policy_, AddTo("secured")));
-  EXPECT_TRUE(EventMatters(*policy_, AddTo("jail")));
+TEST_F(LogLimiterTest, GrantsJailsAndOperatorsChangesAreStateChanges) {
+  EXPECT_FALSE(IsStateChange(*policy_, AddTo("k-1")));
+  EXPECT_FALSE(IsStateChange(*policy_, AddTo("k-2")));
+  EXPECT_TRUE(IsStateChange(*policy_, AddTo("secured")));
+  EXPECT_TRUE(IsStateChange(*policy_, AddTo("jail")));
   Event log;
   log.rule = 0;
-  EXPECT_TRUE(EventMatters(*policy_, log));  // a log rule's
+  EXPECT_FALSE(IsStateChange(*policy_, log));  // a log rule's: chatter
   Event by_ctl = AddTo("k-1");
   by_ctl.rule = Event::kNoRule;
-  EXPECT_TRUE(EventMatters(*policy_, by_ctl));  // an operator's
+  EXPECT_TRUE(IsStateChange(*policy_, by_ctl));  // an operator's (or [sync]'s)
+  by_ctl.type = EventType::kListRemove;
+  EXPECT_TRUE(IsStateChange(*policy_, by_ctl));
+  Event spa;
+  spa.type = EventType::kSpaGrant;
+  EXPECT_TRUE(IsStateChange(*policy_, spa));
+  spa.type = EventType::kSpaReject;
+  EXPECT_FALSE(IsStateChange(*policy_, spa));
 }
 
 TEST_F(LogLimiterTest, BurstThenRate) {
@@ -85,9 +94,22 @@ TEST_F(LogLimiterTest, GrantsAndJailsPassWhileAFloodOfStepsIsHeldBack) {
     grants += Offer(l, AddTo("secured"), 20, at + kNanosPerSecond / 2, kNanosPerSecond / 4);
     grants += Offer(l, AddTo("jail"), 20, at + 3 * kNanosPerSecond / 4, kNanosPerSecond / 4);
   }
-  EXPECT_EQ(grants, 400);  // none lost
+  EXPECT_EQ(grants, 400);  // none held back
   EXPECT_GT(steps, 0);
-  EXPECT_LE(steps + grants, 200 + 100 * 10);  // the whole stays under its rate
+  EXPECT_LE(steps, 200 + 100 * 10);  // the chatter stays under its rate
+}
+
+TEST_F(LogLimiterTest, LogRulesKeepAReserveAgainstAFloodOfSteps) {
+  LogLimiter l(100, 200, 0);
+  Event log;
+  log.rule = 0;
+  int logs = 0;
+  for (int s = 0; s < 10; ++s) {
+    const Nanos at = s * kNanosPerSecond;
+    Offer(l, AddTo("k-1"), 100000, at, kNanosPerSecond / 2);
+    logs += Offer(l, log, 20, at + kNanosPerSecond / 2, kNanosPerSecond / 2);
+  }
+  EXPECT_EQ(logs, 200);
 }
 
 TEST_F(LogLimiterTest, SummaryOncePerSecondByList) {
@@ -101,8 +123,9 @@ TEST_F(LogLimiterTest, SummaryOncePerSecondByList) {
   Offer(l, log, 5, kNanosPerSecond / 2, 0);
   const std::string s = l.TakeSummary(kNanosPerSecond);
   EXPECT_EQ(s,
-            "suppressed 116 list-add events (96 to list k-1, 20 to list k-2) and 3 log events in "
-            "the last 1.0s (log rate 10/s, burst 10; 3 of them grants, jails or log rules)");
+            "suppressed 116 list-add events (96 to list k-1, 20 to list k-2) and 3 other events "
+            "in the last 1.0s (log rate 10/s, burst 10; 3 of them log rules; grants and jails are "
+            "never held back)");
   EXPECT_EQ(l.TakeSummary(3 * kNanosPerSecond), "");  // nothing held since
   EXPECT_EQ(l.written(), 15u);  // 8, then 5 refilled in half a second, then 2 from the reserve
   EXPECT_EQ(l.suppressed(), 119u);
@@ -110,9 +133,10 @@ TEST_F(LogLimiterTest, SummaryOncePerSecondByList) {
 
 TEST_F(LogLimiterTest, ExitSummaryAndNoLimit) {
   LogLimiter l(1, 1, 0);
-  Offer(l, AddTo("jail"), 3, 0, 0);
-  EXPECT_EQ(l.TakeSummary(1, /*force=*/true).substr(0, 48),
-            "suppressed 2 list-add events (2 to list jail) an");
+  EXPECT_EQ(Offer(l, AddTo("jail"), 3, 0, 0), 3);
+  Offer(l, AddTo("k-1"), 3, 0, 0);
+  EXPECT_EQ(l.TakeSummary(1, /*force=*/true).substr(0, 47),
+            "suppressed 2 list-add events (2 to list k-1) an");  // the bucket held one
   LogLimiter unlimited(0, 1, 0);
   EXPECT_EQ(Offer(unlimited, AddTo("k-1"), 100000, 0, 0), 100000);
   EXPECT_EQ(unlimited.TakeSummary(10 * kNanosPerSecond, true), "");

@@ -133,6 +133,21 @@ class RingLab {
     ASSERT_EQ(rte_ring_enqueue(ports_[static_cast<int>(side)].rx[queue], m), 0);
   }
 
+  // Feed, but waits while the queue is full (a worker that takes no packets
+  // leaves them there, as a NIC would): at most `patience`.
+  void FeedWaiting(Side side, int queue, const std::vector<uint8_t>& frame,
+                   std::chrono::seconds patience = std::chrono::seconds(60)) {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+    ASSERT_NE(m, nullptr);
+    std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size())), frame.data(),
+                frame.size());
+    const auto deadline = Clock::now() + patience;
+    while (rte_ring_enqueue(ports_[static_cast<int>(side)].rx[queue], m) != 0) {
+      ASSERT_LT(Clock::now(), deadline) << "the queue stayed full";
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+  }
+
   // Everything transmitted on `side` so far, as frames.
   std::vector<std::vector<uint8_t>> Drain(Side side) {
     std::vector<std::vector<uint8_t>> frames;
@@ -928,6 +943,100 @@ TEST(RingTest, HostileReloadKeepsTheRunningPolicy) {
   EXPECT_FALSE(result.ok());
   EXPECT_THAT(std::string(result.message()), ::testing::HasSubstr("a key of more than 32"));
   EXPECT_EQ(SourcesTo(lan, 80).count(Client(5)), 1u) << "the running policy still knocks open";
+}
+
+// --- State changes under a flood of chatter ---------------------------------
+
+// The main lcore is held (a busy host deschedules it, or the log is slow)
+// while a worker takes a spoofed flood at the first knock port, one knock
+// step event a packet, far more than the chatter ring holds, and 20,000 full
+// knocks, each a grant: more than the state ring holds. Every grant reaches
+// the event hook, in order; the flood's steps are what is lost, and counted;
+// the worker stopped taking packets while its state ring was full.
+TEST(RingTest, GrantsAreNeverLostToAFloodOfKnockSteps) {
+  RingLab lab("grants", 1);
+  const std::string text = absl::StrReplaceAll(
+      kConfig, {{"WAN_NAME", lab.name(Side::kWan)},
+                {"LAN_NAME", lab.name(Side::kLan)},
+                {"workers = 3", "workers = 1"},
+                {"STEERING", "auto"},
+                {"address-list-timeout = \"1s\"", "address-list-timeout = \"5m\""},
+                {"address-list-timeout = \"3s\"", "address-list-timeout = \"1h\""}});
+  std::unique_ptr<Dataplane> dp = StartPlane(text);
+  ASSERT_NE(dp, nullptr);
+  Dataplane& plane = *dp;
+  const WorkerCounters& counters = plane.worker(0).counters();
+  constexpr int kClients = 20000;
+  constexpr int kFloodPerClient = 5;
+  static_assert(kClients > Worker::kStateRing, "more grants than the state ring holds");
+  auto client = [](int i) { return absl::StrCat("10.", 100 + i / 65536, ".", i / 256 % 256, ".",
+                                                i % 256); };
+
+  std::atomic<bool> hold{true};
+  std::atomic<bool> done{false};
+  std::atomic<uint64_t> fed{0};
+  std::thread feeder([&] {
+    std::mt19937 rng(7);
+    for (int i = 0; i < kClients; ++i) {
+      for (int f = 0; f < kFloodPerClient; ++f) {
+        const uint32_t spoofed = 0xAC000000u | (rng() & 0x00FFFFFFu);  // 172.x.y.z
+        lab.FeedWaiting(Side::kWan, 0, Syn(IpAddress::V4(spoofed).ToString(), 888));
+      }
+      for (uint16_t port : {888, 555, 222}) {
+        lab.FeedWaiting(Side::kWan, 0, Syn(client(i), port));
+      }
+      fed += kFloodPerClient + 3;
+    }
+  });
+  // Lets the main lcore go once the worker has stopped taking packets.
+  std::thread watcher([&] {
+    const auto deadline = Clock::now() + std::chrono::seconds(60);
+    while (counters.state_stalls.Get() == 0 && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    hold.store(false);
+  });
+  std::thread stopper([&] {
+    feeder.join();
+    const auto deadline = Clock::now() + std::chrono::seconds(60);
+    while (counters.classified.Get() < fed.load() && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    done.store(true);
+  });
+
+  std::vector<std::string> granted;
+  uint64_t steps = 0;
+  const int secured = plane.policy().FindList("secured");
+  MainLoopHooks hooks;
+  hooks.should_stop = [&] { return done.load(); };
+  hooks.on_event = [&](const Policy&, const Event& e) {
+    while (hold.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (e.type == EventType::kListAdd && e.list == secured) {
+      EXPECT_TRUE(e.state);
+      granted.push_back(e.address.ToString());
+    } else {
+      EXPECT_FALSE(e.state);
+      ++steps;
+    }
+  };
+  plane.RunMain(hooks);
+  watcher.join();
+  stopper.join();
+  std::cout << plane.CountersReport();
+  EXPECT_EQ(counters.classified.Get(), fed.load());
+  EXPECT_GT(counters.state_stalls.Get(), 0u) << "the worker never waited for the main lcore";
+  EXPECT_GT(counters.events_lost.Get(), 0u) << "the flood never overflowed the chatter ring";
+  EXPECT_EQ(counters.state_events_lost.Get(), 0u);
+  ASSERT_EQ(granted.size(), static_cast<size_t>(kClients)) << "grants were lost";
+  for (int i = 0; i < kClients; ++i) {
+    ASSERT_EQ(granted[i], client(i)) << "grant " << i << " out of order";
+  }
+  std::cout << "knock-step events delivered: " << steps << ", lost: " << counters.events_lost.Get()
+            << "\n";
 }
 
 // --- An SPA grant for another worker's address ----------------------------
