@@ -4,7 +4,9 @@
 
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_lcore.h>
 #include <rte_pdump.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -27,6 +29,7 @@
 #include "absl/strings/str_join.h"
 #include "classify/event_text.h"
 #include "classify/worker_memory.h"
+#include "common/control_cpus.h"
 #include "control/ctl_socket.h"
 #include "control/list_control.h"
 #include "control/log_limiter.h"
@@ -208,6 +211,7 @@ class StateSaver {
 
  private:
   void Loop() {
+    PlaceControlThread("kg-state");
     std::unique_lock<std::mutex> lock(mu_);
     while (!wake_.wait_for(lock, std::chrono::nanoseconds(config_.interval),
                            [this] { return stop_; })) {
@@ -341,10 +345,43 @@ ListChange SharedChange(const Policy& policy, const Event& e, const TscClock& cl
                     e.type == EventType::kListRemove, clock.UnixAt(e.at)};
 }
 
+// The CPUs this process may use (its affinity before EAL pins the main
+// thread to the main lcore's CPU).
+std::vector<int> AllowedCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> cpus;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    for (int c = 0; c < CPU_SETSIZE; ++c) {
+      if (CPU_ISSET(c, &set)) {
+        cpus.push_back(c);
+      }
+    }
+  }
+  return cpus;
+}
+
+// The CPUs some lcore (the main one included) runs on.
+std::vector<int> LcoreCpus() {
+  std::vector<int> cpus;
+  unsigned lcore = 0;
+  RTE_LCORE_FOREACH(lcore) {
+    const rte_cpuset_t set = rte_lcore_cpuset(lcore);
+    for (int c = 0; c < CPU_SETSIZE; ++c) {
+      if (CPU_ISSET(c, &set) && std::find(cpus.begin(), cpus.end(), c) == cpus.end()) {
+        cpus.push_back(c);
+      }
+    }
+  }
+  std::sort(cpus.begin(), cpus.end());
+  return cpus;
+}
+
 }  // namespace
 
 int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
                const std::vector<std::string>& eal_args) {
+  const std::vector<int> allowed = AllowedCpus();
   Signals signals;
   std::vector<std::string> args = {"knockgate"};
   args.insert(args.end(), eal_args.begin(), eal_args.end());
@@ -369,6 +406,8 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
   // on shared hugepages; rte_pdump_init succeeds either way, so say which.
   const bool pdump = rte_pdump_init() == 0;
   std::cout << CaptureLine(args, pdump) << std::endl;
+  // Before any control thread starts: each places itself by it.
+  std::cout << "knockgate: " << SetControlCpus(LcoreCpus(), allowed) << std::endl;
   {
     const WorkerMemory memory = WorkerMemoryOf(*policy);
     if (absl::Status s = CheckMemoryFits(memory, config.dataplane.workers,

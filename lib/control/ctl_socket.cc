@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/control_cpus.h"
 
 namespace knockgate {
 namespace {
@@ -117,6 +118,7 @@ CtlServer::~CtlServer() {
 }
 
 void CtlServer::Serve() {
+  PlaceControlThread("kg-ctl");
   struct Client {
     int fd;
     std::string in;

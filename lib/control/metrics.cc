@@ -11,6 +11,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/control_cpus.h"
 
 namespace knockgate {
 namespace {
@@ -231,6 +232,7 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::s
         "[metrics] listen = \"", listen, "\": expected ADDRESS:PORT such as 127.0.0.1:9641"));
   }
   std::unique_ptr<MetricsServer> s(new MetricsServer(plane, std::move(app)));
+  const AsControlThread placed("kg-metrics");  // libmicrohttpd's thread inherits it
   s->daemon_ = MHD_start_daemon(
       MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0),
       static_cast<uint16_t>(port), nullptr, nullptr,
@@ -248,6 +250,11 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::s
 }
 
 int MetricsServer::Answer(void* self, void* connection, const char* url, const char* method) {
+  thread_local bool placed = false;
+  if (!placed) {  // libmicrohttpd's thread, at its first request: its priority too
+    PlaceControlThread("kg-metrics");
+    placed = true;
+  }
   auto* s = static_cast<MetricsServer*>(self);
   auto* c = static_cast<MHD_Connection*>(connection);
   const bool found = std::strcmp(url, "/metrics") == 0;

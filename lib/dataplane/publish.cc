@@ -2,16 +2,12 @@
 // worker by the main lcore, and retired after an RCU grace period, so no
 // worker ever reads freed memory and no event is formatted with the wrong
 // policy.
-#include <pthread.h>
 #include <rte_cycles.h>
 #include <rte_rcu_qsbr.h>
-#include <sched.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/control_cpus.h"
 #include "common/status_macros.h"
 #include "dataplane/dataplane.h"
 
@@ -49,21 +45,6 @@ absl::Status CheckReloadable(const Policy& now, const Policy& next, bool conntra
   return absl::OkStatus();
 }
 
-// A control thread starts on its creator's CPU, the main lcore's. Let it run
-// on any CPU, at the lowest priority: where every CPU carries an lcore, it
-// takes the time they leave (idle backoff) and preempts them as little as the
-// scheduler allows, yet is never starved as SCHED_IDLE could be.
-void YieldToLcores() {
-  cpu_set_t all;
-  CPU_ZERO(&all);
-  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  for (long c = 0; c < cpus && c < CPU_SETSIZE; ++c) {
-    CPU_SET(static_cast<int>(c), &all);
-  }
-  pthread_setaffinity_np(pthread_self(), sizeof(all), &all);
-  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 19);
-}
-
 }  // namespace
 
 absl::Status Dataplane::StartReload(ReloadBuilder build, ReloadDone done) {
@@ -76,7 +57,7 @@ absl::Status Dataplane::StartReload(ReloadBuilder build, ReloadDone done) {
   reload_.started_tsc = rte_rdtsc();
   reload_.longest_gap_tsc = 0;
   reload_.builder = std::thread([this, build = std::move(build)] {
-    YieldToLcores();
+    PlaceControlThread("kg-reload");
     reload_.result = PrepareReload(build);
     reload_.build_tsc = rte_rdtsc() - reload_.started_tsc;
     reload_.built.store(true, std::memory_order_release);

@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/control_cpus.h"
 #include "common/status_macros.h"
 
 namespace knockgate {
@@ -132,6 +133,7 @@ std::string RedisSync::Report() const {
 }
 
 void RedisSync::Loop() {
+  PlaceControlThread("kg-sync");
   Nanos backoff = kBackoffFirst;
   Nanos outage_since = 0;
   bool first = true;

@@ -83,6 +83,61 @@ else
   fail=1
 fi
 
+# Control threads (ctl, state saver, metrics server) run where no lcore polls:
+# with both lcores on CPU 0, on CPU 1; with an lcore on every CPU, anywhere
+# at the lowest priority. Read from /proc, as ps -L shows them.
+thread_field() {  # thread_field PID NAME: "CPUS NICE" of the thread named NAME
+  local t
+  for t in /proc/"$1"/task/*; do
+    if [[ $(cat "$t/comm" 2>/dev/null) == "$2" ]]; then
+      echo "$(awk '/^Cpus_allowed_list:/{print $2}' "$t/status") $(awk '{print $19}' "$t/stat")"
+      return
+    fi
+  done
+  echo "missing"
+}
+placement() {  # placement LCORE-ARGS...: starts a gate, prints its control threads' places
+  config net_null0 net_null1 1 8192
+  sed -i "s|^socket = .*|socket = \"$tmp/ctl.sock\"|" "$tmp/c.toml"
+  printf '\n[state]\nfile = "%s"\ninterval = "1s"\n\n[metrics]\nlisten = "127.0.0.1:%d"\n' \
+    "$tmp/lists.state" $((19000 + $$ % 1000)) >>"$tmp/c.toml"
+  n=$((n + 1))
+  "$KG" "$@" --no-huge -m 256 --no-pci --no-shconf --file-prefix "kgstart$$-$n" \
+    "${nulls[@]}" -- --config "$tmp/c.toml" >"$tmp/out" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 50); do grep -q '^knockgate: running' "$tmp/out" && break; sleep 0.1; done
+  curl -s -m 2 "http://127.0.0.1:$((19000 + $$ % 1000))/metrics" >/dev/null
+  sleep 0.2
+  local name
+  for name in kg-ctl kg-state kg-metrics rte-worker-1; do
+    echo "$name $(thread_field "$pid" "$name")"
+  done
+  kill -TERM "$pid"
+  wait "$pid"
+}
+if (($(nproc) >= 2)); then
+  placement --lcores 0@0,1@0 >"$tmp/threads"
+  if grep -q '^knockgate: control threads on CPUs 1, where no lcore polls (lcores on 0)' "$tmp/out" &&
+    grep -q '^kg-ctl 1 0$' "$tmp/threads" && grep -q '^kg-state 1 0$' "$tmp/threads" &&
+    grep -q '^kg-metrics 1 0$' "$tmp/threads" && grep -q '^rte-worker-1 0 ' "$tmp/threads"; then
+    echo "ok   - with both lcores on CPU 0, the control threads run on CPU 1"
+  else
+    echo "FAIL - control threads beside lcores on CPU 0"
+    cat "$tmp/threads" "$tmp/out"
+    fail=1
+  fi
+  placement -l 0-1 >"$tmp/threads"
+  if grep -q '^knockgate: control threads on CPUs 0,1 at the lowest priority' "$tmp/out" &&
+    grep -q '^kg-ctl 0-1 19$' "$tmp/threads" && grep -q '^kg-state 0-1 19$' "$tmp/threads" &&
+    grep -q '^kg-metrics 0-1 19$' "$tmp/threads"; then
+    echo "ok   - with an lcore on every CPU, they run anywhere at the lowest priority"
+  else
+    echo "FAIL - control threads with an lcore on every CPU"
+    cat "$tmp/threads" "$tmp/out"
+    fail=1
+  fi
+fi
+
 printf '[policy]\nwan-default = "maybe"\n' >"$tmp/c.toml"
 "$KG" --no-huge -- --config "$tmp/c.toml" >"$tmp/out" 2>&1
 expect_error $? "a bad config never starts EAL" "c.toml:2:15: wan-default: expected"
