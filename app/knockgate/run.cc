@@ -84,17 +84,6 @@ class Signals {
   int fd_ = -1;
 };
 
-bool SameRestartOnlySections(const Config& a, const Config& b) {
-  const DataplaneConfig& x = a.dataplane;
-  const DataplaneConfig& y = b.dataplane;
-  return a.eal.args == b.eal.args && a.interfaces.wan == b.interfaces.wan &&
-         a.interfaces.lan == b.interfaces.lan && x.workers == y.workers && x.burst == y.burst &&
-         x.mbufs == y.mbufs && x.idle_sleep == y.idle_sleep && x.steering == y.steering &&
-         x.stats_interval == y.stats_interval && a.log.file == b.log.file &&
-         a.log.rate == b.log.rate && a.log.burst == b.log.burst &&
-         a.conntrack.capacity == b.conntrack.capacity;
-}
-
 // SIGHUP's builder, run on the reload's control thread: re-reads the config
 // file and compiles it against the running policy. Any error keeps the
 // running policy and the line says why.
@@ -114,12 +103,8 @@ ReloadBuilder ReloadFromFile(const Config& running) {
     for (const std::string& w : (*next)->warnings()) {
       plan.message += "\nwarning: " + w;
     }
-    if (!SameRestartOnlySections(running, *config)) {
-      plan.message +=
-          "\nknockgate: changes to [eal], [interfaces], [dataplane], [log] or the conntrack "
-          "capacity take effect at the next restart";
-    }
     plan.policy = *std::move(next);
+    plan.config = std::make_shared<const Config>(*std::move(config));
     return plan;
   };
 }
@@ -128,7 +113,7 @@ void PrintReloadResult(const absl::Status& status, const std::string& message) {
   if (status.ok()) {
     std::cout << message << std::endl;
   } else {
-    std::cout << "knockgate: reload failed, keeping the running policy: " << status.message()
+    std::cout << "knockgate: reload failed, keeping the running config: " << status.message()
               << std::endl;
   }
 }

@@ -35,7 +35,9 @@ absl::StatusOr<rte_ring*> CreateRing(const std::string& name, unsigned flags) {
 }  // namespace
 
 Dataplane::Dataplane(const Config& config, std::shared_ptr<const Policy> policy)
-    : config_(config), policy_(std::move(policy)) {
+    : config_(config),
+      running_config_(std::make_shared<const Config>(config)),
+      policy_(std::move(policy)) {
   policies_[0] = policy_;
 }
 

@@ -46,6 +46,7 @@ struct MainLoopHooks {
 // every worker runs it.
 struct ReloadPlan {
   std::shared_ptr<const Policy> policy;
+  std::shared_ptr<const Config> config;  // the one `policy` was compiled from
   std::string message;
 };
 // Runs on a control thread, given the running policy (which stays put while
@@ -126,6 +127,7 @@ class Dataplane {
   enum class ReloadPhase : uint8_t { kIdle, kBuilding, kGrace };
   struct PreparedReload {
     std::shared_ptr<const Policy> policy;
+    std::shared_ptr<const Config> config;
     std::string message;
     std::vector<std::unique_ptr<PolicyUpdate>> updates;  // one per worker
   };
@@ -152,7 +154,10 @@ class Dataplane {
   void JoinReloadBuilder();
   size_t DrainEvents(const MainLoopHooks& hooks);
 
-  const Config config_;
+  const Config config_;  // as started
+  // The config the running policy came from: what a reload compares with
+  // (reload_check.h). Main lcore, and a reload's builder while it runs.
+  std::shared_ptr<const Config> running_config_;
   mutable std::mutex policy_mu_;  // control threads read policy_; main writes it at a reload
   std::shared_ptr<const Policy> policy_;
   uint64_t published_generation_ = 0;  // policy_'s, under policy_mu_

@@ -10,42 +10,9 @@
 #include "common/control_cpus.h"
 #include "common/status_macros.h"
 #include "dataplane/dataplane.h"
+#include "policy/reload_check.h"
 
 namespace knockgate {
-namespace {
-
-// What the running tables cannot follow without a restart.
-absl::Status CheckReloadable(const Policy& now, const Policy& next, bool conntrack_running,
-                             bool dst_limit_running) {
-  const std::vector<ListInfo>& now_lists = now.lists();
-  const std::vector<ListInfo>& next_lists = next.lists();
-  if (next_lists.size() > now_lists.size()) {
-    return absl::FailedPreconditionError(absl::StrCat("address list \"",
-                                                      next_lists[now_lists.size()].name,
-                                                      "\" is new: adding lists needs a restart"));
-  }
-  for (size_t i = 0; i < next_lists.size(); ++i) {
-    if (next_lists[i].capacity != now_lists[i].capacity) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "the capacity of list \"", next_lists[i].name, "\" changed (", now_lists[i].capacity,
-          " -> ", next_lists[i].capacity, "): capacities need a restart"));
-    }
-  }
-  if (next.uses_conntrack() && !conntrack_running) {
-    return absl::FailedPreconditionError(
-        "connection-state rules appear: connection tracking needs a restart to start");
-  }
-  if (next.uses_dst_limit() && !dst_limit_running) {
-    return absl::FailedPreconditionError(
-        "dst-limit rules appear: their flow table needs a restart to start");
-  }
-  if (next.uses_dst_limit() && next.dst_limit_capacity() != now.dst_limit_capacity()) {
-    return absl::FailedPreconditionError("[dst-limit] capacity changed: it needs a restart");
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
 
 absl::Status Dataplane::StartReload(ReloadBuilder build, ReloadDone done) {
   if (reload_in_flight()) {
@@ -68,9 +35,17 @@ absl::Status Dataplane::StartReload(ReloadBuilder build, ReloadDone done) {
 absl::StatusOr<Dataplane::PreparedReload> Dataplane::PrepareReload(
     const ReloadBuilder& build) const {
   KG_ASSIGN_OR_RETURN(ReloadPlan plan, build(*policy_));
-  KG_RETURN_IF_ERROR(CheckReloadable(*policy_, *plan.policy,
-                                     !workers_.empty() && workers_[0]->conntrack() != nullptr,
-                                     !workers_.empty() && workers_[0]->dst_limits() != nullptr));
+  if (plan.config == nullptr) {
+    return absl::InternalError("a reload plan without the config its policy came from");
+  }
+  // The one decision (reload_check.h): applied whole, or refused whole.
+  const RunningTables tables{!workers_.empty() && workers_[0]->conntrack() != nullptr,
+                             !workers_.empty() && workers_[0]->dst_limits() != nullptr};
+  if (const std::vector<std::string> restart =
+          RestartNeeded(*running_config_, *policy_, *plan.config, *plan.policy, tables);
+      !restart.empty()) {
+    return absl::FailedPreconditionError(RestartLine(restart));
+  }
   // Everything a worker needs is built here, so switching allocates nothing.
   PreparedReload out;
   for (size_t i = 0; i < workers_.size(); ++i) {
@@ -88,6 +63,7 @@ absl::StatusOr<Dataplane::PreparedReload> Dataplane::PrepareReload(
     out.updates.push_back(std::move(u));
   }
   out.policy = std::move(plan.policy);
+  out.config = std::move(plan.config);
   out.message = std::move(plan.message);
   return out;
 }
@@ -125,6 +101,7 @@ void Dataplane::PollReload(const MainLoopHooks& hooks) {
     policy_ = reload_.result->policy;
     published_generation_ = generation_;
   }
+  running_config_ = reload_.result->config;
   std::erase_if(policies_, [&](const auto& p) { return p.first != generation_; });
   offered_ = std::move(reload_.result->updates);  // frees the previous reload's
   for (const auto& u : offered_) {

@@ -115,7 +115,32 @@ expect "systemd hears RELOADING=1, then READY=1 with the new generation" \
 cp "$CONFIG" "$CONFIG.good"
 echo 'not = = toml' >>"$CONFIG"
 expect "a bad reload fails with the reason" ctl_refuses "$CONFIG:" reload
+# A reload applies each section whole or refuses, naming every section that
+# needs a restart, and leaves the running config as it was: here [metrics]
+# moved to another port, [state] saves every 2s and a knock step changed.
+sed -e 's/^listen = "127.0.0.1:9641"$/listen = "127.0.0.1:9642"/' -e 's/^interval = "1s"$/interval = "2s"/' \
+  -e 's/^dst-port = "555"$/dst-port = "5555"/' "$CONFIG.good" >"$CONFIG"
+grep -q '9642' "$CONFIG" && grep -q '"2s"' "$CONFIG" && grep -q '"5555"' "$CONFIG" ||
+  echo "FAIL - the edited config did not take its edits"
+expect "ctl reload refuses, naming every section that needs a restart" \
+  ctl_refuses "changes that need a restart, so nothing was applied: \[state\], \[metrics\]" reload
+G="ip netns exec $(lab_ns "$ID" g)"
+ip -n "$(lab_ns "$ID" g)" link set lo up
+expect "metrics are still served where they were" \
+  sh -c "$G curl -s -m 2 http://127.0.0.1:9641/metrics | grep -q '^knockgate_policy_generation 1$'"
+expect "and not where the file now says" sh -c "! $G curl -s -m 1 http://127.0.0.1:9642/metrics"
+nmap_knock() { for x in "${@:2}"; do $C nmap -n -Pn -S "$1" -e c0 -p "$x" "$SERVER" >/dev/null 2>&1; done; }
+nmap_knock 10.77.0.4 888 5555 222
+expect "the rules in the same file were not applied either" closed_from 10.77.0.4
+kill -HUP "$LAB_GATE_PID"
+expect "SIGHUP logs the same line" sh -c "for _ in \$(seq 1 50); do grep -q 'reload failed, keeping the running config: changes that need a restart, so nothing was applied: \[state\], \[metrics\]' '$LOG' && exit 0; sleep 0.1; done; exit 1"
+sed -e 's/^dst-port = "555"$/dst-port = "5555"/' "$CONFIG.good" >"$CONFIG"
+expect "with only the rules changed, the reload applies them" ctl_says "reloaded $CONFIG" reload
+nmap_knock 10.77.0.4 888 5555 222
+expect "and the new knock opens" open_from 10.77.0.4
+ctl list remove secured 10.77.0.4 >/dev/null
 cp "$CONFIG.good" "$CONFIG"
+expect "and back" ctl_says "reloaded $CONFIG" reload
 expect "the gateway runs on after a client's mistakes" open_from 10.77.0.3
 no_gateway() {
   ! "$LAB_KNOCKGATE" ctl --socket "/tmp/kg-$ID-none.sock" stats 2>"/tmp/kg-$ID-err" &&
@@ -149,8 +174,6 @@ for x in 888 555 222; do $C nmap -n -Pn -S 10.77.0.6 -e c0 -p $x "$SERVER" >/dev
 expect "a client knocks in before a restart" open_from 10.77.0.6
 # Prometheus: the exposition passes promtool, and a real server scrapes it
 # and answers a query for a grant after a knock.
-G="ip netns exec $(lab_ns "$ID" g)"
-ip -n "$(lab_ns "$ID" g)" link set lo up
 $G curl -s -m 2 http://127.0.0.1:9641/metrics >"/tmp/kg-$ID-metrics.txt"
 expect "GET /metrics passes promtool check metrics" \
   sh -c "promtool check metrics <'/tmp/kg-$ID-metrics.txt' >'/tmp/kg-$ID-promtool.txt' 2>&1"
@@ -160,7 +183,7 @@ expect "it counts the ports, drops, rules and lists" sh -c "
   grep -q '^knockgate_drops_total{reason=\"wan_default\"} [1-9]' '/tmp/kg-$ID-metrics.txt' &&
   grep -q '^knockgate_rule_packets_total{rule=\"[0-9]*\",comment=\"[^\"]*secured[^\"]*\"} [1-9]' '/tmp/kg-$ID-metrics.txt' &&
   grep -q '^knockgate_list_entries{list=\"secured\"} [1-9]' '/tmp/kg-$ID-metrics.txt' &&
-  grep -q '^knockgate_policy_generation 1$' '/tmp/kg-$ID-metrics.txt' &&
+  grep -q '^knockgate_policy_generation 3$' '/tmp/kg-$ID-metrics.txt' &&
   grep -q '^knockgate_log_lines_total{result=\"written\"} [1-9]' '/tmp/kg-$ID-metrics.txt'"
 cat >"/tmp/kg-$ID-prometheus.yml" <<YML
 global:

@@ -95,7 +95,7 @@ cp "$CONFIG" "$CONFIG.good"
 echo 'not = = toml' >>"$CONFIG"
 kill -HUP "$LAB_GATE_PID"
 expect "SIGHUP with a bad file is refused, saying why" \
-  wait_log "reload failed, keeping the running policy: $CONFIG:"
+  wait_log "reload failed, keeping the running config: $CONFIG:"
 expect "and the running policy stays" open_from 10.77.0.9
 sed 's/^dst-port = "555"$/dst-port = "5555"/' "$CONFIG.good" >"$CONFIG"
 kill -HUP "$LAB_GATE_PID"

@@ -256,7 +256,7 @@ ReloadBuilder ReloadTo(std::string text) {
     if (!p.ok()) {
       return p.status();
     }
-    return ReloadPlan{*p, "reloaded"};
+    return ReloadPlan{*p, std::make_shared<const Config>(*std::move(c)), "reloaded"};
   };
 }
 
