@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <bit>
 
+#include "common/counter_word.h"
+
 namespace knockgate {
 namespace {
 
@@ -185,7 +187,7 @@ Event MakeEvent(EventType type, int rule, const ParsedPacket& pkt, InterfaceList
 // Counts and logs a refusal of section `section`'s packet, whose event
 // (spa-grant or spa-reject so far) is `e`.
 void RejectSpa(ClassifierState& state, size_t section, Event e, SpaReject r) {
-  ++state.spa->counters[section].rejects[static_cast<size_t>(r)];
+  CountUp(state.spa->counters[section].rejects[static_cast<size_t>(r)]);
   e.type = EventType::kSpaReject;
   e.spa_reason = static_cast<uint8_t>(r);
   e.list = Event::kNoList;
@@ -216,7 +218,7 @@ void GrantSpa(const Policy& policy, ClassifierState& state, const SpaHandoff& h,
     RejectSpa(state, h.section, e, r);
     return;
   }
-  ++state.spa->counters[h.section].accepts;
+  CountUp(state.spa->counters[h.section].accepts);
   // A granted client's next message refreshes its grant, as any re-add does.
   e.refresh = state.lists->Add(e.address, static_cast<ListId>(c.list), now, e.timeout) ==
               AddressTable::AddResult::kRefreshed;
@@ -314,8 +316,8 @@ Decision Evaluate(const Policy& policy, ClassifierState& state, std::span<const 
         continue;
       }
       RuleCounter& counter = state.rule_counters[i];
-      ++counter.packets;
-      counter.bytes += frame.size();
+      CountUp(counter.packets);
+      CountUp(counter.bytes, frame.size());
       const Action action = c.action;
       if (c.log) {
         state.events.Push(MakeEvent(EventType::kLog, i, pkt, in, now, state));  // chatter

@@ -39,52 +39,37 @@ void Help(std::string& out, const char* name, const char* type, const char* help
 }  // namespace
 
 std::string PrometheusText(const Dataplane& plane, const AppCounters& app) {
-  const std::shared_ptr<const Policy> policy = plane.policy_snapshot();
+  const std::shared_ptr<const CounterSnapshot> snapshot = plane.Counters();
+  if (snapshot == nullptr) {
+    return "# knockgate: no counters yet\n";
+  }
+  const CounterSnapshot& c = *snapshot;
+  const Policy& policy = *c.policy;
   std::string out;
   Help(out, "knockgate_port_packets_total", "counter", "Packets through each port, from the NIC.");
   for (Side side : {Side::kWan, Side::kLan}) {
-    rte_eth_stats st{};
-    rte_eth_stats_get(plane.port_id(side), &st);
+    const CounterSnapshot::Port& p = c.ports[static_cast<int>(side)];
     const char* port = side == Side::kWan ? "wan" : "lan";
     absl::StrAppend(&out, "knockgate_port_packets_total{port=\"", port, "\",direction=\"rx\"} ",
-                    st.ipackets, "\n", "knockgate_port_packets_total{port=\"", port,
-                    "\",direction=\"tx\"} ", st.opackets, "\n");
-  }
-  uint64_t drops[kDropReasonCount] = {};
-  uint64_t events_lost = 0;
-  uint64_t state_events_lost = 0;
-  uint64_t state_stalls = 0;
-  uint64_t shared_lost = 0;
-  std::string cycles;
-  std::string handovers;
-  std::string classified;
-  FragTable::Stats frags;
-  for (size_t w = 0; w < plane.worker_count(); ++w) {
-    const WorkerCounters& c = plane.worker(w).counters();
-    for (size_t r = 0; r < kDropReasonCount; ++r) {
-      drops[r] += c.drops[r].Get();
-    }
-    events_lost += c.events_lost.Get();
-    state_events_lost += c.state_events_lost.Get();
-    state_stalls += c.state_stalls.Get();
-    shared_lost += c.shared_lost.Get();
-    const uint64_t n = c.classified.Get();
-    absl::StrAppend(&cycles, "knockgate_worker_cycles_per_packet{worker=\"", w, "\"} ",
-                    n == 0 ? 0 : c.classify_cycles.Get() / n, "\n");
-    absl::StrAppend(&classified, "knockgate_worker_packets_total{worker=\"", w, "\"} ", n, "\n");
-    absl::StrAppend(&handovers, "knockgate_handovers_total{worker=\"", w, "\"} ",
-                    c.missteered.Get(), "\n");
-    if (const FragTable* f = plane.worker(w).fragments()) {
-      frags.firsts += f->stats().firsts;
-      frags.passed += f->stats().passed;
-      frags.dropped += f->stats().dropped;
-      frags.evicted += f->stats().evicted;
-    }
+                    p.rx, "\n", "knockgate_port_packets_total{port=\"", port,
+                    "\",direction=\"tx\"} ", p.tx, "\n");
   }
   Help(out, "knockgate_drops_total", "counter", "Packets dropped, by reason.");
   for (size_t r = 0; r < kDropReasonCount; ++r) {
     absl::StrAppend(&out, "knockgate_drops_total{reason=\"",
-                    DropReasonName(static_cast<DropReason>(r)), "\"} ", drops[r], "\n");
+                    DropReasonName(static_cast<DropReason>(r)), "\"} ", c.drops[r], "\n");
+  }
+  std::string cycles;
+  std::string handovers;
+  std::string classified;
+  for (size_t w = 0; w < c.workers.size(); ++w) {
+    const CounterSnapshot::Worker& row = c.workers[w];
+    absl::StrAppend(&cycles, "knockgate_worker_cycles_per_packet{worker=\"", w, "\"} ",
+                    row.classified == 0 ? 0 : row.classify_cycles / row.classified, "\n");
+    absl::StrAppend(&classified, "knockgate_worker_packets_total{worker=\"", w, "\"} ",
+                    row.classified, "\n");
+    absl::StrAppend(&handovers, "knockgate_handovers_total{worker=\"", w, "\"} ", row.missteered,
+                    "\n");
   }
   Help(out, "knockgate_worker_packets_total", "counter", "Packets each worker classified.");
   out += classified;
@@ -97,85 +82,71 @@ std::string PrometheusText(const Dataplane& plane, const AppCounters& app) {
   Help(out, "knockgate_fragments_total", "counter",
        "IP fragments: first fragments remembered, later ones passed or dropped, entries "
        "evicted.");
-  absl::StrAppend(&out, "knockgate_fragments_total{result=\"first\"} ", frags.firsts, "\n",
-                  "knockgate_fragments_total{result=\"passed\"} ", frags.passed, "\n",
-                  "knockgate_fragments_total{result=\"dropped\"} ", frags.dropped, "\n",
-                  "knockgate_fragments_total{result=\"evicted\"} ", frags.evicted, "\n");
+  absl::StrAppend(&out, "knockgate_fragments_total{result=\"first\"} ", c.fragments.firsts, "\n",
+                  "knockgate_fragments_total{result=\"passed\"} ", c.fragments.passed, "\n",
+                  "knockgate_fragments_total{result=\"dropped\"} ", c.fragments.dropped, "\n",
+                  "knockgate_fragments_total{result=\"evicted\"} ", c.fragments.evicted, "\n");
   Help(out, "knockgate_events_lost_total", "counter",
        "Events a worker dropped for want of room, by class: chatter (knock steps, log rules, SPA "
        "rejects) under a flood; state changes (grants, jails) never, unless one packet can match "
        "more than 1,024 add rules.");
-  absl::StrAppend(&out, "knockgate_events_lost_total{class=\"chatter\"} ", events_lost, "\n",
-                  "knockgate_events_lost_total{class=\"state\"} ", state_events_lost, "\n");
+  absl::StrAppend(&out, "knockgate_events_lost_total{class=\"chatter\"} ",
+                  c.Sum(&CounterSnapshot::Worker::events_lost), "\n",
+                  "knockgate_events_lost_total{class=\"state\"} ",
+                  c.Sum(&CounterSnapshot::Worker::state_events_lost), "\n");
   Help(out, "knockgate_event_stalls_total", "counter",
        "Polls in which a worker took no packets: its ring of state changes had no room for a "
        "burst's (the main lcore was behind).");
-  absl::StrAppend(&out, "knockgate_event_stalls_total ", state_stalls, "\n");
+  absl::StrAppend(&out, "knockgate_event_stalls_total ",
+                  c.Sum(&CounterSnapshot::Worker::state_stalls), "\n");
 
-  const size_t rules = policy->rules().size();
   std::string rule_bytes;
   Help(out, "knockgate_rule_packets_total", "counter",
        "Packets each rule matched (restarts at a reload).");
-  for (size_t i = 0; i < rules; ++i) {
-    uint64_t packets = 0;
-    uint64_t bytes = 0;
-    for (size_t w = 0; w < plane.worker_count(); ++w) {
-      const std::vector<RuleCounter>& c = plane.worker(w).rule_counters();
-      if (i < c.size()) {
-        packets += c[i].packets;
-        bytes += c[i].bytes;
-      }
-    }
+  for (size_t i = 0; i < c.rules.size(); ++i) {
     const std::string labels = absl::StrCat("{rule=\"", i, "\",comment=\"",
-                                            Label(policy->rules()[i].spec.comment), "\"} ");
-    absl::StrAppend(&out, "knockgate_rule_packets_total", labels, packets, "\n");
-    absl::StrAppend(&rule_bytes, "knockgate_rule_bytes_total", labels, bytes, "\n");
+                                            Label(policy.rules()[i].spec.comment), "\"} ");
+    absl::StrAppend(&out, "knockgate_rule_packets_total", labels, c.rules[i].packets, "\n");
+    absl::StrAppend(&rule_bytes, "knockgate_rule_bytes_total", labels, c.rules[i].bytes, "\n");
   }
   Help(out, "knockgate_rule_bytes_total", "counter", "Bytes each rule matched.");
   out += rule_bytes;
 
+  std::string capacities;
   std::string inserts;
   std::string evictions;
   Help(out, "knockgate_list_entries", "gauge", "Entries in each address list, all workers.");
-  for (size_t l = 0; l < policy->lists().size(); ++l) {
-    AddressTable::ListStats sum;
-    for (size_t w = 0; w < plane.worker_count(); ++w) {
-      const AddressTable& t = plane.worker(w).lists();
-      if (l < t.list_count()) {
-        const AddressTable::ListStats& s = t.stats(static_cast<ListId>(l));
-        sum.size += s.size;
-        sum.added += s.added;
-        sum.evicted += s.evicted;
-      }
-    }
-    const std::string label = absl::StrCat("{list=\"", Label(policy->lists()[l].name), "\"} ");
-    absl::StrAppend(&out, "knockgate_list_entries", label, sum.size, "\n");
-    absl::StrAppend(&inserts, "knockgate_list_inserts_total", label, sum.added, "\n");
-    absl::StrAppend(&evictions, "knockgate_list_evictions_total", label, sum.evicted, "\n");
+  for (size_t l = 0; l < c.lists.size(); ++l) {
+    const std::string label = absl::StrCat("{list=\"", Label(policy.lists()[l].name), "\"} ");
+    absl::StrAppend(&out, "knockgate_list_entries", label, c.lists[l].entries, "\n");
+    absl::StrAppend(&capacities, "knockgate_list_capacity", label, c.lists[l].capacity, "\n");
+    absl::StrAppend(&inserts, "knockgate_list_inserts_total", label, c.lists[l].added, "\n");
+    absl::StrAppend(&evictions, "knockgate_list_evictions_total", label, c.lists[l].evicted, "\n");
   }
+  Help(out, "knockgate_list_capacity", "gauge", "Entries each address list holds, all workers.");
+  out += capacities;
   Help(out, "knockgate_list_inserts_total", "counter", "Addresses added to each list.");
   out += inserts;
   Help(out, "knockgate_list_evictions_total", "counter",
        "Entries pushed out of each full list by an insert.");
   out += evictions;
-  const std::vector<SpaCounters> spa = plane.SpaTotals();
-  if (!policy->spa().empty()) {
+  if (!c.spa.empty()) {
     Help(out, "knockgate_spa_accepts_total", "counter", "SPA packets that granted access.");
-    for (size_t i = 0; i < spa.size() && i < policy->spa().size(); ++i) {
-      absl::StrAppend(&out, "knockgate_spa_accepts_total{spa=\"", Label(policy->spa()[i].name),
-                      "\"} ", spa[i].accepts, "\n");
+    for (size_t i = 0; i < c.spa.size(); ++i) {
+      absl::StrAppend(&out, "knockgate_spa_accepts_total{spa=\"", Label(policy.spa()[i].name),
+                      "\"} ", c.spa[i].accepts, "\n");
     }
     Help(out, "knockgate_spa_rejects_total", "counter", "SPA packets refused, by reason.");
-    for (size_t i = 0; i < spa.size() && i < policy->spa().size(); ++i) {
+    for (size_t i = 0; i < c.spa.size(); ++i) {
       for (size_t r = 1; r < kSpaRejectCount; ++r) {
-        absl::StrAppend(&out, "knockgate_spa_rejects_total{spa=\"", Label(policy->spa()[i].name),
+        absl::StrAppend(&out, "knockgate_spa_rejects_total{spa=\"", Label(policy.spa()[i].name),
                         "\",reason=\"", SpaRejectName(static_cast<SpaReject>(r)), "\"} ",
-                        spa[i].rejects[r], "\n");
+                        c.spa[i].rejects[r], "\n");
       }
     }
   }
   Help(out, "knockgate_policy_generation", "gauge", "Reloads applied since start.");
-  absl::StrAppend(&out, "knockgate_policy_generation ", plane.policy_generation(), "\n");
+  absl::StrAppend(&out, "knockgate_policy_generation ", c.generation, "\n");
   if (app.log_lines_written) {
     Help(out, "knockgate_log_lines_total", "counter",
          "Event lines written to the log, and held back by its rate limit.");
@@ -191,7 +162,8 @@ std::string PrometheusText(const Dataplane& plane, const AppCounters& app) {
     absl::StrAppend(&out, "knockgate_sync_changes_total{result=\"published\"} ", s.published.load(),
                     "\nknockgate_sync_changes_total{result=\"applied\"} ", s.applied.load(),
                     "\nknockgate_sync_changes_total{result=\"dropped\"} ", s.dropped.load(),
-                    "\nknockgate_sync_changes_total{result=\"lost\"} ", shared_lost, "\n");
+                    "\nknockgate_sync_changes_total{result=\"lost\"} ",
+                    c.Sum(&CounterSnapshot::Worker::shared_lost), "\n");
     Help(out, "knockgate_sync_errors_total", "counter",
          "Failed connects to Redis and broken connections.");
     absl::StrAppend(&out, "knockgate_sync_errors_total ", s.errors.load(), "\n");

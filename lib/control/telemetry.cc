@@ -74,58 +74,51 @@ int Info(const char*, const char*, rte_tel_data* d) {
 int Stats(const char*, const char*, rte_tel_data* d) {
   const Hold hold;
   const Dataplane* p = hold.plane();
-  if (p == nullptr) {
+  const std::shared_ptr<const CounterSnapshot> snapshot = p != nullptr ? p->Counters() : nullptr;
+  if (snapshot == nullptr) {
     return Fail(d, "knockgate is stopping");
   }
+  const CounterSnapshot& c = *snapshot;
   rte_tel_data_start_dict(d);
   for (Side side : {Side::kWan, Side::kLan}) {
-    rte_eth_stats st{};
-    rte_eth_stats_get(p->port_id(side), &st);
+    const CounterSnapshot::Port& st = c.ports[static_cast<int>(side)];
     rte_tel_data* port = NewDict();
-    rte_tel_data_add_dict_u64(port, "rx", st.ipackets);
-    rte_tel_data_add_dict_u64(port, "tx", st.opackets);
-    rte_tel_data_add_dict_u64(port, "rx_missed", st.imissed);
-    rte_tel_data_add_dict_u64(port, "rx_errors", st.ierrors);
-    rte_tel_data_add_dict_u64(port, "tx_errors", st.oerrors);
+    rte_tel_data_add_dict_u64(port, "rx", st.rx);
+    rte_tel_data_add_dict_u64(port, "tx", st.tx);
+    rte_tel_data_add_dict_u64(port, "rx_missed", st.rx_missed);
+    rte_tel_data_add_dict_u64(port, "rx_errors", st.rx_errors);
+    rte_tel_data_add_dict_u64(port, "tx_errors", st.tx_errors);
     rte_tel_data_add_dict_container(d, side == Side::kWan ? "port/wan" : "port/lan", port, 0);
   }
-  uint64_t drops[kDropReasonCount] = {};
-  uint64_t events_lost = 0;
-  uint64_t state_events_lost = 0;
-  uint64_t state_stalls = 0;
-  for (size_t i = 0; i < p->worker_count(); ++i) {
-    const WorkerCounters& c = p->worker(i).counters();
+  for (size_t i = 0; i < c.workers.size(); ++i) {
+    const CounterSnapshot::Worker& row = c.workers[i];
     rte_tel_data* w = NewDict();
-    rte_tel_data_add_dict_u64(w, "rx_wan", c.rx[0].Get());
-    rte_tel_data_add_dict_u64(w, "rx_lan", c.rx[1].Get());
-    rte_tel_data_add_dict_u64(w, "tx_wan", c.tx[0].Get());
-    rte_tel_data_add_dict_u64(w, "tx_lan", c.tx[1].Get());
-    rte_tel_data_add_dict_u64(w, "classified", c.classified.Get());
-    const uint64_t n = c.classified.Get();
-    rte_tel_data_add_dict_u64(w, "cycles_per_packet", n == 0 ? 0 : c.classify_cycles.Get() / n);
-    rte_tel_data_add_dict_u64(w, "missteered", c.missteered.Get());
-    rte_tel_data_add_dict_u64(w, "handed_in", c.handed_in.Get());
-    rte_tel_data_add_dict_u64(w, "rss_mismatch", c.rss_mismatch.Get());
-    rte_tel_data_add_dict_u64(w, "events_lost", c.events_lost.Get());
-    rte_tel_data_add_dict_u64(w, "state_events_lost", c.state_events_lost.Get());
-    rte_tel_data_add_dict_u64(w, "state_stalls", c.state_stalls.Get());
-    rte_tel_data_add_dict_u64(w, "idle_sleeps", c.idle_sleeps.Get());
+    rte_tel_data_add_dict_u64(w, "rx_wan", row.rx[0]);
+    rte_tel_data_add_dict_u64(w, "rx_lan", row.rx[1]);
+    rte_tel_data_add_dict_u64(w, "tx_wan", row.tx[0]);
+    rte_tel_data_add_dict_u64(w, "tx_lan", row.tx[1]);
+    rte_tel_data_add_dict_u64(w, "classified", row.classified);
+    rte_tel_data_add_dict_u64(w, "cycles_per_packet",
+                              row.classified == 0 ? 0 : row.classify_cycles / row.classified);
+    rte_tel_data_add_dict_u64(w, "missteered", row.missteered);
+    rte_tel_data_add_dict_u64(w, "handed_in", row.handed_in);
+    rte_tel_data_add_dict_u64(w, "rss_mismatch", row.rss_mismatch);
+    rte_tel_data_add_dict_u64(w, "events_lost", row.events_lost);
+    rte_tel_data_add_dict_u64(w, "state_events_lost", row.state_events_lost);
+    rte_tel_data_add_dict_u64(w, "state_stalls", row.state_stalls);
+    rte_tel_data_add_dict_u64(w, "idle_sleeps", row.idle_sleeps);
     rte_tel_data_add_dict_container(d, absl::StrCat("worker/", i).c_str(), w, 0);
-    for (size_t r = 0; r < kDropReasonCount; ++r) {
-      drops[r] += c.drops[r].Get();
-    }
-    events_lost += c.events_lost.Get();
-    state_events_lost += c.state_events_lost.Get();
-    state_stalls += c.state_stalls.Get();
   }
   rte_tel_data* by_reason = NewDict();
   for (size_t r = 0; r < kDropReasonCount; ++r) {
-    rte_tel_data_add_dict_u64(by_reason, DropReasonName(static_cast<DropReason>(r)), drops[r]);
+    rte_tel_data_add_dict_u64(by_reason, DropReasonName(static_cast<DropReason>(r)), c.drops[r]);
   }
   rte_tel_data_add_dict_container(d, "drops", by_reason, 0);
-  rte_tel_data_add_dict_u64(d, "events_lost", events_lost);
-  rte_tel_data_add_dict_u64(d, "state_events_lost", state_events_lost);
-  rte_tel_data_add_dict_u64(d, "state_stalls", state_stalls);
+  rte_tel_data_add_dict_u64(d, "events_lost", c.Sum(&CounterSnapshot::Worker::events_lost));
+  rte_tel_data_add_dict_u64(d, "state_events_lost",
+                            c.Sum(&CounterSnapshot::Worker::state_events_lost));
+  rte_tel_data_add_dict_u64(d, "state_stalls", c.Sum(&CounterSnapshot::Worker::state_stalls));
+  rte_tel_data_add_dict_u64(d, "generation", c.generation);
   return 0;
 }
 
@@ -140,23 +133,19 @@ int Rules(const char*, const char* params, rte_tel_data* d) {
   if (params != nullptr && *params != '\0' && !absl::SimpleAtoi(params, &page)) {
     return Fail(d, "usage: /knockgate/rules[,PAGE]");
   }
-  const std::shared_ptr<const Policy> policy = p->policy_snapshot();
+  const std::shared_ptr<const CounterSnapshot> snapshot = p->Counters();
+  if (snapshot == nullptr) {
+    return Fail(d, "knockgate is stopping");
+  }
+  const Policy* policy = snapshot->policy.get();
   const size_t n = policy->rules().size();
   rte_tel_data_start_dict(d);
   rte_tel_data_add_dict_u64(d, "page", page);
   rte_tel_data_add_dict_u64(d, "pages",
                             std::max<size_t>(1, (n + kRulesPerPage - 1) / kRulesPerPage));
   for (size_t i = page * kRulesPerPage; i < n && i < (page + 1) * kRulesPerPage; ++i) {
-    uint64_t packets = 0;
-    uint64_t bytes = 0;
-    for (size_t w = 0; w < p->worker_count(); ++w) {
-      // Read live; across a reload a read may still see the old rules' counters.
-      const std::vector<RuleCounter>& c = p->worker(w).rule_counters();
-      if (i < c.size()) {
-        packets += c[i].packets;
-        bytes += c[i].bytes;
-      }
-    }
+    const uint64_t packets = snapshot->rules[i].packets;
+    const uint64_t bytes = snapshot->rules[i].bytes;
     const FilterRule& spec = policy->rules()[i].spec;
     rte_tel_data* r = NewDict();
     rte_tel_data_add_dict_u64(r, "index", i);
@@ -174,31 +163,19 @@ int Rules(const char*, const char* params, rte_tel_data* d) {
 int Lists(const char*, const char*, rte_tel_data* d) {
   const Hold hold;
   const Dataplane* p = hold.plane();
-  if (p == nullptr) {
+  const std::shared_ptr<const CounterSnapshot> snapshot = p != nullptr ? p->Counters() : nullptr;
+  if (snapshot == nullptr) {
     return Fail(d, "knockgate is stopping");
   }
-  const std::shared_ptr<const Policy> policy = p->policy_snapshot();
   rte_tel_data_start_dict(d);
-  for (size_t l = 0; l < policy->lists().size(); ++l) {
-    uint64_t entries = 0;
-    uint64_t inserts = 0;
-    uint64_t evictions = 0;
-    for (size_t w = 0; w < p->worker_count(); ++w) {
-      const AddressTable& t = p->worker(w).lists();
-      if (l < t.list_count()) {
-        const AddressTable::ListStats& s = t.stats(static_cast<ListId>(l));
-        entries += s.size;
-        inserts += s.added;
-        evictions += s.evicted;
-      }
-    }
+  for (size_t l = 0; l < snapshot->lists.size(); ++l) {
+    const CounterSnapshot::List& list = snapshot->lists[l];
     rte_tel_data* one = NewDict();
-    rte_tel_data_add_dict_string(one, "name", policy->lists()[l].name.c_str());
-    rte_tel_data_add_dict_u64(one, "entries", entries);
-    rte_tel_data_add_dict_u64(one, "capacity",
-                              uint64_t{policy->lists()[l].capacity} * p->worker_count());
-    rte_tel_data_add_dict_u64(one, "inserts", inserts);
-    rte_tel_data_add_dict_u64(one, "evictions", evictions);
+    rte_tel_data_add_dict_string(one, "name", snapshot->policy->lists()[l].name.c_str());
+    rte_tel_data_add_dict_u64(one, "entries", list.entries);
+    rte_tel_data_add_dict_u64(one, "capacity", list.capacity);
+    rte_tel_data_add_dict_u64(one, "inserts", list.added);
+    rte_tel_data_add_dict_u64(one, "evictions", list.evicted);
     rte_tel_data_add_dict_container(d, absl::StrCat("list/", l).c_str(), one, 0);
   }
   return 0;
@@ -248,13 +225,14 @@ int List(const char*, const char* params, rte_tel_data* d) {
 int Spa(const char*, const char*, rte_tel_data* d) {
   const Hold hold;
   const Dataplane* p = hold.plane();
-  if (p == nullptr) {
+  const std::shared_ptr<const CounterSnapshot> snapshot = p != nullptr ? p->Counters() : nullptr;
+  if (snapshot == nullptr) {
     return Fail(d, "knockgate is stopping");
   }
-  const std::shared_ptr<const Policy> policy = p->policy_snapshot();
-  const std::vector<SpaCounters> totals = p->SpaTotals();
+  const Policy* policy = snapshot->policy.get();
+  const std::vector<SpaCounters>& totals = snapshot->spa;
   rte_tel_data_start_dict(d);
-  for (size_t i = 0; i < totals.size() && i < policy->spa().size(); ++i) {
+  for (size_t i = 0; i < totals.size(); ++i) {
     rte_tel_data* one = NewDict();
     rte_tel_data_add_dict_string(one, "name", policy->spa()[i].name.c_str());
     rte_tel_data_add_dict_u64(one, "accepts", totals[i].accepts);

@@ -185,6 +185,16 @@ Dataplane::~Dataplane() {
 }
 
 absl::Status Dataplane::Launch() {
+  // The counter blocks workers start with (a reload brings others).
+  for (const auto& w : workers_) {
+    blocks_.rules.emplace_back(w->rule_counters());
+    blocks_.spa.emplace_back(w->spa() != nullptr ? std::span<const SpaCounters>(w->spa()->counters)
+                                                 : std::span<const SpaCounters>());
+  }
+  {
+    std::lock_guard<std::mutex> lock(counters_mu_);
+    counters_ = Collect();  // for a request before the main loop runs
+  }
   for (size_t w = 0; w < workers_.size(); ++w) {
     if (int rc = rte_eal_remote_launch(LaunchWorker, workers_[w].get(), lcores_[w]); rc != 0) {
       stop_.store(true);
@@ -224,6 +234,7 @@ void Dataplane::RunMain(const MainLoopHooks& hooks) {
       next_check = tsc + check_every;
       DrainEvents(hooks);
       PollReload(hooks);
+      AnswerCounters(false);
       if (hooks.should_stop()) {
         break;
       }
@@ -255,6 +266,7 @@ void Dataplane::RunMain(const MainLoopHooks& hooks) {
   // A reload still building or in its grace period is abandoned: a worker
   // that stopped first never switched, and the report reads its policy.
   JoinReloadBuilder();
+  AnswerCounters(true);  // the last counters, for whoever asks until exit
 }
 
 absl::Status Dataplane::Ask(uint16_t w, ControlRequest& r, Nanos timeout) const {

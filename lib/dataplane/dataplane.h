@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "dataplane/counters.h"
 #include "dataplane/port.h"
 #include "dataplane/worker.h"
 #include "policy/policy.h"
@@ -84,13 +86,17 @@ class Dataplane {
   absl::Status StartReload(ReloadBuilder build, ReloadDone done);
   bool reload_in_flight() const { return reload_.phase != ReloadPhase::kIdle; }
 
-  // SPA counters by section, summed over the workers (read live).
-  std::vector<SpaCounters> SpaTotals() const;
+  // Main lcore only: every counter now, in one snapshot (counters.h).
+  std::shared_ptr<const CounterSnapshot> Collect() const;
+  // Any thread: a snapshot the main lcore collects after this call (within
+  // about a millisecond). Waits at most a second; then, or once the gateway
+  // has stopped, the last one there is.
+  std::shared_ptr<const CounterSnapshot> Counters() const;
 
   // One line saying how packets reach workers, for the start-up log.
   std::string ModeLine() const;
-  // Per-port, per-worker, per-drop-reason counters; rule counters and list
-  // sizes too once the workers have stopped.
+  // Main lcore only: per-port, per-worker, per-drop-reason, per-rule,
+  // per-list and per-SPA-section counters, rendered from Collect().
   std::string CountersReport() const;
 
   SteeringMode mode() const { return mode_; }
@@ -153,6 +159,9 @@ class Dataplane {
   void PollReload(const MainLoopHooks& hooks);
   void JoinReloadBuilder();
   size_t DrainEvents(const MainLoopHooks& hooks);
+  // collect.cc: answers Counters() requests (main lcore, every check);
+  // `final`: the workers have stopped, later requests need not wait.
+  void AnswerCounters(bool final);
 
   const Config config_;  // as started
   // The config the running policy came from: what a reload compares with
@@ -187,6 +196,24 @@ class Dataplane {
   // reload's grace period, since a worker reads their generation each tick.
   std::vector<std::unique_ptr<PolicyUpdate>> offered_;
   Reload reload_;
+
+  // Each worker's rule and SPA counter blocks of the published generation,
+  // and those of a reload in its grace period (main lcore only): swapped at
+  // the grace period's end, before the blocks they replace are freed.
+  struct CounterBlocks {
+    std::vector<std::span<const RuleCounter>> rules;  // per worker
+    std::vector<std::span<const SpaCounters>> spa;    // per worker
+  };
+  CounterBlocks blocks_;
+  CounterBlocks pending_blocks_;
+  // Counters(): requests counted, snapshots published whole.
+  mutable std::atomic<uint64_t> counters_asked_{0};
+  mutable std::mutex counters_mu_;
+  mutable std::condition_variable counters_cv_;
+  std::shared_ptr<const CounterSnapshot> counters_;  // under counters_mu_
+  uint64_t counters_answered_ = 0;                   // under counters_mu_
+  bool counters_final_ = false;                      // under counters_mu_
+  uint64_t answered_main_ = 0;                       // main lcore's copy of counters_answered_
 
   // Dispatcher burst buffers (main lcore only), allocated once in Setup.
   std::vector<rte_mbuf*> steer_buf_;  // per worker, `burst` slots
