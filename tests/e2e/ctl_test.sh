@@ -215,7 +215,15 @@ expect "a Prometheus server scrapes the gate and sees the grant after a knock" \
 kill "$PROMETHEUS" 2>/dev/null
 wait "$PROMETHEUS" 2>/dev/null
 
+# One collector: /metrics, telemetry and the stop report agree on a quiet
+# gateway (drops by reason, every rule, every list, events lost).
+sleep 1
+$G curl -s -m 2 http://127.0.0.1:9641/metrics >"/tmp/kg-$ID-views-metrics.txt"
+printf '/knockgate/stats\n/knockgate/rules\n/knockgate/lists\n' | dpdk-telemetry.py -f "kg$ID" \
+  >"/tmp/kg-$ID-views-telemetry.txt" 2>&1
 lab_gate_stop
+expect "the three views of the counters agree" /usr/bin/python3 "$HERE/views_agree.py" \
+  "/tmp/kg-$ID-views-metrics.txt" "/tmp/kg-$ID-views-telemetry.txt" "$LOG"
 expect "systemd hears STOPPING=1" grep -q "^STOPPING=1$" "$NOTES"
 expect "the socket is removed at stop" test ! -e "$SOCK"
 expect "the state file holds the grants at stop" \
