@@ -311,8 +311,8 @@ Decision Evaluate(const Policy& policy, ClassifierState& state, std::span<const 
       }
       // An accept never carries an SPA packet past its verification (a drop
       // still wins: a blacklisted source costs no HMAC).
-      if (c.action == Action::kAccept && state.spa != nullptr &&
-          SpaSectionOf(policy, pkt, in) >= 0) [[unlikely]] {
+      if (c.action == Action::kAccept && state.spa != nullptr && SpaSectionOf(policy, pkt, in) >= 0)
+          [[unlikely]] {
         continue;
       }
       RuleCounter& counter = state.rule_counters[i];

@@ -74,7 +74,8 @@ std::string LogLimiter::TakeSummary(Nanos now, bool force) {
     absl::StrAppend(&out, i == 0 ? " (" : ", ", held_by_list_[lists[i]], " to list ",
                     list_names_[lists[i]]);
   }
-  absl::StrAppend(&out, lists.empty() ? "" : ")", " and ", held_others_, " other events in the last ",
+  absl::StrAppend(&out, lists.empty() ? "" : ")", " and ", held_others_,
+                  " other events in the last ",
                   absl::StrFormat("%.1fs", static_cast<double>(now - first_held_) / 1e9),
                   " (log rate ", rate_, "/s, burst ", burst_, "; ", held_log_rules_,
                   " of them log rules; grants and jails are never held back)");

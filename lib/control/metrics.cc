@@ -104,8 +104,8 @@ std::string PrometheusText(const Dataplane& plane, const AppCounters& app) {
   Help(out, "knockgate_rule_packets_total", "counter",
        "Packets each rule matched (restarts at a reload).");
   for (size_t i = 0; i < c.rules.size(); ++i) {
-    const std::string labels = absl::StrCat("{rule=\"", i, "\",comment=\"",
-                                            Label(policy.rules()[i].spec.comment), "\"} ");
+    const std::string labels =
+        absl::StrCat("{rule=\"", i, "\",comment=\"", Label(policy.rules()[i].spec.comment), "\"} ");
     absl::StrAppend(&out, "knockgate_rule_packets_total", labels, c.rules[i].packets, "\n");
     absl::StrAppend(&rule_bytes, "knockgate_rule_bytes_total", labels, c.rules[i].bytes, "\n");
   }

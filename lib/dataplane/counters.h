@@ -43,12 +43,13 @@ struct CounterSnapshot {
     uint64_t state_stalls = 0;
     uint64_t shared_lost = 0;  // [sync]'s shared-list changes
     double cycles_per_packet() const {
-      return classified == 0 ? 0.0
-                             : static_cast<double>(classify_cycles) / static_cast<double>(classified);
+      return classified == 0
+                 ? 0.0
+                 : static_cast<double>(classify_cycles) / static_cast<double>(classified);
     }
   };
   struct List {
-    uint64_t entries = 0;  // members, expired ones not yet reclaimed included
+    uint64_t entries = 0;   // members, expired ones not yet reclaimed included
     uint64_t capacity = 0;  // all workers
     uint64_t added = 0;
     uint64_t evicted = 0;

@@ -85,8 +85,9 @@ void Dataplane::PollReload(const MainLoopHooks& hooks) {
     pending_blocks_ = {};
     for (const auto& u : reload_.result->updates) {  // their buffers stay put in the swap
       pending_blocks_.rules.emplace_back(u->rule_counters);
-      pending_blocks_.spa.emplace_back(u->spa != nullptr ? std::span<const SpaCounters>(u->spa->counters)
-                                                         : std::span<const SpaCounters>());
+      pending_blocks_.spa.emplace_back(u->spa != nullptr
+                                           ? std::span<const SpaCounters>(u->spa->counters)
+                                           : std::span<const SpaCounters>());
     }
     for (size_t i = 0; i < workers_.size(); ++i) {
       workers_[i]->Offer(reload_.result->updates[i].get());
@@ -109,7 +110,7 @@ void Dataplane::PollReload(const MainLoopHooks& hooks) {
   }
   running_config_ = reload_.result->config;
   std::erase_if(policies_, [&](const auto& p) { return p.first != generation_; });
-  blocks_ = std::move(pending_blocks_);  // before the blocks they replace are freed below
+  blocks_ = std::move(pending_blocks_);           // before the blocks they replace are freed below
   offered_ = std::move(reload_.result->updates);  // frees the previous reload's
   for (const auto& u : offered_) {
     // What the worker swapped out: the old policy, counters and scratch.

@@ -54,22 +54,21 @@ std::string Dataplane::CountersReport() const {
   std::string out;
   for (int s = 0; s < kSides; ++s) {
     const CounterSnapshot::Port& p = c.ports[s];
-    absl::StrAppend(&out, absl::StrFormat(
-                              "port %s: rx=%d tx=%d rx_missed=%d rx_errors=%d tx_errors=%d\n",
-                              SideName(static_cast<Side>(s)), p.rx, p.tx, p.rx_missed,
-                              p.rx_errors, p.tx_errors));
+    absl::StrAppend(
+        &out, absl::StrFormat("port %s: rx=%d tx=%d rx_missed=%d rx_errors=%d tx_errors=%d\n",
+                              SideName(static_cast<Side>(s)), p.rx, p.tx, p.rx_missed, p.rx_errors,
+                              p.tx_errors));
   }
   for (size_t i = 0; i < c.workers.size(); ++i) {
     const CounterSnapshot::Worker& w = c.workers[i];
-    absl::StrAppend(&out,
-                    absl::StrFormat("worker %d (lcore %d): rx wan=%d lan=%d, tx wan=%d lan=%d, "
-                                    "classified=%d, cycles/pkt=%.1f, missteered=%d, handed-in=%d, "
-                                    "rss-mismatch=%d, idle-sleeps=%d, events-lost=%d, "
-                                    "state-events-lost=%d, state-stalls=%d\n",
-                                    i, w.lcore, w.rx[0], w.rx[1], w.tx[0], w.tx[1], w.classified,
-                                    w.cycles_per_packet(), w.missteered, w.handed_in,
-                                    w.rss_mismatch, w.idle_sleeps, w.events_lost,
-                                    w.state_events_lost, w.state_stalls));
+    absl::StrAppend(
+        &out, absl::StrFormat("worker %d (lcore %d): rx wan=%d lan=%d, tx wan=%d lan=%d, "
+                              "classified=%d, cycles/pkt=%.1f, missteered=%d, handed-in=%d, "
+                              "rss-mismatch=%d, idle-sleeps=%d, events-lost=%d, "
+                              "state-events-lost=%d, state-stalls=%d\n",
+                              i, w.lcore, w.rx[0], w.rx[1], w.tx[0], w.tx[1], w.classified,
+                              w.cycles_per_packet(), w.missteered, w.handed_in, w.rss_mismatch,
+                              w.idle_sleeps, w.events_lost, w.state_events_lost, w.state_stalls));
   }
   if (const uint64_t shared_lost = c.Sum(&CounterSnapshot::Worker::shared_lost); shared_lost != 0) {
     absl::StrAppend(
@@ -84,8 +83,8 @@ std::string Dataplane::CountersReport() const {
   }
   absl::StrAppend(&out, "drops:", drop_line.empty() ? " none" : drop_line, "\n");
   for (size_t r = 0; r < c.rules.size(); ++r) {
-    absl::StrAppend(&out, absl::StrFormat("rule %d: packets=%d bytes=%d%s\n", r,
-                                          c.rules[r].packets, c.rules[r].bytes,
+    absl::StrAppend(&out, absl::StrFormat("rule %d: packets=%d bytes=%d%s\n", r, c.rules[r].packets,
+                                          c.rules[r].bytes,
                                           policy.rules()[r].spec.disabled ? " (disabled)" : ""));
   }
   if (c.conntrack && policy.uses_conntrack()) {
@@ -93,9 +92,9 @@ std::string Dataplane::CountersReport() const {
                                           c.flows_created, c.flows_evicted));
   }
   for (size_t l = 0; l < c.lists.size(); ++l) {
-    absl::StrAppend(&out, absl::StrFormat("list %s: entries=%d added=%d evicted=%d\n",
-                                          policy.lists()[l].name, c.lists[l].entries,
-                                          c.lists[l].added, c.lists[l].evicted));
+    absl::StrAppend(
+        &out, absl::StrFormat("list %s: entries=%d added=%d evicted=%d\n", policy.lists()[l].name,
+                              c.lists[l].entries, c.lists[l].added, c.lists[l].evicted));
   }
   for (size_t i = 0; i < c.spa.size(); ++i) {
     absl::StrAppend(&out, "spa ", policy.spa()[i].name, ": accepts=", c.spa[i].accepts,

@@ -23,8 +23,8 @@ namespace {
 // one event buffer, so none is ever dropped on its way out.
 uint16_t BurstLimit(const Policy& policy, uint32_t burst) {
   const uint32_t per = std::max<uint32_t>(policy.state_events_per_packet(), 1);
-  return static_cast<uint16_t>(std::clamp<uint32_t>(
-      static_cast<uint32_t>(EventBuffer::kStateCapacity) / per, 1, burst));
+  return static_cast<uint16_t>(
+      std::clamp<uint32_t>(static_cast<uint32_t>(EventBuffer::kStateCapacity) / per, 1, burst));
 }
 
 }  // namespace
@@ -280,8 +280,8 @@ void Worker::ServeControl(Nanos now) {
   // One request at a time, each only with room for its state changes (a
   // kListApply makes up to kDumpChunk): the rest wait on the ring.
   void* posted = nullptr;
-  for (unsigned i = 0; i < kControlPerTick && HasStateRoom() &&
-                       rte_ring_sc_dequeue(control_ring_, &posted) == 0;
+  for (unsigned i = 0;
+       i < kControlPerTick && HasStateRoom() && rte_ring_sc_dequeue(control_ring_, &posted) == 0;
        ++i) {
     auto* r = static_cast<ControlRequest*>(posted);
     AddressTable& lists = *shard_->lists;

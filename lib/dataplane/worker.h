@@ -44,11 +44,12 @@ struct alignas(64) WorkerCounters {
   Counter missteered;    // arrived here, owned by another worker, handed over to it
   Counter handed_in;     // handed over to this worker by another
   Counter rss_mismatch;  // the NIC's hash differed from the software Toeplitz hash
-  Counter events_lost;        // chatter (knock steps, log rules, SPA rejects) with no room
-  Counter state_events_lost;  // state changes with no room: only past Policy::state_events_per_packet's
-                              // bound (more than 1,024 add-* rules one packet can match)
-  Counter state_stalls;       // polls skipped: the state-change ring had no room for a burst's
-  Counter shared_lost;  // [sync]'s shared-list changes its ring could not take
+  Counter events_lost;   // chatter (knock steps, log rules, SPA rejects) with no room
+  Counter
+      state_events_lost;  // state changes with no room: only past Policy::state_events_per_packet's
+                          // bound (more than 1,024 add-* rules one packet can match)
+  Counter state_stalls;   // polls skipped: the state-change ring had no room for a burst's
+  Counter shared_lost;    // [sync]'s shared-list changes its ring could not take
   Counter idle_sleeps;
   Counter loops;  // a heartbeat: every pass of the loop, busy or idle (the watchdog reads it)
 };
@@ -165,7 +166,7 @@ class Worker {
 
   uint16_t id() const { return id_; }
   const WorkerCounters& counters() const { return counters_; }
-  rte_ring* event_ring() const { return events_ring_; }  // chatter
+  rte_ring* event_ring() const { return events_ring_; }   // chatter
   rte_ring* state_ring() const { return state_ring_; }    // state changes (IsStateChange)
   rte_ring* shared_ring() const { return shared_ring_; }  // Events of shared-list changes
   // control: read only after the worker has stopped.

@@ -47,8 +47,8 @@ std::vector<std::string> RestartNeeded(const Config& a, const Policy& running_po
     if (i >= now.size()) {
       out.push_back(absl::StrCat("address list \"", next[i].name, "\" is new"));
     } else if (next[i].capacity != now[i].capacity) {
-      out.push_back(absl::StrCat("the capacity of list \"", next[i].name, "\" (",
-                                 now[i].capacity, " -> ", next[i].capacity, ")"));
+      out.push_back(absl::StrCat("the capacity of list \"", next[i].name, "\" (", now[i].capacity,
+                                 " -> ", next[i].capacity, ")"));
     }
   }
   if (next_policy.uses_conntrack() && !tables.conntrack) {

@@ -993,8 +993,9 @@ TEST(RingTest, GrantsAreNeverLostToAFloodOfKnockSteps) {
   constexpr int kClients = 20000;
   constexpr int kFloodPerClient = 5;
   static_assert(kClients > Worker::kStateRing, "more grants than the state ring holds");
-  auto client = [](int i) { return absl::StrCat("10.", 100 + i / 65536, ".", i / 256 % 256, ".",
-                                                i % 256); };
+  auto client = [](int i) {
+    return absl::StrCat("10.", 100 + i / 65536, ".", i / 256 % 256, ".", i % 256);
+  };
 
   std::atomic<bool> hold{true};
   std::atomic<bool> done{false};

@@ -88,7 +88,8 @@ TEST_F(ReloadCheckTest, EachRuntimeSectionNeedsARestart) {
 TEST_F(ReloadCheckTest, EverySectionIsNamedInOneAnswer) {
   const std::string text =
       Appended("[metrics]\nlisten = \"127.0.0.1:9641\"\n[state]\nfile = \"/tmp/x.state\"\n");
-  const std::vector<std::string> needed = To(absl::StrReplaceAll(text, {{"burst = 32", "burst = 64"}}));
+  const std::vector<std::string> needed =
+      To(absl::StrReplaceAll(text, {{"burst = 32", "burst = 64"}}));
   EXPECT_THAT(needed, ElementsAre("[dataplane]", "[state]", "[metrics]"));
   EXPECT_EQ(RestartLine(needed),
             "changes that need a restart, so nothing was applied: [dataplane], [state], [metrics]");
