@@ -147,6 +147,27 @@ lab_http() {
   return 1
 }
 
+# lab_prometheus ID DIR: a Prometheus server in lab ID's gate namespace that
+# scrapes the gate's metrics (127.0.0.1:9641) every second, its API on
+# 127.0.0.1:9090 there, its files under DIR; sets LAB_PROMETHEUS_PID.
+lab_prometheus() {
+  local ns dir=$2
+  ns=$(lab_ns "$1" g)
+  ip -n "$ns" link set lo up
+  mkdir -p "$dir"
+  cat >"$dir/prometheus.yml" <<YML
+global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: knockgate
+    static_configs:
+      - targets: ["127.0.0.1:9641"]
+YML
+  ip netns exec "$ns" prometheus --config.file="$dir/prometheus.yml" \
+    --storage.tsdb.path="$dir/tsdb" --web.listen-address=127.0.0.1:9090 >"$dir/prometheus.log" 2>&1 &
+  LAB_PROMETHEUS_PID=$!
+}
+
 # For the e2e tests. expect DESCRIPTION COMMAND...: runs COMMAND and prints
 # "ok   - DESCRIPTION" or "FAIL - DESCRIPTION"; a failure sets fail=1, which
 # the test exits with.

@@ -169,6 +169,15 @@ std::string PrometheusText(const Dataplane& plane, const AppCounters& app) {
     absl::StrAppend(&out, "knockgate_sync_errors_total ", s.errors.load(), "\n");
     Help(out, "knockgate_sync_resyncs_total", "counter", "Completed (re)connect resyncs.");
     absl::StrAppend(&out, "knockgate_sync_resyncs_total ", s.resyncs.load(), "\n");
+    Help(out, "knockgate_sync_queue_length", "gauge",
+         "Local shared-list changes waiting to be published to Redis.");
+    absl::StrAppend(&out, "knockgate_sync_queue_length ", s.queued.load(), "\n");
+    if (const int64_t lag = s.lag_ms.load(); lag != SyncCounters::kNoLag) {
+      Help(out, "knockgate_sync_lag_seconds", "gauge",
+           "From another gateway's change to its arrival here, the last one's (on both "
+           "gateways' clocks: negative when the other's runs ahead).");
+      absl::StrAppend(&out, "knockgate_sync_lag_seconds ", static_cast<double>(lag) / 1000, "\n");
+    }
     Help(out, "knockgate_sync_connected", "gauge", "1 while connected to Redis.");
     absl::StrAppend(&out, "knockgate_sync_connected ", s.connected.load() ? 1 : 0, "\n");
   }

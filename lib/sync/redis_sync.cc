@@ -117,6 +117,7 @@ void RedisSync::Offer(ListChange change) {
     }
     was_empty = queue_.empty();
     queue_.push_back(std::move(change));
+    counters_.queued.store(queue_.size(), std::memory_order_relaxed);
   }
   if (was_empty) {
     const uint64_t one = 1;
@@ -286,6 +287,7 @@ absl::Status RedisSync::Resync() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     pending.swap(queue_);
+    counters_.queued.store(0, std::memory_order_relaxed);
   }
   KG_RETURN_IF_ERROR(Publish(pending));
   const Nanos now = hooks_.wall_now();
@@ -373,6 +375,7 @@ absl::Status RedisSync::Session() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       batch.swap(queue_);
+      counters_.queued.store(0, std::memory_order_relaxed);
     }
     KG_RETURN_IF_ERROR(Publish(batch));
     // Without waiting: a flood of local changes must not starve remote ones.
@@ -470,6 +473,8 @@ absl::Status RedisSync::ReadMessages(std::vector<ListChange>& out) {
       }
       out.push_back({std::move(m->list), m->address, ExpiryWallOf(m->expiry_ms), m->remove,
                      ChangedWallOf(m->changed_ms)});
+      counters_.lag_ms.store((hooks_.wall_now() - out.back().changed_wall) / 1'000'000,
+                             std::memory_order_relaxed);
     }
     pollfd p{sub_->fd, POLLIN, 0};
     if (poll(&p, 1, 0) <= 0 || (p.revents & (POLLIN | POLLHUP | POLLERR)) == 0) {

@@ -36,6 +36,12 @@ struct SyncCounters {                  // written by the sync thread (and Offer)
   std::atomic<uint64_t> errors{0};     // failed connects and broken connections
   std::atomic<uint64_t> resyncs{0};    // completed (re)connect resyncs
   std::atomic<bool> connected{false};
+  std::atomic<uint64_t> queued{0};  // local changes waiting to be published
+  // From another gateway's change to its arrival here, the last message's
+  // (Unix ms on both clocks: negative when the other's runs ahead); kNoLag
+  // before the first.
+  static constexpr int64_t kNoLag = INT64_MIN;
+  std::atomic<int64_t> lag_ms{kNoLag};
 };
 
 class RedisSync {

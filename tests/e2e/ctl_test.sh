@@ -185,17 +185,8 @@ expect "it counts the ports, drops, rules and lists" sh -c "
   grep -q '^knockgate_list_entries{list=\"secured\"} [1-9]' '/tmp/kg-$ID-metrics.txt' &&
   grep -q '^knockgate_policy_generation 3$' '/tmp/kg-$ID-metrics.txt' &&
   grep -q '^knockgate_log_lines_total{result=\"written\"} [1-9]' '/tmp/kg-$ID-metrics.txt'"
-cat >"/tmp/kg-$ID-prometheus.yml" <<YML
-global:
-  scrape_interval: 1s
-scrape_configs:
-  - job_name: knockgate
-    static_configs:
-      - targets: ["127.0.0.1:9641"]
-YML
-$G prometheus --config.file="/tmp/kg-$ID-prometheus.yml" --storage.tsdb.path="/tmp/kg-$ID-tsdb" \
-  --web.listen-address=127.0.0.1:9090 >"/tmp/kg-$ID-prometheus.log" 2>&1 &
-PROMETHEUS=$!
+lab_prometheus "$ID" "/tmp/kg-$ID-prometheus"
+PROMETHEUS=$LAB_PROMETHEUS_PID
 query() {  # the first value of an instant query, or nothing
   $G curl -s -m 2 "http://127.0.0.1:9090/api/v1/query" --data-urlencode "query=$1" |
     sed -n 's/.*"value":\[[0-9.]*,"\([0-9.]*\)"\].*/\1/p'

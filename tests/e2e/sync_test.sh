@@ -3,7 +3,9 @@
 # Unix socket (started here): two labs whose clients share their addresses,
 # a knock through gate A opens gate B, a jail on B shuts A, B restarted
 # learns what A granted meanwhile, Redis stopped leaves both enforcing, Redis
-# started again (empty) converges them. Needs root.
+# started again (empty) converges them. A Prometheus server scrapes gate A
+# throughout, and every query of the shipped Grafana dashboard returns data
+# from it. Needs root.
 # Usage: sync_test.sh [KNOCKGATE]
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -20,8 +22,11 @@ SOCK=$TMP/redis.sock
 GATE_A=
 GATE_B=
 REDIS=
+PROMETHEUS=
+KEYS=$HERE/../data/spa/keys.txt
 stop_pid() { [[ -n $1 ]] && kill -INT "$1" 2>/dev/null && wait "$1" 2>/dev/null; }
 cleanup() {
+  [[ -n $PROMETHEUS ]] && kill "$PROMETHEUS" 2>/dev/null
   stop_pid "$GATE_A"
   stop_pid "$GATE_B"
   [[ -n $REDIS ]] && kill "$REDIS" 2>/dev/null
@@ -69,6 +74,11 @@ node = "$2"
 
 [metrics]
 listen = "127.0.0.1:9641"
+
+[[spa]]
+name = "web"
+key-file = "$KEYS"
+access = ["tcp/80"]
 TOML
   echo "$c"
 }
@@ -88,6 +98,10 @@ GATE_A=$LAB_GATE_PID
 lab_gate_start "$B" "$CONF_B" "$LOG_B" || exit 1
 GATE_B=$LAB_GATE_PID
 expect "gate A says what it shares" grep -q "sync: sharing secured, blacklist through unix://$SOCK as gate-a" "$LOG_A"
+# Prometheus scrapes gate A from its namespace for the dashboard's queries.
+GA="ip netns exec $(lab_ns "$A" g)"
+lab_prometheus "$A" "$TMP/prometheus"
+PROMETHEUS=$LAB_PROMETHEUS_PID
 
 expect "the server is shut through both gates" closed_via "$A" 10.77.0.2
 expect "  (gate B too)" closed_via "$B" 10.77.0.2
@@ -97,7 +111,12 @@ expect "and through gate B, without knocking" open_via "$B" 10.77.0.2
 expect "Redis holds the grant as PREFIX:e:LIST:ADDRESS, expiring at its absolute time" \
   bash -c "redis-cli -s '$SOCK' pttl knockgate:e:secured:10.77.0.2 | awk '\$1 > 290000 && \$1 <= 300000 {ok=1} END {exit !ok}'"
 expect "gate B logs where it came from" logged "$LOG_B" "list-add by=sync list=secured address=10.77.0.2"
-ip -n "$(lab_ns "$A" g)" link set lo up
+KEY=$(sed -n 's/^KEY_BASE64: *//p' "$KEYS")
+HMAC=$(sed -n 's/^HMAC_KEY_BASE64: *//p' "$KEYS")
+HOME=$TMP ip netns exec "$(lab_ns "$A" c)" fwknop -A tcp/80 -a 10.77.0.2 -D "$LAB_SERVER_IP" \
+  --use-hmac --no-save-args --key-base64-rijndael "$KEY" --key-base64-hmac "$HMAC" >/dev/null 2>&1
+expect "an fwknop packet through gate A refreshes the grant" \
+  logged "$LOG_A" "spa-grant spa=web list=secured address=10.77.0.2 timeout=30m refresh=yes"
 ip netns exec "$(lab_ns "$A" g)" curl -s -m 2 http://127.0.0.1:9641/metrics >"$TMP/metrics-a.txt"
 expect "gate A's /metrics passes promtool" \
   sh -c "test -s '$TMP/metrics-a.txt' && promtool check metrics <'$TMP/metrics-a.txt' >/dev/null 2>&1"
@@ -142,6 +161,21 @@ expect "Redis started again (empty): gate B learns A's grant made meanwhile" ope
 expect "gate A says Redis is back" logged "$LOG_A" "sync: Redis at unix://$SOCK is back after"
 expect "Redis is refilled with the gates' entries" \
   bash -c "redis-cli -s '$SOCK' exists knockgate:e:secured:10.77.0.4 knockgate:e:blacklist:10.77.0.3 | grep -qx 2"
+
+# The shipped dashboard, query by query, against what Prometheus scraped.
+for _ in $(seq 1 40); do
+  [[ -n $($GA curl -s -m 2 'http://127.0.0.1:9090/api/v1/query?query=knockgate_sync_lag_seconds' |
+    grep -o '"value"') ]] && break
+  sleep 0.5
+done
+$GA /usr/bin/python3 "$HERE/dashboard_check.py" "$HERE/../../conf/grafana/knockgate.json" \
+  http://127.0.0.1:9090 >"$TMP/dashboard.txt" 2>&1
+expect "every query of the Grafana dashboard returns data from Prometheus" \
+  grep -q '^# [1-9][0-9]* queries run, 0 failed$' "$TMP/dashboard.txt"
+grep -v '^ok ' "$TMP/dashboard.txt"
+kill "$PROMETHEUS" 2>/dev/null
+wait "$PROMETHEUS" 2>/dev/null
+PROMETHEUS=
 
 stop_pid "$GATE_A"
 GATE_A=
