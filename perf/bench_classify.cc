@@ -3,7 +3,11 @@
 // bursts of 32, as a worker runs them.
 #include <benchmark/benchmark.h>
 
+#include <arpa/inet.h>
+
+#include <cstring>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <sstream>
 
@@ -87,8 +91,12 @@ std::unique_ptr<Setup> Build(Class cls) {
   return s;
 }
 
-void Run(benchmark::State& bm, Class cls, size_t burst) {
+void Run(benchmark::State& bm, Class cls, size_t burst,
+         const std::function<void(Setup&)>& prepare = nullptr) {
   auto s = Build(cls);
+  if (prepare) {
+    prepare(*s);
+  }
   size_t next = 0;
   uint64_t cycles = 0;
   uint64_t packets = 0;
@@ -128,6 +136,64 @@ void Run(benchmark::State& bm, Class cls, size_t burst) {
   bm.counters["accept%"] = 100.0 * static_cast<double>(accepted) / static_cast<double>(packets);
 }
 
+// The first knock list holding `n` live entries (30 s, added at time 0; the
+// benchmarks' clock starts at 1 s and moves 1 ns a packet, so none expires):
+// what a gateway carries through a flood. The addresses are 2^32-bijective
+// images of 0..n-1, outside 10.0.0.0/8 where the profiles' sources live.
+void FillFirstKnockList(Setup& s, uint32_t n) {
+  const ListId first = static_cast<ListId>(s.policy->FindList("888"));
+  for (uint32_t i = 0; i < n; ++i) {
+    s.lists->Add(IpAddress::V4(0x80000000u | (i * 2654435761u >> 1)), first, 0,
+                 30 * kNanosPerSecond);
+  }
+}
+
+// Held constant: the profile's 4,096 frames, list 888 holding 10^6 entries
+// (issue 22's classification goals are stated at that fill), bursts of 32.
+void RunWithFullList(benchmark::State& bm, Class cls) {
+  Run(bm, cls, 32, [](Setup& s) { FillFirstKnockList(s, 1'000'000); });
+}
+
+// The flood the recipe is sized for: spoofed SYNs at port 888, every packet
+// a new source, list 888 full at its shipped capacity (2^20), so every packet
+// is an insert that evicts. Held constant: bursts of 32, sources never seen
+// before (a bijective walk of the 32-bit space, rewritten into the frames
+// between bursts, outside the timed region), the clock moving 1 ns a packet.
+void BM_NewSourceFlood(benchmark::State& bm) {
+  auto s = Build(kKnock);
+  const ListId first = static_cast<ListId>(s->policy->FindList("888"));
+  const uint32_t capacity = s->lists->stats(first).capacity;
+  FillFirstKnockList(*s, capacity);
+  const size_t burst = 32;
+  std::vector<std::vector<uint8_t>> frames(burst, Frame(0x0A000001u, 6, 888, ""));
+  std::vector<std::span<const uint8_t>> views(frames.begin(), frames.end());
+  std::vector<ParsedPacket> parsed(burst);
+  std::vector<Decision> decisions(burst);
+  uint32_t next = capacity;
+  uint64_t cycles = 0;
+  uint64_t packets = 0;
+  const uint64_t evicted_before = s->lists->stats(first).evicted;
+  for (auto _ : bm) {
+    for (std::vector<uint8_t>& f : frames) {
+      const uint32_t src = htonl(0x80000000u | (next++ * 2654435761u >> 1));
+      std::memcpy(f.data() + 26, &src, 4);  // Ethernet 14 + IPv4 source at 12
+    }
+    const uint64_t start = Cycles();
+    ClassifyBurst(*s->policy, *s->state, views, parsed, decisions, s->in, s->now);
+    cycles += Cycles() - start;
+    packets += burst;
+    s->now += static_cast<Nanos>(burst);
+    s->state->events.Clear();
+    s->lists->Reclaim(s->now, kReclaimStep);
+  }
+  bm.SetItemsProcessed(static_cast<int64_t>(packets));
+  bm.counters["cycles/pkt"] = static_cast<double>(cycles) / static_cast<double>(packets);
+  // Every packet must have evicted: a flood that stopped inserting measures nothing.
+  bm.counters["evictions/pkt"] =
+      static_cast<double>(s->lists->stats(first).evicted - evicted_before) /
+      static_cast<double>(packets);
+}
+
 void BM_Trusted(benchmark::State& s) { Run(s, kTrusted, s.range(0)); }
 void BM_UnknownDrop(benchmark::State& s) { Run(s, kUnknown, s.range(0)); }
 void BM_StageOneKnock(benchmark::State& s) { Run(s, kKnock, s.range(0)); }
@@ -153,6 +219,13 @@ BENCHMARK(BM_StageOneKnock)->Arg(1)->Arg(32);
 BENCHMARK(BM_Layer7Knock)->Arg(1)->Arg(32);
 BENCHMARK(BM_Blacklisted)->Arg(1)->Arg(32);
 BENCHMARK(BM_ConntrackReply)->Arg(1)->Arg(32);
+BENCHMARK_CAPTURE(RunWithFullList, Trusted_888full, kTrusted);
+BENCHMARK_CAPTURE(RunWithFullList, UnknownDrop_888full, kUnknown);
+BENCHMARK_CAPTURE(RunWithFullList, StageOneKnock_888full, kKnock);
+BENCHMARK_CAPTURE(RunWithFullList, Layer7Knock_888full, kLayer7Knock);
+BENCHMARK_CAPTURE(RunWithFullList, Blacklisted_888full, kBlacklisted);
+BENCHMARK_CAPTURE(RunWithFullList, ConntrackReply_888full, kConntrackReply);
+BENCHMARK(BM_NewSourceFlood);
 
 }  // namespace
 }  // namespace knockgate::perf
