@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/huge_pages.h"
 #include "conntrack/conn_table.h"
 #include "packet/parser.h"
 #include "policy/model.h"
@@ -58,8 +59,9 @@ class FragTable {
   uint32_t Find(const FlowKey& k, uint64_t hash) const;
   void Erase(uint32_t e);
 
-  std::vector<Entry> entries_;
-  std::vector<uint32_t> slots_;
+  // On huge pages (common/huge_pages.h).
+  HugeVector<Entry> entries_;
+  HugeVector<uint32_t> slots_;
   uint64_t slot_mask_ = 0;
   uint32_t next_ = 0;  // the entry the next first fragment takes (oldest first)
   Stats stats_;

@@ -1,6 +1,7 @@
 // Binary min-heap helpers shared by the address lists and the flow table: the
 // heap holds entry indices, ordered by a key each table keeps with the entry,
-// and each entry records its own position so it can be moved or removed.
+// and each entry records its own position so it can be moved or removed. A
+// heap is any vector of uint32_t (std::vector, HugeVector).
 #pragma once
 
 #include <cstdint>
@@ -10,8 +11,8 @@ namespace knockgate {
 
 // Moves heap[pos] up to its place. `key(e)` is entry e's key; `set_pos(e, p)`
 // records that entry e now sits at heap[p] (it is called for every move).
-template <typename KeyFn, typename SetPosFn>
-void HeapSiftUp(std::vector<uint32_t>& heap, uint32_t pos, KeyFn key, SetPosFn set_pos) {
+template <typename Heap, typename KeyFn, typename SetPosFn>
+void HeapSiftUp(Heap& heap, uint32_t pos, KeyFn key, SetPosFn set_pos) {
   const uint32_t e = heap[pos];
   const auto k = key(e);
   while (pos > 0) {
@@ -28,8 +29,8 @@ void HeapSiftUp(std::vector<uint32_t>& heap, uint32_t pos, KeyFn key, SetPosFn s
 }
 
 // Moves heap[pos] down to its place; the same callbacks as HeapSiftUp.
-template <typename KeyFn, typename SetPosFn>
-void HeapSiftDown(std::vector<uint32_t>& heap, uint32_t pos, KeyFn key, SetPosFn set_pos) {
+template <typename Heap, typename KeyFn, typename SetPosFn>
+void HeapSiftDown(Heap& heap, uint32_t pos, KeyFn key, SetPosFn set_pos) {
   const uint32_t n = static_cast<uint32_t>(heap.size());
   const uint32_t e = heap[pos];
   const auto k = key(e);

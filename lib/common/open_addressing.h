@@ -20,9 +20,9 @@ inline uint64_t SlotsFor(uint64_t entries) {
 // Removes `entry` from `slots` by backward-shift deletion: later members of
 // its probe run move into the gap, so lookups never meet tombstones.
 // `home(e)` is the slot entry e hashes to.
-template <typename HomeFn>
-void EraseFromProbeRun(std::vector<uint32_t>& slots, uint64_t mask, uint32_t empty, uint64_t start,
-                       uint32_t entry, HomeFn home) {
+template <typename Slots, typename HomeFn>
+void EraseFromProbeRun(Slots& slots, uint64_t mask, uint32_t empty, uint64_t start, uint32_t entry,
+                       HomeFn home) {
   uint64_t i = start & mask;
   while (slots[i] != entry) {
     i = (i + 1) & mask;

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/hash.h"
+#include "common/huge_pages.h"
 #include "common/open_addressing.h"
 #include "conntrack/conntrack_config.h"
 #include "packet/parser.h"
@@ -236,10 +237,11 @@ class ConnTable {
   void Advance(Entry& e, const ParsedPacket& pkt, InterfaceList in, Nanos now);
 
   ConntrackConfig config_;
-  std::vector<Entry> entries_;
-  std::vector<uint32_t> free_;
-  std::vector<uint32_t> heap_;  // entries, min-heap on expiry
-  std::vector<uint32_t> slots_;
+  // On huge pages (common/huge_pages.h).
+  HugeVector<Entry> entries_;
+  HugeVector<uint32_t> free_;
+  HugeVector<uint32_t> heap_;  // entries, min-heap on expiry
+  HugeVector<uint32_t> slots_;
   uint64_t slot_mask_ = 0;
   Stats stats_;
 };

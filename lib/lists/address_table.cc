@@ -159,7 +159,7 @@ AddressTable::AddResult AddressTable::Add(const IpAddress& addr, ListId list, Na
 }
 
 void AddressTable::HeapPush(ListId list, uint32_t m) {
-  std::vector<uint32_t>& heap = lists_[list].heap;
+  HugeVector<uint32_t>& heap = lists_[list].heap;
   SetHeapPos(m, static_cast<uint32_t>(heap.size()));
   heap.push_back(m);
   SiftUp(list, static_cast<uint32_t>(heap.size() - 1));

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/hash.h"
+#include "common/huge_pages.h"
 #include "common/nanos.h"
 #include "net/ip_address.h"
 
@@ -108,7 +109,7 @@ class AddressTable {
   // so a dump in pieces may miss or repeat an entry that changed meanwhile.
   template <typename Fn>
   size_t DumpList(ListId list, size_t from, size_t max, Nanos now, Fn fn) const {
-    const std::vector<uint32_t>& heap = lists_[list].heap;
+    const HugeVector<uint32_t>& heap = lists_[list].heap;
     size_t i = from;
     for (size_t taken = 0; i < heap.size() && taken < max; ++i) {
       const Member& mb = members_[heap[i]];
@@ -169,7 +170,7 @@ class AddressTable {
   static_assert(sizeof(Member) == 28);
 
   struct List {
-    std::vector<uint32_t> heap;  // members, min-heap on heap_key
+    HugeVector<uint32_t> heap;  // members, min-heap on heap_key
     ListStats stats;
   };
 
@@ -214,13 +215,14 @@ class AddressTable {
   void SiftDown(ListId list, uint32_t pos);
 
   std::vector<List> lists_;
-  std::vector<IpAddress> keys_;  // by record
-  std::vector<Member> members_;  // by index: a record's first membership, or a later one
-  uint32_t free_ = kNone;        // free indices, chained through Member::next
+  // The big arrays are on huge pages (common/huge_pages.h).
+  HugeVector<IpAddress> keys_;  // by record
+  HugeVector<Member> members_;  // by index: a record's first membership, or a later one
+  uint32_t free_ = kNone;       // free indices, chained through Member::next
   size_t records_in_use_ = 0;
   // Open addressing with linear probing and backward-shift deletion, at most
   // half full: a probe past a slot costs a load of that record's key.
-  std::vector<uint32_t> slots_;
+  HugeVector<uint32_t> slots_;
   uint64_t slot_mask_ = 0;
   size_t reclaim_cursor_ = 0;  // list Reclaim starts from, for fairness
 };
