@@ -57,7 +57,7 @@ AddressTable::AddressTable(std::span<const uint32_t> capacities) : lists_(capaci
   keys_.resize(total);
   members_.resize(total);
   for (uint64_t i = 0; i < total; ++i) {
-    members_[i] = Member{0, 0, kNone, 0, i + 1 < total ? static_cast<uint32_t>(i + 1) : kNone};
+    members_[i] = Member{0, 0, kNone, 0, i + 1 < total ? static_cast<uint32_t>(i + 1) : kNone, 0};
   }
   free_ = total > 0 ? 0 : kNone;
   const uint64_t slots = SlotsFor(total);
@@ -102,7 +102,8 @@ AddressTable::AddResult AddressTable::Add(const IpAddress& addr, ListId list, Na
                                           Nanos timeout, Nanos* previous) {
   const Nanos expiry = ExpiryAt(now, timeout);
   List& l = lists_[list];
-  uint32_t r = Find(addr);
+  const uint64_t hash = Hash(addr);
+  uint32_t r = Find(addr, hash);
   const uint32_t existing = r == kNoRecord ? kNone : MemberOf(r, list);
   if (existing != kNone) {
     const Nanos old = members_[existing].expiry;
@@ -138,8 +139,9 @@ AddressTable::AddResult AddressTable::Add(const IpAddress& addr, ListId list, Na
     // A new record: its index holds this first membership.
     r = TakeIndex();
     keys_[r] = addr;
-    members_[r] = Member{expiry, expiry, r, uint32_t{list} << kPosBits, kNone};
-    uint64_t i = Hash(addr) & slot_mask_;
+    members_[r] =
+        Member{expiry, expiry, r, uint32_t{list} << kPosBits, kNone, static_cast<uint32_t>(hash)};
+    uint64_t i = hash & slot_mask_;
     while (slots_[i] != kNoRecord) {
       i = (i + 1) & slot_mask_;
     }
@@ -149,13 +151,23 @@ AddressTable::AddResult AddressTable::Add(const IpAddress& addr, ListId list, Na
   } else {
     // A later membership: chained after the record's first.
     const uint32_t m = TakeIndex();
-    members_[m] = Member{expiry, expiry, r, uint32_t{list} << kPosBits, members_[r].next};
+    members_[m] =
+        Member{expiry, expiry, r, uint32_t{list} << kPosBits, members_[r].next, members_[r].hash};
     members_[r].next = m;
     HeapPush(list, m);
   }
   ++l.stats.added;
   l.stats.size = static_cast<uint32_t>(l.heap.size());
+  if (l.heap.size() == l.stats.capacity) {
+    PrefetchNextVictim(l);
+  }
   return AddResult::kAdded;
+}
+
+void AddressTable::PrefetchNextVictim(const List& l) const {
+  const Member& top = members_[l.heap.front()];
+  __builtin_prefetch(&slots_[top.hash & slot_mask_]);
+  __builtin_prefetch(&keys_[top.record], 1);
 }
 
 void AddressTable::HeapPush(ListId list, uint32_t m) {
@@ -198,8 +210,8 @@ bool AddressTable::FixTop(ListId list) {
 }
 
 void AddressTable::EraseRecord(uint32_t record) {
-  EraseFromProbeRun(slots_, slot_mask_, kNoRecord, Hash(keys_[record]), record,
-                    [this](uint32_t r) { return Hash(keys_[r]); });
+  EraseFromProbeRun(slots_, slot_mask_, kNoRecord, members_[record].hash, record,
+                    [this](uint32_t r) { return members_[r].hash; });
   --records_in_use_;
 }
 

@@ -151,8 +151,8 @@ class AddressTable {
   static constexpr uint32_t kPosBits = 26;
   static constexpr uint32_t kPosMask = (1u << kPosBits) - 1;
 
-  // One address in one list, 28 bytes (packed: this array is most of the
-  // table's memory).
+  // One address in one list, 32 bytes (two to a cache line; packed: this
+  // array is most of the table's memory).
   //
   // Records and memberships share one index space: record r's first
   // membership is members_[r] (so a lookup loads the key and the first
@@ -166,8 +166,12 @@ class AddressTable {
     uint32_t record;    // the address's record
     uint32_t pos_list;  // heap position (low kPosBits) and list id (high bits)
     uint32_t next;      // the record's next membership, or kNone
+    // The low half of Hash(address), the same in each of a record's
+    // memberships: an eviction finds the victim's index slot from the member
+    // it already holds, without loading the victim's key.
+    uint32_t hash;
   };
-  static_assert(sizeof(Member) == 28);
+  static_assert(sizeof(Member) == 32);
 
   struct List {
     HugeVector<uint32_t> heap;  // members, min-heap on heap_key
@@ -205,6 +209,10 @@ class AddressTable {
   // Puts member `m` (already filled in) on its list's heap.
   void HeapPush(ListId list, uint32_t m);
   void EraseRecord(uint32_t record);
+  // Once `list` is full, every insert evicts its heap's top: starts loading
+  // the lines that eviction will touch (the top's index slot, its key) while
+  // the worker classifies the next packets.
+  void PrefetchNextVictim(const List& l) const;
   // Removes member `m` from its list and its record; frees the record when
   // it was its last membership.
   void RemoveMember(uint32_t m);

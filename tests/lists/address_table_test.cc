@@ -316,7 +316,7 @@ TEST(AddressTableTest, BigArraysAreOnHugePages) {
   const uint64_t before = SmapsBytes("AnonHugePages");
   std::unique_ptr<AddressTable> t = Table({1u << 20});
   const uint64_t after = SmapsBytes("AnonHugePages");
-  // Keys (16 MiB), memberships (28 MiB) and the index (8 MiB) are touched at
+  // Keys (16 MiB), memberships (32 MiB) and the index (8 MiB) are touched at
   // creation; most of them must be huge pages.
   EXPECT_GE(after - before, uint64_t{32} << 20) << "AnonHugePages " << before << " -> " << after;
 }
