@@ -299,8 +299,13 @@ TEST(AddressTableTest, MemoryLinearInTheSumOfCapacities) {
   const uint64_t malloc_before = mallinfo2().uordblks + mallinfo2().hblkhd;
   {
     std::unique_ptr<AddressTable> t = Table(many);
-    const uint64_t used =
-        MappedBytes() - mapped_before + (mallinfo2().uordblks + mallinfo2().hblkhd - malloc_before);
+    const uint64_t malloced = mallinfo2().uordblks + mallinfo2().hblkhd - malloc_before;
+    if (malloced == 0) {
+      // The small arrays (each list's heap) come from malloc, which a
+      // sanitizer's allocator serves from memory it mapped before.
+      GTEST_SKIP() << "malloc does not report its use here (a sanitizer's allocator)";
+    }
+    const uint64_t used = MappedBytes() - mapped_before + malloced;
     EXPECT_GE(used, AddressTable::MemoryFor(many));
     EXPECT_LT(used, AddressTable::MemoryFor(many) * 12 / 10);
   }
