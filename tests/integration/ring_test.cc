@@ -91,16 +91,23 @@ struct RingPort {
 
 class RingLab {
  public:
+  static constexpr int kRingSize = 4096;
+
   RingLab(const std::string& tag, int queues) {
+    // Enough mbufs for every ring of the lab to be full at once, plus a
+    // worker's bursts: a worker held by the main lcore leaves its RX ring full
+    // while the LAN TX ring (never drained during a run) fills up, and a pool
+    // smaller than both made the feeder's allocation fail (seen under ASan).
+    const unsigned mbufs = static_cast<unsigned>(kSides * 2 * queues * kRingSize + 1024);
     pool_ =
-        rte_pktmbuf_pool_create(("pool_" + tag).c_str(), 8192, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+        rte_pktmbuf_pool_create(("pool_" + tag).c_str(), mbufs, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
     EXPECT_NE(pool_, nullptr);
     for (int s = 0; s < kSides; ++s) {
       RingPort& p = ports_[s];
       for (int q = 0; q < queues; ++q) {
         for (auto* v : {&p.rx, &p.tx}) {
           const std::string n = absl::StrCat(tag, s, v == &p.rx ? "rx" : "tx", q);
-          v->push_back(rte_ring_create(n.c_str(), 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ));
+          v->push_back(rte_ring_create(n.c_str(), kRingSize, 0, RING_F_SP_ENQ | RING_F_SC_DEQ));
         }
       }
       const int id = rte_eth_from_rings(absl::StrCat(tag, s == 0 ? "wan" : "lan").c_str(),
@@ -729,21 +736,24 @@ TEST(RingTest, HundredReloadsUnderTraffic) {
   std::thread traffic([&] {
     for (uint16_t port : {888, 555}) {
       for (int i = 0; i < kGranted; ++i) {
-        lab.Feed(Side::kWan, 0, Syn(Client(10 + i), port));
+        lab.FeedWaiting(Side::kWan, 0, Syn(Client(10 + i), port));
         ++fed;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     knocked.store(true);
     // Granted clients, trusted sources and log-rule hits until every reload
-    // is through; each frame unique (source port), each must cross.
+    // is through; each frame unique (source port), each must cross. The
+    // feeder waits for room in the RX ring, as a NIC's sender would be paced:
+    // on a loaded machine under ASan the worker can fall behind, and a frame
+    // the lab could not enqueue is no loss of the gateway's.
     uint16_t sport = 1;
     while (reloads_done.load() < kReloads) {
       crossed += CountTo(lab.Drain(Side::kLan));  // before the port's ring fills
       for (int i = 0; i < kGranted; ++i) {
-        lab.Feed(Side::kWan, 0, testing::TcpPacket(Client(10 + i), sport, kServer, 80));
-        lab.Feed(Side::kWan, 0,
-                 testing::TcpPacket(absl::StrCat("203.0.113.", 1 + i), sport, kServer, 443));
+        lab.FeedWaiting(Side::kWan, 0, testing::TcpPacket(Client(10 + i), sport, kServer, 80));
+        lab.FeedWaiting(Side::kWan, 0,
+                        testing::TcpPacket(absl::StrCat("203.0.113.", 1 + i), sport, kServer, 443));
         fed += 2;
       }
       ++sport;
