@@ -5,12 +5,17 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+#include <bit>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
 #include <random>
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "bench_util.h"
 #include "classify/classifier_shard.h"
@@ -35,17 +40,33 @@ struct Setup {
   Nanos now = kNanosPerSecond;
 };
 
-std::unique_ptr<Setup> Build(Class cls) {
+// The recipe's text with `edit` applied (the curves grow one dimension).
+using Edit = std::function<std::string(const std::string&)>;
+
+// The shipped recipe, blacklists enabled, edited by `edit`: policy and shard.
+std::unique_ptr<Setup> Load(const Edit& edit) {
   std::ifstream file(KNOCKGATE_SOURCE_ROOT "/conf/knockgate.toml");
   std::stringstream text;
   text << file.rdbuf();
-  auto config = LoadConfig(
-      absl::StrReplaceAll(text.str(), {{"disabled = true", "disabled = false"}}), "knockgate.toml");
+  std::string recipe = absl::StrReplaceAll(text.str(), {{"disabled = true", "disabled = false"}});
+  if (edit) {
+    recipe = edit(recipe);
+  }
+  auto config = LoadConfig(recipe, "knockgate.toml");
+  if (!config.ok()) {
+    std::fprintf(stderr, "bench_classify: %s\n", std::string(config.status().message()).c_str());
+    std::abort();
+  }
   auto s = std::make_unique<Setup>();
-  s->policy = *Policy::Compile(*config);
+  s->policy = std::move(Policy::Compile(*config)).value();
   s->shard = std::move(ClassifierShard::Create(*s->policy)).value();
   s->lists = s->shard->lists.get();
   s->state = &s->shard->state;
+  return s;
+}
+
+std::unique_ptr<Setup> Build(Class cls, const Edit& edit = nullptr) {
+  auto s = Load(edit);
   std::mt19937 rng(42);
   const ListId secured = static_cast<ListId>(s->policy->FindList("secured"));
   const ListId blacklist = static_cast<ListId>(s->policy->FindList("blacklist"));
@@ -91,12 +112,8 @@ std::unique_ptr<Setup> Build(Class cls) {
   return s;
 }
 
-void Run(benchmark::State& bm, Class cls, size_t burst,
-         const std::function<void(Setup&)>& prepare = nullptr) {
-  auto s = Build(cls);
-  if (prepare) {
-    prepare(*s);
-  }
+// Times bursts of `burst` of s's frames (one at a time when 1).
+void RunSetup(benchmark::State& bm, std::unique_ptr<Setup> s, size_t burst) {
   size_t next = 0;
   uint64_t cycles = 0;
   uint64_t packets = 0;
@@ -134,6 +151,15 @@ void Run(benchmark::State& bm, Class cls, size_t burst,
   bm.SetItemsProcessed(static_cast<int64_t>(packets));
   bm.counters["cycles/pkt"] = static_cast<double>(cycles) / static_cast<double>(packets);
   bm.counters["accept%"] = 100.0 * static_cast<double>(accepted) / static_cast<double>(packets);
+}
+
+void Run(benchmark::State& bm, Class cls, size_t burst,
+         const std::function<void(Setup&)>& prepare = nullptr) {
+  auto s = Build(cls);
+  if (prepare) {
+    prepare(*s);
+  }
+  RunSetup(bm, std::move(s), burst);
 }
 
 // The first knock list holding `n` live entries (30 s, added at time 0; the
@@ -194,6 +220,98 @@ void BM_NewSourceFlood(benchmark::State& bm) {
       static_cast<double>(packets);
 }
 
+// --- Curves: cost as one dimension of the work grows (perf/curves.py) ------
+// Each holds the rest constant: the shipped recipe, bursts of 32, the
+// profile's 4,096 frames, the clock moving 1 ns a packet.
+
+// Fill of the first knock list: trusted, unknown-source and stage-one knock
+// traffic with list 888 holding `fill` entries.
+void BM_CurveFill(benchmark::State& bm) {
+  const auto cls = static_cast<Class>(bm.range(0));
+  const auto fill = static_cast<uint32_t>(bm.range(1));
+  Run(bm, cls, 32, [fill](Setup& s) { FillFirstKnockList(s, fill); });
+}
+
+// `n` rules in front of the recipe that every trusted packet must test: each
+// names its port (443, with one port of its own) and a list the packet is
+// not in, so the port table keeps them and only the list test refuses them.
+void BM_CurveRules(benchmark::State& bm) {
+  const auto n = static_cast<int>(bm.range(0));
+  const Edit edit = [n](const std::string& recipe) {
+    std::string rules;
+    for (int i = 0; i < n; ++i) {
+      absl::StrAppend(&rules,
+                      "[[filter]]\naction = \"drop\"\nprotocol = \"tcp\"\ndst-port = \"443,",
+                      20000 + i, "\"\nsrc-address-list = \"blacklist\"\n\n");
+    }
+    const size_t first = recipe.find("\n[[filter]]\n") + 1;
+    return recipe.substr(0, first) + rules + recipe.substr(first);
+  };
+  RunSetup(bm, Build(kTrusted, edit), 32);
+}
+
+// The layer-7 knock with `n` patterns in the layer-7 database: the recipe's
+// passphrase (the packet's) and n - 1 others of the same shape, spread over
+// up to 63 more layer7-protocol sections (the config allows 64, and a
+// Hyperscan expression is bounded in length) as alternations. Hyperscan
+// scans every payload against the whole database.
+void BM_CurveLayer7(benchmark::State& bm) {
+  const auto n = static_cast<int>(bm.range(0));
+  const Edit edit = [n](const std::string& recipe) {
+    const int sections = std::min(n - 1, 63);
+    std::string out = recipe;
+    for (int k = 0; k < sections; ++k) {
+      std::string alternatives;
+      for (int i = k; i < n - 1; i += sections) {
+        absl::StrAppend(&alternatives, alternatives.empty() ? "" : "|", "knock-", 100000 + i,
+                        "-phrase/");
+      }
+      absl::StrAppend(&out, "\n[[layer7-protocol]]\nname = \"other", k,
+                      "\"\nregexp = \"^(?:", alternatives, ")$\"\n");
+    }
+    return out;
+  };
+  RunSetup(bm, Build(kLayer7Knock, edit), 32);
+}
+
+// Replies from the remote end of `flows` connections the LAN host opened
+// (the flow table sized to hold them), 4,096 frames drawn from all of them.
+void BM_CurveConntrack(benchmark::State& bm) {
+  const auto flows = static_cast<uint32_t>(bm.range(0));
+  const Edit edit = [flows](const std::string& recipe) {
+    return absl::StrCat(recipe, "\n[conntrack]\ncapacity = ", std::bit_ceil(flows * 2), "\n");
+  };
+  auto s = Load(edit);
+  // One opener and one reply template, their remote address and LAN port
+  // rewritten per flow: flow i is 10.x.y.z (a bijection of i) port 443 to
+  // 192.0.2.10 port 1024 + i % 60000.
+  std::vector<uint8_t> opener = Frame(kLanHost, 6, 443, "", 0x02, 1024, 0x0A000001u);
+  const std::vector<uint8_t> reply = Frame(0x0A000001u, 6, 1024, "", 0x12, 443, kLanHost);
+  auto remote = [](uint32_t i) { return htonl(0x0A000000u | ((i * 2654435761u) & 0xFFFFFFu)); };
+  auto lan_port = [](uint32_t i) { return htons(static_cast<uint16_t>(1024 + i % 60000)); };
+  for (uint32_t i = 0; i < flows; ++i) {
+    const uint32_t a = remote(i);
+    const uint16_t p = lan_port(i);
+    std::memcpy(opener.data() + 30, &a, 4);  // IPv4 destination
+    std::memcpy(opener.data() + 34, &p, 2);  // TCP source port
+    ParsedPacket pkt;
+    ParsePacket(opener, pkt);
+    Classify(*s->policy, *s->state, opener, pkt, InterfaceList::kLan, s->now);
+    s->state->events.Clear();
+  }
+  std::mt19937 rng(42);
+  for (size_t i = 0; i < kFrames; ++i) {
+    const uint32_t f = static_cast<uint32_t>(rng() % flows);
+    std::vector<uint8_t> frame = reply;
+    const uint32_t a = remote(f);
+    const uint16_t p = lan_port(f);
+    std::memcpy(frame.data() + 26, &a, 4);  // IPv4 source
+    std::memcpy(frame.data() + 36, &p, 2);  // TCP destination port
+    s->frames.push_back(std::move(frame));
+  }
+  RunSetup(bm, std::move(s), 32);
+}
+
 void BM_Trusted(benchmark::State& s) { Run(s, kTrusted, s.range(0)); }
 void BM_UnknownDrop(benchmark::State& s) { Run(s, kUnknown, s.range(0)); }
 void BM_StageOneKnock(benchmark::State& s) { Run(s, kKnock, s.range(0)); }
@@ -226,6 +344,17 @@ BENCHMARK_CAPTURE(RunWithFullList, Layer7Knock_888full, kLayer7Knock);
 BENCHMARK_CAPTURE(RunWithFullList, Blacklisted_888full, kBlacklisted);
 BENCHMARK_CAPTURE(RunWithFullList, ConntrackReply_888full, kConntrackReply);
 BENCHMARK(BM_NewSourceFlood);
+BENCHMARK(BM_CurveFill)
+    ->ArgsProduct({{kTrusted, kUnknown, kKnock}, {0, 10'000, 100'000, 1'000'000}})
+    ->ArgNames({"class", "fill"});
+BENCHMARK(BM_CurveRules)->ArgName("rules")->Arg(10)->Arg(100)->Arg(1'000)->Arg(10'000);
+BENCHMARK(BM_CurveLayer7)->ArgName("patterns")->Arg(1)->Arg(100)->Arg(10'000);
+BENCHMARK(BM_CurveConntrack)
+    ->ArgName("flows")
+    ->Arg(1'000)
+    ->Arg(10'000)
+    ->Arg(100'000)
+    ->Arg(1'000'000);
 
 }  // namespace
 }  // namespace knockgate::perf

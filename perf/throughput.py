@@ -23,7 +23,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MBUFS = 16384  # the pcap (4096) + 2x1024 RX/TX descriptors per port + caches and bursts
 
 
-def harness_config(path, spa_verify_rate=20000):
+def harness_config(path, spa_verify_rate=20000, workers=1):
     """The shipped recipe on net_pcap0 -> net_null0, busy-polling, plus a
     static "trusted" list for the trusted-flow profile and an [[spa]]
     section (the test keys) for the forged-SPA flood."""
@@ -31,6 +31,7 @@ def harness_config(path, spa_verify_rate=20000):
         text = f.read()
     text = text.replace('"net_af_packet0"', '"net_pcap0"').replace('"net_af_packet1"', '"net_null0"')
     text = text.replace("mbufs = 65536", "mbufs = %d" % MBUFS)
+    text = text.replace("workers = 1\n", "workers = %d\n" % workers)
     text = re.sub(r'idle-sleep = "20us".*', 'idle-sleep = "0"\nstats-interval = "1s"', text)
     text += ('\n[[address-list]]\nlist = "trusted"\naddress = "10.1.0.0/16"\n\n'
              '[[filter]]\naction = "accept"\nin-interface-list = "WAN"\nsrc-address-list = "trusted"\n')
@@ -93,16 +94,22 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--profiles", default="trusted,flood,knock,l7knock,mix")
+    ap.add_argument("--profiles", default="trusted,flood,knock,l7knock,mix,spaflood")
     ap.add_argument("--sizes", default="64,512,1518")
     ap.add_argument("--spa-verify-rate", type=int, default=20000,
                     help="verify-rate of the harness's [[spa]] section (per worker, a second)")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="knockgate workers; more than one runs the dispatcher (vdevs have no "
+                         "RSS), lcore i on CPU min(i, CPUs - 1)")
+    ap.add_argument("--no-testpmd", action="store_true", help="measure knockgate alone")
     args = ap.parse_args()
     workdir = os.path.dirname(os.path.abspath(args.out))
     os.makedirs(workdir, exist_ok=True)
     config = os.path.join(workdir, "harness.toml")
-    harness_config(config, args.spa_verify_rate)
-    eal = ["-l", "0-1", "--no-huge", "-m", "1024", "--no-pci"]
+    harness_config(config, args.spa_verify_rate, args.workers)
+    cpus = os.cpu_count() or 1
+    lcores = ",".join("%d@%d" % (i, min(i, cpus - 1)) for i in range(args.workers + 1))
+    eal = ["--lcores", lcores, "--no-huge", "-m", "1024", "--no-pci"]
     results = []
     for size in args.sizes.split(","):
         for profile in args.profiles.split(","):
@@ -111,7 +118,7 @@ def main():
             rates = {"knockgate": [], "testpmd": []}
             cycles = []
             for r in range(args.rounds):
-                for tool in ("knockgate", "testpmd"):
+                for tool in ("knockgate",) if args.no_testpmd else ("knockgate", "testpmd"):
                     prefix = "kgperf-%s-%d" % (tool, os.getpid())
                     log = os.path.join(workdir, "%s-%s-%s-%d.log" % (tool, profile, size, r))
                     if tool == "knockgate":
@@ -127,7 +134,7 @@ def main():
                         if found:
                             cycles.append(float(found[-1]))
             kg = statistics.median(rates["knockgate"])
-            tp = statistics.median(rates["testpmd"])
+            tp = statistics.median(rates["testpmd"]) if rates["testpmd"] else 0.0
             row = {"profile": profile, "size": int(size), "knockgate_mpps": kg, "testpmd_mpps": tp,
                    "ratio": kg / tp if tp else 0.0, "kg_cycles_per_pkt": statistics.median(cycles) if cycles else None,
                    "knockgate_runs": rates["knockgate"], "testpmd_runs": rates["testpmd"]}
@@ -136,7 +143,8 @@ def main():
                   % (profile, size, kg, tp, row["ratio"],
                      "%.0f" % row["kg_cycles_per_pkt"] if cycles else "?"), flush=True)
     with open(args.out, "w") as f:
-        json.dump({"results": results, "seconds": args.seconds, "rounds": args.rounds}, f, indent=1)
+        json.dump({"results": results, "seconds": args.seconds, "rounds": args.rounds,
+                   "workers": args.workers, "cpus": cpus}, f, indent=1)
 
 
 if __name__ == "__main__":
