@@ -61,8 +61,14 @@ AddressTable::AddressTable(std::span<const uint32_t> capacities) : lists_(capaci
   }
   free_ = total > 0 ? 0 : kNone;
   const uint64_t slots = SlotsFor(total);
-  slots_.assign(slots, kNoRecord);
+  slots_.assign(slots, kEmptySlot);
   slot_mask_ = slots - 1;
+  // The fewest low bits that hold every record with all-ones left over, so
+  // no tagged slot equals kEmptySlot (total < 2^31: one tag bit at least).
+  record_bits_ = 1;
+  while (record_bits_ < total) {
+    record_bits_ = record_bits_ << 1 | 1;
+  }
 }
 
 ListMask AddressTable::Membership(uint32_t record, Nanos now) const {
@@ -142,10 +148,10 @@ AddressTable::AddResult AddressTable::Add(const IpAddress& addr, ListId list, Na
     members_[r] =
         Member{expiry, expiry, r, uint32_t{list} << kPosBits, kNone, static_cast<uint32_t>(hash)};
     uint64_t i = hash & slot_mask_;
-    while (slots_[i] != kNoRecord) {
+    while (slots_[i] != kEmptySlot) {
       i = (i + 1) & slot_mask_;
     }
-    slots_[i] = r;
+    slots_[i] = SlotTag(hash) | r;
     ++records_in_use_;
     HeapPush(list, r);
   } else {
@@ -210,8 +216,9 @@ bool AddressTable::FixTop(ListId list) {
 }
 
 void AddressTable::EraseRecord(uint32_t record) {
-  EraseFromProbeRun(slots_, slot_mask_, kNoRecord, members_[record].hash, record,
-                    [this](uint32_t r) { return members_[r].hash; });
+  EraseFromProbeRun(
+      slots_, slot_mask_, kEmptySlot, members_[record].hash, record,
+      [this](uint32_t r) { return members_[r].hash; }, record_bits_);
   --records_in_use_;
 }
 

@@ -78,10 +78,15 @@ class AddressTable {
   uint32_t Find(const IpAddress& addr) const { return Find(addr, Hash(addr)); }
   // The same, with Hash(addr) computed already (a burst hashes each packet once).
   uint32_t Find(const IpAddress& addr, uint64_t hash) const {
+    const uint32_t tag = SlotTag(hash);
     for (uint64_t i = hash & slot_mask_;; i = (i + 1) & slot_mask_) {
-      const uint32_t r = slots_[i];
-      if (r == kNoRecord || keys_[r] == addr) {
-        return r;
+      const uint32_t s = slots_[i];
+      if (s == kEmptySlot) {
+        return kNoRecord;
+      }
+      // The tag settles most mismatches without loading the record's key.
+      if ((s & ~record_bits_) == tag && keys_[s & record_bits_] == addr) {
+        return s & record_bits_;
       }
     }
   }
@@ -229,9 +234,17 @@ class AddressTable {
   uint32_t free_ = kNone;       // free indices, chained through Member::next
   size_t records_in_use_ = 0;
   // Open addressing with linear probing and backward-shift deletion, at most
-  // half full: a probe past a slot costs a load of that record's key.
+  // half full. A slot holds its record in the low bits (record_bits_: as
+  // few as the records need, with all-ones never a record) and a tag of the
+  // address's hash in the bits above, so a probe past another address's
+  // slot rarely loads that address's key.
+  static constexpr uint32_t kEmptySlot = UINT32_MAX;
+  uint32_t SlotTag(uint64_t hash) const {
+    return static_cast<uint32_t>(hash >> 32) & ~record_bits_;
+  }
   HugeVector<uint32_t> slots_;
   uint64_t slot_mask_ = 0;
+  uint32_t record_bits_ = UINT32_MAX;
   size_t reclaim_cursor_ = 0;  // list Reclaim starts from, for fairness
 };
 

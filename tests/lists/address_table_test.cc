@@ -328,6 +328,30 @@ TEST(AddressTableTest, BigArraysAreOnHugePages) {
 
 // Many lists, many addresses in several lists each: every membership the
 // table reports, and none other, is one the model expects.
+// A slot carries a tag of its address's hash above the record (11 bits
+// with 2^20 records): among a million addresses tags collide often, so both
+// the tag test and the key comparison behind it decide lookups, and the
+// backward shift of an eviction moves tagged slots.
+TEST(AddressTableTest, TaggedSlotsFindEveryAddressThroughEvictions) {
+  constexpr uint32_t kCapacity = 1u << 20;
+  constexpr uint32_t kExtra = 1u << 18;
+  std::unique_ptr<AddressTable> t = Table({kCapacity});
+  auto address = [](uint32_t i) { return V4(0x80000000u | (i * 2654435761u >> 1)); };
+  // Each later address expires later, so the inserts past capacity evict the
+  // first kExtra in order.
+  for (uint32_t i = 0; i < kCapacity + kExtra; ++i) {
+    ASSERT_EQ(t->Add(address(i), 0, kS, kS + i), AddressTable::AddResult::kAdded);
+  }
+  EXPECT_EQ(t->stats(0).evicted, kExtra);
+  for (uint32_t i = 0; i < kCapacity + kExtra; ++i) {
+    ASSERT_EQ(t->Find(address(i)) != AddressTable::kNoRecord, i >= kExtra) << i;
+  }
+  // And addresses never added are absent, however their tags fall.
+  for (uint32_t i = 0; i < kExtra; ++i) {
+    ASSERT_EQ(t->Find(V4(0x0B000000u + i)), AddressTable::kNoRecord) << i;
+  }
+}
+
 TEST(AddressTableTest, MembershipChainsAgreeWithAModel) {
   std::mt19937 rng(9);
   std::unique_ptr<AddressTable> t = Table(std::vector<uint32_t>(12, 400));
