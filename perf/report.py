@@ -185,7 +185,7 @@ def main():
     if memif:
         for n in memif:
             text = open(os.path.join(out, "memif-%s.txt" % n)).read().splitlines()
-            keep = [line for line in text if re.match(r"(pktgen port|ok |FAIL|port |list 888)", line)]
+            keep = [line for line in text if re.match(r"(pktgen |ok |FAIL|port |list 888)", line)]
             md += ["`%s.lua`:" % n, "", "```"] + keep + ["```", ""]
     else:
         md += ["Not run in this run (PKTGEN unset: pktgen is not a Debian package; README, "
