@@ -226,22 +226,53 @@ void GrantSpa(const Policy& policy, ClassifierState& state, const SpaHandoff& h,
   NoteIfShared(policy, state, e);
 }
 
-// One packet to an [[spa]] section's port: budget, verification, then the
-// replay check and grant here or, for an address another worker owns, a
-// handoff to it. Out of line: SPA packets are rare next to the traffic.
+// Whether section `c` tries packets from `src` (fwknopd's SOURCE).
+bool TakesSource(const CompiledSpa& c, const IpAddress& src) {
+  if (c.source.empty()) {
+    return true;
+  }
+  return std::any_of(c.source.begin(), c.source.end(),
+                     [&src](const Cidr& p) { return p.Contains(src); });
+}
+
+// One packet to an [[spa]] port, whose first enabled section is `first`:
+// its users' keys are tried in file order (those whose `source` takes the
+// packet), each HMAC taking a token from the port's verify budget, until
+// one matches; then that user's checks, the replay check and the grant here
+// or, for an address another worker owns, a handoff to it. Out of line: SPA
+// packets are rare next to the traffic.
 [[gnu::noinline]] void HandleSpa(const Policy& policy, ClassifierState& state,
                                  std::span<const uint8_t> frame, const ParsedPacket& pkt,
-                                 InterfaceList in, Nanos now, size_t section) {
+                                 InterfaceList in, Nanos now, size_t first) {
   SpaState& spa = *state.spa;
-  const CompiledSpa& c = policy.spa()[section];
+  const std::vector<CompiledSpa>& sections = policy.spa();
+  const std::span<const uint8_t> payload = frame.subspan(pkt.payload_offset, pkt.payload_length);
   SpaMessage m;
-  SpaReject r = SpaReject::kNone;
-  if (!spa.budgets[section].Take(spa.budget_rates[section], 1.0, now)) {
-    r = SpaReject::kBudget;
-  } else {
-    r = spa.verifiers[section]->Verify(frame.subspan(pkt.payload_offset, pkt.payload_length),
-                                       pkt.src, state.wall_offset + now, m);
+  // Refusals before a user's keys decide are the port's first section's:
+  // format, budget, hmac (keys tried, none matched), source (no user's
+  // `source` takes the packet).
+  size_t section = first;
+  SpaReject r = SpaReject::kFormat;
+  if (SpaVerifier::WellFormed(payload)) {
+    r = SpaReject::kSource;
+    for (size_t s = first; s < sections.size(); ++s) {
+      const CompiledSpa& c = sections[s];
+      if (c.disabled || c.port != pkt.dst_port || c.in != in || !TakesSource(c, pkt.src)) {
+        continue;
+      }
+      if (!spa.budgets[first].Take(spa.budget_rates[first], 1.0, now)) {
+        r = SpaReject::kBudget;
+        break;
+      }
+      if (spa.verifiers[s]->HmacMatches(payload)) {
+        section = s;
+        r = spa.verifiers[s]->Open(payload, pkt.src, state.wall_offset + now, m);
+        break;
+      }
+      r = SpaReject::kHmac;
+    }
   }
+  const CompiledSpa& c = sections[section];
   SpaHandoff h;
   h.section = static_cast<uint8_t>(section);
   h.event = MakeEvent(EventType::kSpaReject, Event::kNoRule, pkt, in, now, state);

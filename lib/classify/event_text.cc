@@ -32,11 +32,11 @@ std::string FormatEvent(const Policy& policy, const Event& e, const std::string&
     const std::string flow = FlowText(e);
     const std::string name = e.spa < policy.spa().size() ? policy.spa()[e.spa].name : "?";
     if (e.type == EventType::kSpaReject) {
-      return absl::StrCat(time, " spa-reject spa=", name,
+      return absl::StrCat(time, " spa-reject user=", name,
                           " reason=", SpaRejectName(static_cast<SpaReject>(e.spa_reason)),
                           " worker=", static_cast<int>(e.worker), " ", flow);
     }
-    return absl::StrCat(time, " spa-grant spa=", name, " list=", policy.lists()[e.list].name,
+    return absl::StrCat(time, " spa-grant user=", name, " list=", policy.lists()[e.list].name,
                         " address=", e.address.ToString(), " timeout=", FormatDuration(e.timeout),
                         e.refresh ? " refresh=yes" : "", " worker=", static_cast<int>(e.worker),
                         " ", flow);

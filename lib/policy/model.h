@@ -245,6 +245,9 @@ struct ListsConfig {
 
 // A [[spa]] section: fwknop single packet authorization on one UDP port,
 // granting into an address list the rules read.
+// Events and handoffs name a section in one byte.
+inline constexpr size_t kMaxSpaSections = 256;
+
 struct SpaSection {
   SourcePos pos;
   std::string name;
@@ -257,7 +260,10 @@ struct SpaSection {
   Nanos max_age = 120 * kNanosPerSecond;
   bool require_source_address = true;
   std::vector<std::pair<uint8_t, uint16_t>> access;  // empty: any
-  uint32_t verify_rate = 20000;                      // verifications per second per worker
+  // fwknopd's SOURCE: the packets whose source lies here are tried against
+  // this section's keys (empty: any source).
+  std::vector<Cidr> source;
+  uint32_t verify_rate = 20000;  // HMACs per second per worker, per port
   std::string comment;
   bool disabled = false;
 };

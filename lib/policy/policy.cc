@@ -288,6 +288,7 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::CompileImpl(const Config& 
     c.checks.max_age = sec.max_age;
     c.checks.require_source_address = sec.require_source_address;
     c.checks.access = sec.access;
+    c.source = sec.source;
     KG_ASSIGN_OR_RETURN(c.list, list_id(sec.grant_list, sec.pos));
     KG_ASSIGN_OR_RETURN(
         c.keys, ParseSpaKeyFile(absl::StrCat("KEY_BASE64: ", sec.key_base64,
@@ -495,22 +496,29 @@ std::string Policy::Describe() const {
                         l.shared ? " shared" : "", l.saved ? " saved" : ""));
   }
   if (!spa_.empty()) {
-    absl::StrAppend(&out, "\nspa (after the filter rules; keys not shown):\n");
+    absl::StrAppend(&out,
+                    "\nspa (after the filter rules; keys not shown; sections on one port are "
+                    "its users, tried in order, under the first one's verify-rate):\n");
     for (size_t i = 0; i < spa_.size(); ++i) {
       const CompiledSpa& c = spa_[i];
       std::string access;
       for (const auto& [proto, port] : c.checks.access) {
         absl::StrAppend(&access, access.empty() ? "" : ",", proto == 6 ? "tcp/" : "udp/", port);
       }
+      std::string source;
+      for (const Cidr& p : c.source) {
+        absl::StrAppend(&source, source.empty() ? "" : ",", p.ToString());
+      }
       absl::StrAppend(
           &out, absl::StrFormat("  %2d %sname=%s port=udp/%d in-interface-list=%s grant-list=%s "
                                 "grant-timeout=%s max-age=%s require-source-address=%s "
-                                "access=%s verify-rate=%d\n",
+                                "access=%s source=%s verify-rate=%d\n",
                                 i, c.disabled ? "X " : "", c.name, c.port, InterfaceListName(c.in),
                                 lists_[c.list].name, FormatDuration(c.grant_timeout),
                                 FormatDuration(c.checks.max_age),
                                 c.checks.require_source_address ? "yes" : "no",
-                                access.empty() ? "any" : access, c.verify_rate));
+                                access.empty() ? "any" : access, source.empty() ? "any" : source,
+                                c.verify_rate));
     }
   }
   absl::StrAppend(&out, "\nfilter rules:\n");

@@ -84,12 +84,13 @@ struct ListInfo {
 // A [[spa]] section as the classifier reads it; the keys are decoded and
 // never printed.
 struct CompiledSpa {
-  std::string name;
+  std::string name;  // the user this section's keys belong to
   uint16_t port = 62201;
   InterfaceList in = InterfaceList::kWan;
   int list = kNoId;  // the grant list
   Nanos grant_timeout = 0;
   uint32_t verify_rate = 0;
+  std::vector<Cidr> source;  // sources whose packets try these keys (empty: any)
   bool disabled = false;
   SpaKeys keys;
   SpaPolicy checks;

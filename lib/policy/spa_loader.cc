@@ -74,6 +74,34 @@ absl::Status LoadSpa(const TomlReader& in, const toml::table& t, Config& config)
         }
         s.access.emplace_back(parts[0] == "tcp" ? 6 : 17, static_cast<uint16_t>(port));
       }
+    } else if (key == "source") {
+      // A string or an array of strings: addresses, prefixes, or "ANY".
+      std::vector<const toml::node*> items;
+      if (const toml::array* arr = v.as_array()) {
+        for (const toml::node& item : *arr) {
+          items.push_back(&item);
+        }
+      } else {
+        items.push_back(&v);
+      }
+      bool any = false;
+      for (const toml::node* item : items) {
+        KG_ASSIGN_OR_RETURN(std::string text, in.String(*item, key));
+        if (text == "ANY" || text == "any") {
+          any = true;
+          continue;
+        }
+        absl::StatusOr<Cidr> cidr = ParseCidr(text);
+        if (!cidr.ok()) {
+          return in.Error(*item, key,
+                          absl::StrCat("\"", text, "\": expected an address, a prefix such as ",
+                                       "\"203.0.113.0/24\", or \"ANY\""));
+        }
+        s.source.push_back(*cidr);
+      }
+      if (any) {
+        s.source.clear();
+      }
     } else if (key == "verify-rate") {
       KG_ASSIGN_OR_RETURN(s.verify_rate, in.Integer(v, key, 1, 10'000'000));
     } else if (key == "comment") {
@@ -84,7 +112,7 @@ absl::Status LoadSpa(const TomlReader& in, const toml::table& t, Config& config)
       return in.UnknownKey(
           k, {"name", "port", "in-interface-list", "key-base64", "hmac-key-base64", "key-file",
               "grant-list", "grant-timeout", "max-age", "require-source-address", "access",
-              "verify-rate", "comment", "disabled"});
+              "source", "verify-rate", "comment", "disabled"});
     }
   }
   if (s.name.empty()) {
@@ -117,6 +145,11 @@ absl::Status LoadSpa(const TomlReader& in, const toml::table& t, Config& config)
     return in.Error(s.pos, "hmac-key-base64",
                     "missing: every [[spa]] needs key-base64 and hmac-key-base64 (or key-file); "
                     "there is no unauthenticated mode");
+  }
+  if (config.spa.size() == kMaxSpaSections) {
+    return in.Error(s.pos, "name",
+                    absl::StrCat("[[spa]] \"", s.name, "\": at most ", kMaxSpaSections,
+                                 " [[spa]] sections (users) are supported"));
   }
   for (const SpaSection& other : config.spa) {
     if (other.name == s.name) {

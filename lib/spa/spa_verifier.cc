@@ -202,22 +202,24 @@ absl::StatusOr<std::unique_ptr<SpaVerifier>> SpaVerifier::Create(SpaKeys keys, S
   return v;
 }
 
-SpaReject SpaVerifier::Verify(std::span<const uint8_t> payload, const IpAddress& source, Nanos now,
-                              SpaMessage& out) {
-  Contexts& c = *ctx_;
+bool SpaVerifier::WellFormed(std::span<const uint8_t> payload) {
   // 1. Format: length and alphabet.
   const size_t n = payload.size();
   if (n < kMinData || n > kMaxData) {
-    return SpaReject::kFormat;
+    return false;
   }
   for (uint8_t b : payload) {
     if (kDecode[b] < 0) {
-      return SpaReject::kFormat;
+      return false;
     }
   }
+  return true;
+}
+
+bool SpaVerifier::HmacMatches(std::span<const uint8_t> payload) const {
   // 2. HMAC-SHA256 over the ciphertext's base64 with "Salted__"'s put back,
   // from the padded-key states computed once; compared in constant time.
-  const size_t data_len = n - kHmacB64Len;
+  const size_t data_len = payload.size() - kHmacB64Len;
   uint8_t inner[SHA256_DIGEST_LENGTH];
   uint8_t mac[SHA256_DIGEST_LENGTH];
   char mac_b64[48];
@@ -228,10 +230,25 @@ SpaReject SpaVerifier::Verify(std::span<const uint8_t> payload, const IpAddress&
   h = outer_;
   SHA256_Update(&h, inner, sizeof(inner));
   SHA256_Final(mac, &h);
-  if (EncodeBase64NoPad(mac, sizeof(mac), mac_b64) != kHmacB64Len ||
-      CRYPTO_memcmp(mac_b64, payload.data() + data_len, kHmacB64Len) != 0) {
+  return EncodeBase64NoPad(mac, sizeof(mac), mac_b64) == kHmacB64Len &&
+         CRYPTO_memcmp(mac_b64, payload.data() + data_len, kHmacB64Len) == 0;
+}
+
+SpaReject SpaVerifier::Verify(std::span<const uint8_t> payload, const IpAddress& source, Nanos now,
+                              SpaMessage& out) {
+  if (!WellFormed(payload)) {
+    return SpaReject::kFormat;
+  }
+  if (!HmacMatches(payload)) {
     return SpaReject::kHmac;
   }
+  return Open(payload, source, now, out);
+}
+
+SpaReject SpaVerifier::Open(std::span<const uint8_t> payload, const IpAddress& source, Nanos now,
+                            SpaMessage& out) {
+  Contexts& c = *ctx_;
+  const size_t data_len = payload.size() - kHmacB64Len;
   // 3. Decrypt: "Salted__" + salt + AES-256-CBC; key and IV from MD5 chains.
   std::memcpy(text_.data(), kSaltedB64, kSaltedB64Len);
   std::memcpy(text_.data() + kSaltedB64Len, payload.data(), data_len);

@@ -67,8 +67,21 @@ class SpaVerifier {
 
   // Checks one UDP payload from `source` at wall-clock `now` (Unix ns).
   // Replay and budget are the caller's; everything else is decided here.
+  // The same as WellFormed, HmacMatches, then Open.
   SpaReject Verify(std::span<const uint8_t> payload, const IpAddress& source, Nanos now,
                    SpaMessage& out);
+
+  // The steps of Verify, for a port whose users each have a verifier: the
+  // format once, then each user's HMAC until one matches (the cost of a
+  // forged packet), then that user's decryption and checks.
+  // Length and base64 alphabet: no key needed.
+  static bool WellFormed(std::span<const uint8_t> payload);
+  // Whether the HMAC is this key's. Needs WellFormed(payload).
+  bool HmacMatches(std::span<const uint8_t> payload) const;
+  // Decrypts and checks a payload whose HMAC matched (format, age, source,
+  // access).
+  SpaReject Open(std::span<const uint8_t> payload, const IpAddress& source, Nanos now,
+                 SpaMessage& out);
 
  private:
   struct Contexts;

@@ -44,7 +44,7 @@ spa_from() {  # spa_from ADDRESS: one fwknop packet, stamped now, from ADDRESS
 }
 granted() {  # granted ADDRESS: the grant is logged (within 2 s)
   for _ in $(seq 1 20); do
-    grep -q "spa-grant spa=web list=secured address=$1 " "$LOG" && return 0
+    grep -q "spa-grant user=web list=secured address=$1 " "$LOG" && return 0
     sleep 0.1
   done
   return 1
@@ -52,7 +52,7 @@ granted() {  # granted ADDRESS: the grant is logged (within 2 s)
 # The log line's time against the clock when the packet left, in seconds.
 log_lag() {
   local t
-  t=$(grep "spa-grant spa=web list=secured address=$1 " "$LOG" | tail -n 1 | cut -d' ' -f1)
+  t=$(grep "spa-grant user=web list=secured address=$1 " "$LOG" | tail -n 1 | cut -d' ' -f1)
   /usr/bin/python3 -c "
 import datetime
 t = datetime.datetime.strptime('$t', '%Y-%m-%dT%H:%M:%S.%fZ').replace(tzinfo=datetime.timezone.utc)

@@ -64,7 +64,7 @@ expect "the knocking client got in during the flood" test "$knocked" -eq 1
 expect "the fwknop client got in during the flood" test "$granted" -eq 1
 expect "the knock's grant is in the log" grep -q " list=secured address=10.77.0.5 " "$LOG"
 expect "the fwknop grant is in the log" \
-  grep -q " spa-grant spa=web list=secured address=10.77.0.6 " "$LOG"
+  grep -q " spa-grant user=web list=secured address=10.77.0.6 " "$LOG"
 expect "no state change was lost on its way out of the worker" \
   grep -q "state-events-lost=0, " "$LOG"
 steps=$(awk '/^final counters:/{f=1} f && /^list 888:/' "$LOG")

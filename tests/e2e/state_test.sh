@@ -66,7 +66,7 @@ expect "a client knocks its way in" open_from 10.77.0.3
 HOME=/tmp/kg-$ID-home $C fwknop -A tcp/80 -D "$SERVER" --use-hmac --no-save-args -a 10.77.0.2 \
   --key-base64-rijndael "$KEY" --key-base64-hmac "$HMAC" -B "/tmp/kg-$ID-spa.pkt" \
   >"/tmp/kg-$ID-fwknop.log" 2>&1
-expect "an fwknop client is granted" logged "spa-grant spa=web list=secured address=10.77.0.2"
+expect "an fwknop client is granted" logged "spa-grant user=web list=secured address=10.77.0.2"
 
 $C hping3 --rand-source -S -p 888 --flood -q "$SERVER" >/dev/null 2>&1 &
 size=0
@@ -115,7 +115,7 @@ expect "the SPA client is let in too" open_from 10.77.0.2
 expect "with its grant revoked, the SPA client is out" closed_from 10.77.0.2
 printf '%s' "$(cat "/tmp/kg-$ID-spa.pkt")" | $C socat -u - "UDP4-SENDTO:$SERVER:62201,bind=10.77.0.2"
 expect "the SPA packet from before the restart is refused as a replay after it" \
-  logged "spa-reject spa=web reason=replay"
+  logged "spa-reject user=web reason=replay"
 expect "and not let in" closed_from 10.77.0.2
 if ((fail)); then
   cat "/tmp/kg-$ID-fwknop.log" "$LOG.first" "$LOG" | grep -v '^.*list-add rule=[0-9]* list=888' | tail -n 80

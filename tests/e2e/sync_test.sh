@@ -116,7 +116,7 @@ HMAC=$(sed -n 's/^HMAC_KEY_BASE64: *//p' "$KEYS")
 HOME=$TMP ip netns exec "$(lab_ns "$A" c)" fwknop -A tcp/80 -a 10.77.0.2 -D "$LAB_SERVER_IP" \
   --use-hmac --no-save-args --key-base64-rijndael "$KEY" --key-base64-hmac "$HMAC" >/dev/null 2>&1
 expect "an fwknop packet through gate A refreshes the grant" \
-  logged "$LOG_A" "spa-grant spa=web list=secured address=10.77.0.2 timeout=30m refresh=yes"
+  logged "$LOG_A" "spa-grant user=web list=secured address=10.77.0.2 timeout=30m refresh=yes"
 ip netns exec "$(lab_ns "$A" g)" curl -s -m 2 http://127.0.0.1:9641/metrics >"$TMP/metrics-a.txt"
 expect "gate A's /metrics passes promtool" \
   sh -c "test -s '$TMP/metrics-a.txt' && promtool check metrics <'$TMP/metrics-a.txt' >/dev/null 2>&1"

@@ -7,7 +7,9 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "classify/classifier_shard.h"
 #include "classify/event_text.h"
 #include "packet/parser.h"
@@ -98,7 +100,7 @@ TEST_F(SpaRuleTest, AGrantOpensTheRulesThatReadItsList) {
   EXPECT_EQ(d.verdict, Verdict::kDrop);  // consumed, never forwarded
   EXPECT_EQ(d.reason, DropReason::kSpa);
   EXPECT_EQ(LastEvent(),
-            "T spa-grant spa=ssh list=secured address=10.77.0.2 timeout=30m worker=0 WAN udp "
+            "T spa-grant user=ssh list=secured address=10.77.0.2 timeout=30m worker=0 WAN udp "
             "10.77.0.2:40000 > 192.0.2.10:62201");
   EXPECT_TRUE(Secured("10.77.0.2"));
   EXPECT_FALSE(Secured("10.77.0.2", kT0 + 1801 * kNanosPerSecond));
@@ -142,7 +144,7 @@ TEST_F(SpaRuleTest, RejectsAreCountedAndLoggedByReason) {
     if (std::string(c.reason) == "none") {
       EXPECT_NE(LastEvent().find("spa-grant"), std::string::npos) << LastEvent();
     } else {
-      EXPECT_NE(LastEvent().find(absl::StrCat("spa-reject spa=ssh reason=", c.reason, " ")),
+      EXPECT_NE(LastEvent().find(absl::StrCat("spa-reject user=ssh reason=", c.reason, " ")),
                 std::string::npos)
           << LastEvent();
     }
@@ -195,7 +197,7 @@ src-address-list = "secured"
   shard_->state.wall_offset = vectors_["accept"].first * kNanosPerSecond - later;
   EXPECT_EQ(Send(vectors_["accept"].second, "10.77.0.2", 62201, later).reason, DropReason::kSpa);
   EXPECT_EQ(LastEvent(),
-            "T spa-grant spa=ssh list=secured address=10.77.0.2 timeout=30m refresh=yes worker=0 "
+            "T spa-grant user=ssh list=secured address=10.77.0.2 timeout=30m refresh=yes worker=0 "
             "WAN udp 10.77.0.2:40000 > 192.0.2.10:62201");
   EXPECT_TRUE(Secured("10.77.0.2", later + 1799 * kNanosPerSecond));
   EXPECT_FALSE(Secured("10.77.0.2", later + 1801 * kNanosPerSecond));
@@ -250,6 +252,107 @@ TEST(SpaConfigTest, KeysAreRequiredAndNeverPrinted) {
   EXPECT_EQ(described.find("ZYKeGX5p"), std::string::npos);
 }
 
+TEST(SpaConfigTest, SourceIsAddressesOrPrefixesOrAny) {
+  const std::string head = absl::StrCat("[[spa]]\nname = \"x\"\nkey-file = \"",
+                                        KNOCKGATE_SOURCE_ROOT, "/tests/data/spa/keys.txt\"\n");
+  auto bad = LoadConfig(head + "source = [\"10.0.0.0/8\", \"nowhere\"]\n", "t.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(std::string(bad.status().message()).find("t.toml:4:25: source: \"nowhere\""),
+            std::string::npos)
+      << bad.status();
+  auto good = LoadConfig(head + "source = [\"10.0.0.0/8\", \"2001:db8::1\"]\n", "t.toml");
+  ASSERT_TRUE(good.ok()) << good.status();
+  const std::string described = (*Policy::Compile(*good))->Describe();
+  EXPECT_NE(described.find("source=10.0.0.0/8,2001:db8::1/128"), std::string::npos) << described;
+  auto any = LoadConfig(head + "source = \"ANY\"\n", "t.toml");
+  ASSERT_TRUE(any.ok()) << any.status();
+  EXPECT_NE((*Policy::Compile(*any))->Describe().find("source=any"), std::string::npos);
+}
+
+// A second user on the same port: the checked-in OTHER keys, with which
+// the `wrong-keys` vector was made (tcp/22 for 10.77.0.2).
+std::string Bob(const std::string& more) {
+  std::string key;
+  std::string hmac;
+  for (absl::string_view line :
+       absl::StrSplit(Read(KNOCKGATE_SOURCE_ROOT "/tests/data/spa/keys.txt"), '\n')) {
+    if (absl::ConsumePrefix(&line, "OTHER_KEY_BASE64: ")) {
+      key = std::string(line);
+    } else if (absl::ConsumePrefix(&line, "OTHER_HMAC_KEY_BASE64: ")) {
+      hmac = std::string(line);
+    }
+  }
+  return absl::StrCat("\n[[spa]]\nname = \"bob\"\nkey-base64 = \"", key, "\"\nhmac-key-base64 = \"",
+                      hmac, "\"\ngrant-timeout = \"10m\"\n", more);
+}
+
+TEST_F(SpaRuleTest, UsersOnOnePortEachGetInWithTheirOwnKeys) {
+  Load("", Bob("access = [\"tcp/22\"]\n"));
+  shard_->state.wall_offset = vectors_["wrong-keys"].first * kNanosPerSecond - kT0;
+  EXPECT_EQ(Send(vectors_["wrong-keys"].second).reason, DropReason::kSpa);
+  EXPECT_EQ(LastEvent(),
+            "T spa-grant user=bob list=secured address=10.77.0.2 timeout=10m worker=0 WAN udp "
+            "10.77.0.2:40000 > 192.0.2.10:62201");
+  shard_->state.wall_offset = vectors_["accept"].first * kNanosPerSecond - kT0;
+  Send(vectors_["accept"].second);
+  EXPECT_NE(LastEvent().find("T spa-grant user=ssh list=secured address=10.77.0.2 timeout=30m"),
+            std::string::npos)
+      << LastEvent();
+  EXPECT_EQ(shard_->spa->counters[0].accepts, 1u);
+  EXPECT_EQ(shard_->spa->counters[1].accepts, 1u);
+  // Nobody's keys: both tried, refused as hmac on the port's first user.
+  std::string forged = vectors_["accept"].second;
+  forged[forged.size() - 2] = forged[forged.size() - 2] == 'A' ? 'B' : 'A';
+  Send(forged);
+  EXPECT_NE(LastEvent().find("spa-reject user=ssh reason=hmac "), std::string::npos) << LastEvent();
+}
+
+TEST_F(SpaRuleTest, AUsersAccessIsTheirsAlone) {
+  // bob may open tcp/8080 only; his message asks for tcp/22, which ssh's
+  // section would allow: refused as access, in bob's name.
+  Load("", Bob("access = [\"tcp/8080\"]\n"));
+  shard_->state.wall_offset = vectors_["wrong-keys"].first * kNanosPerSecond - kT0;
+  Send(vectors_["wrong-keys"].second);
+  EXPECT_NE(LastEvent().find("spa-reject user=bob reason=access "), std::string::npos)
+      << LastEvent();
+  EXPECT_EQ(shard_->spa->counters[1].rejects[static_cast<size_t>(SpaReject::kAccess)], 1u);
+  EXPECT_FALSE(Secured("10.77.0.2"));
+}
+
+TEST_F(SpaRuleTest, SourceNarrowsWhichUsersAPacketTries) {
+  // bob only from 198.51.100.0/24: his packet from 10.77.0.2 never meets his
+  // keys, and no other user's match.
+  Load("", Bob("source = [\"198.51.100.0/24\"]\n"));
+  shard_->state.wall_offset = vectors_["wrong-keys"].first * kNanosPerSecond - kT0;
+  Send(vectors_["wrong-keys"].second);
+  EXPECT_NE(LastEvent().find("spa-reject user=ssh reason=hmac "), std::string::npos) << LastEvent();
+  EXPECT_EQ(shard_->spa->counters[1].accepts, 0u);
+  // A source no user takes is refused as source, before any HMAC.
+  Load("", "source = \"203.0.113.0/24\"\n");
+  Send(vectors_["accept"].second);
+  EXPECT_NE(LastEvent().find("spa-reject user=ssh reason=source "), std::string::npos)
+      << LastEvent();
+  EXPECT_FALSE(Secured("10.77.0.2"));
+}
+
+TEST_F(SpaRuleTest, TheVerifyBudgetCountsHmacsNotPackets) {
+  // Three users on the port, a budget of 4 HMACs a second: a forged packet
+  // costs three, so the second one in the second is cut off at its second
+  // HMAC and refused as budget.
+  Load("", absl::StrCat("verify-rate = 4\n", Bob(""),
+                        absl::StrReplaceAll(Bob(""), {{"\"bob\"", "\"carol\""}})));
+  std::string forged = vectors_["accept"].second;
+  forged[forged.size() - 2] = forged[forged.size() - 2] == 'A' ? 'B' : 'A';
+  Send(forged);
+  EXPECT_NE(LastEvent().find("reason=hmac "), std::string::npos) << LastEvent();
+  Send(forged);
+  EXPECT_NE(LastEvent().find("spa-reject user=ssh reason=budget "), std::string::npos)
+      << LastEvent();
+  const SpaCounters& n = shard_->spa->counters[0];
+  EXPECT_EQ(n.rejects[static_cast<size_t>(SpaReject::kHmac)], 1u);
+  EXPECT_EQ(n.rejects[static_cast<size_t>(SpaReject::kBudget)], 1u);
+}
+
 // Without require-source-address the address a message grants need not be
 // its packet's source, so with several workers it may belong to another
 // worker's shard: the verifier hands the grant over, and the owner keeps the
@@ -294,7 +397,7 @@ TEST_F(SpaRuleTest, AGrantForAnotherShardGoesToItsOwnerWhichCatchesReplays) {
   EXPECT_TRUE(owner.lists->Contains(granted, secured, kT0 + 1000));
   ASSERT_EQ(owner.state.events.events().size(), 1u);
   EXPECT_EQ(FormatEvent(*policy_, owner.state.events.events()[0], "T"),
-            absl::StrCat("T spa-grant spa=ssh list=secured address=10.77.0.2 timeout=30m worker=",
+            absl::StrCat("T spa-grant user=ssh list=secured address=10.77.0.2 timeout=30m worker=",
                          owner_id, " WAN udp ", far_source, ":40000 > 192.0.2.10:62201"));
   EXPECT_EQ(owner.spa->counters[0].accepts, 1u);
   EXPECT_EQ(verifier.spa->counters[0].accepts, 0u);
@@ -310,7 +413,7 @@ TEST_F(SpaRuleTest, AGrantForAnotherShardGoesToItsOwnerWhichCatchesReplays) {
   verifier.state.spa_handoffs.Clear();
   EXPECT_EQ(owner.spa->counters[0].rejects[static_cast<size_t>(SpaReject::kReplay)], 2u);
   EXPECT_NE(FormatEvent(*policy_, owner.state.events.events()[0], "T")
-                .find("spa-reject spa=ssh reason=replay"),
+                .find("spa-reject user=ssh reason=replay"),
             std::string::npos);
 
   // More handoffs in one burst than the buffer holds: the rest are refused.
