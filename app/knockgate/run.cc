@@ -31,6 +31,7 @@
 #include "classify/worker_memory.h"
 #include "common/control_cpus.h"
 #include "control/ctl_socket.h"
+#include "control/hook_runner.h"
 #include "control/list_control.h"
 #include "control/log_limiter.h"
 #include "control/metrics.h"
@@ -483,6 +484,9 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
     std::unique_ptr<RedisSync> sync = config.sync.enabled() ? StartSync(config, plane) : nullptr;
     std::cout << "knockgate: running; SIGINT or SIGTERM stops" << std::endl;
     LogLimiter limiter(config.log.rate, config.log.burst, plane.clock().Now());
+    std::unique_ptr<HookRunner> hooks_run =
+        config.hooks.empty() ? nullptr : std::make_unique<HookRunner>(config.hooks);
+    Nanos hook_report_at = 0;
     std::unique_ptr<MetricsServer> metrics;
     if (!config.metrics.listen.empty()) {
       absl::StatusOr<std::unique_ptr<MetricsServer>> m = MetricsServer::Start(
@@ -524,6 +528,13 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
       if (std::string s = limiter.TakeSummary(now, force); !s.empty()) {
         log << WallTime(plane.clock().UnixAt(now)) << " " << s << std::endl;
       }
+      // Hooks that failed or were killed: a line per hook, once a second.
+      if (hooks_run != nullptr && (force || now - hook_report_at >= kNanosPerSecond)) {
+        hook_report_at = now;
+        for (const std::string& line : hooks_run->TakeReport()) {
+          log << WallTime(plane.clock().UnixAt(now)) << " " << line << std::endl;
+        }
+      }
     };
     MainLoopHooks hooks;
     hooks.should_stop = [&] {
@@ -554,6 +565,11 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
     // Lines are flushed once per pass over the rings (should_stop), not per
     // line: a burst of state changes is written at the pace of the file.
     hooks.on_event = [&](const Policy& made_by, const Event& e) {
+      if (hooks_run != nullptr) {  // every event a hook hears, whatever the log's rate
+        if (const uint8_t kind = HookKindOf(made_by, e); kind != 0) {
+          hooks_run->Offer(HookEventOf(made_by, e, kind, plane.clock().UnixAt(e.at)));
+        }
+      }
       if (limiter.Admit(made_by, e, e.at)) {
         log << FormatEvent(made_by, e, WallTime(plane.clock().UnixAt(e.at))) << "\n";
       }
@@ -563,6 +579,9 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
     plane.RunMain(hooks);
     metrics.reset();  // reads the sync counters
     const std::string sync_report = sync != nullptr ? sync->Report() : "";
+    write_summary(true);  // the hooks' last troubles, before they stop
+    const std::string hook_report = hooks_run != nullptr ? hooks_run->CountersReport() : "";
+    hooks_run.reset();  // kills what still runs
     sync.reset();
     UnregisterTelemetry();
     if (ctl.ok()) {
@@ -570,9 +589,9 @@ int RunGateway(const Config& config, std::shared_ptr<const Policy> policy,
     }
     write_summary(true);
     std::cout << "final counters:\n"
-              << plane.CountersReport() << sync_report << "log: " << limiter.written()
-              << " event lines written, " << limiter.suppressed() << " suppressed by [log] rate"
-              << std::endl;
+              << plane.CountersReport() << sync_report << hook_report
+              << "log: " << limiter.written() << " event lines written, " << limiter.suppressed()
+              << " suppressed by [log] rate" << std::endl;
   }
   rte_pdump_uninit();
   rte_eal_cleanup();

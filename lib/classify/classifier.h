@@ -32,6 +32,7 @@ enum class EventType : uint8_t {
   kListRemove,  // knockgate ctl took an address out of a list
   kSpaGrant,    // an [[spa]] section granted an address (list = the grant list)
   kSpaReject,   // an [[spa]] section refused a packet (spa_reason says why)
+  kListExpire,  // an entry of a list a [[hook]] watches for expiries expired
 };
 
 // Who made a list change: [sync] passes on only rule and ctl changes, so a
@@ -81,6 +82,7 @@ inline bool IsStateChange(const Policy& policy, const Event& e) {
              !policy.lists()[e.list].step;
     case EventType::kLog:
     case EventType::kSpaReject:
+    case EventType::kListExpire:  // chatter: a mass expiry must not stall a worker
       return false;
   }
   return false;

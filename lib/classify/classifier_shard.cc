@@ -35,4 +35,19 @@ absl::StatusOr<std::unique_ptr<ClassifierShard>> ClassifierShard::Create(const P
   return s;
 }
 
+void ClassifierShard::EmitExpired(const Policy& policy, Nanos now) {
+  for (const AddressTable::Expired& x : lists->expired()) {
+    Event e;
+    e.type = EventType::kListExpire;
+    e.worker = state.worker_id;
+    e.generation = state.generation;
+    e.origin = EventOrigin::kRule;
+    e.list = x.list;
+    e.address = x.address;
+    e.at = now;
+    Emit(policy, state, e);
+  }
+  lists->ClearExpired();
+}
+
 }  // namespace knockgate

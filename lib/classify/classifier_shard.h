@@ -25,9 +25,19 @@ struct ClassifierShard {
   std::unique_ptr<SpaState> spa;              // when the policy has [[spa]] sections
   ClassifierState state;
 
-  // Reclaims expired list entries and flows, at most `budget` of each.
-  void Reclaim(Nanos now, size_t budget) {
-    lists->Reclaim(now, budget);
+ private:
+  void EmitExpired(const Policy& policy, Nanos now);
+
+ public:
+  // Reclaims expired list entries and flows, at most `budget` of each. With
+  // `policy`, an expiry in a list its [[hook]]s watch becomes a list-expire
+  // event (chatter: a mass expiry never stalls the worker).
+  void Reclaim(Nanos now, size_t budget, const Policy* policy = nullptr) {
+    const ListMask watch = policy != nullptr ? policy->expiry_watch() : 0;
+    lists->Reclaim(now, budget, watch);
+    if (!lists->expired().empty()) [[unlikely]] {
+      EmitExpired(*policy, now);
+    }
     if (conntrack) {
       conntrack->Reclaim(now, budget);
     }

@@ -16,10 +16,13 @@ std::string Endpoint(const IpAddress& a, uint16_t port, bool has_port) {
                                    : absl::StrCat(a.ToString(), ":", port);
 }
 
-// "WAN tcp 10.77.0.2:40000 > 192.0.2.10:888": where a packet came in, and its flow.
-std::string FlowText(const Event& e) {
+// "WAN tcp 10.77.0.2 > 192.0.2.10": where a packet came in, and its flow;
+// with `show_ports` ([log] show-ports), "WAN tcp 10.77.0.2:40000 >
+// 192.0.2.10:888". The ports of a knock sequence are its secret: by default
+// no event line names them (the rule's index and comment name the step).
+std::string FlowText(const Event& e, bool show_ports) {
   const char* proto = ProtocolName(e.protocol);
-  const bool ports = e.src_port != 0 || e.dst_port != 0;
+  const bool ports = show_ports && (e.src_port != 0 || e.dst_port != 0);
   return absl::StrCat(
       InterfaceListName(e.in), " ", proto ? proto : std::to_string(e.protocol).c_str(), " ",
       Endpoint(e.src, e.src_port, ports), " > ", Endpoint(e.dst, e.dst_port, ports));
@@ -29,7 +32,7 @@ std::string FlowText(const Event& e) {
 
 std::string FormatEvent(const Policy& policy, const Event& e, const std::string& time) {
   if (e.type == EventType::kSpaGrant || e.type == EventType::kSpaReject) {
-    const std::string flow = FlowText(e);
+    const std::string flow = FlowText(e, policy.show_ports());
     const std::string name = e.spa < policy.spa().size() ? policy.spa()[e.spa].name : "?";
     if (e.type == EventType::kSpaReject) {
       return absl::StrCat(time, " spa-reject user=", name,
@@ -43,6 +46,10 @@ std::string FormatEvent(const Policy& policy, const Event& e, const std::string&
   }
   if (e.rule == Event::kNoRule) {  // knockgate ctl, the state file or [sync], not a packet
     const std::string list = e.list < policy.lists().size() ? policy.lists()[e.list].name : "?";
+    if (e.type == EventType::kListExpire) {
+      return absl::StrCat(time, " list-expire list=", list, " address=", e.address.ToString(),
+                          " worker=", static_cast<int>(e.worker));
+    }
     static constexpr const char* kBy[] = {"rule", "ctl", "state", "sync"};
     const char* by = kBy[static_cast<size_t>(e.origin) & 3];
     return e.type == EventType::kListRemove
@@ -55,7 +62,7 @@ std::string FormatEvent(const Policy& policy, const Event& e, const std::string&
                               " worker=", static_cast<int>(e.worker));
   }
   const CompiledRule& rule = policy.rules()[e.rule];
-  const std::string flow = FlowText(e);
+  const std::string flow = FlowText(e, policy.show_ports());
   if (e.type == EventType::kLog) {
     return absl::StrCat(time, " log rule=", e.rule,
                         rule.spec.log_prefix.empty() ? "" : " prefix=\"", rule.spec.log_prefix,
@@ -64,7 +71,9 @@ std::string FormatEvent(const Policy& policy, const Event& e, const std::string&
   return absl::StrCat(time, e.refresh ? " list-refresh rule=" : " list-add rule=", e.rule,
                       " list=", policy.lists()[e.list].name, " address=", e.address.ToString(),
                       " timeout=", FormatDuration(e.timeout),
-                      " worker=", static_cast<int>(e.worker), " ", flow);
+                      " worker=", static_cast<int>(e.worker), " ", flow,
+                      rule.spec.comment.empty() ? "" : " comment=\"", rule.spec.comment,
+                      rule.spec.comment.empty() ? "" : "\"");
 }
 
 }  // namespace knockgate

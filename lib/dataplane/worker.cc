@@ -438,7 +438,10 @@ int Worker::Run() {
     ServeControl(now);
     counters_.loops.Add(1);
     rte_rcu_qsbr_quiescent(qsbr_, id_);  // holds no reference into an offered update
-    shard_->Reclaim(now, kReclaimStep);
+    shard_->Reclaim(now, kReclaimStep, policy_.get());
+    if (!state_.events.events().empty()) [[unlikely]] {
+      FlushEvents();  // expiries a [[hook]] watches
+    }
   }
   ServeControl(clock_.Now());  // a requester never waits on a stopped worker's ring
   FlushEvents();

@@ -183,7 +183,7 @@ void AddressTable::HeapPush(ListId list, uint32_t m) {
   SiftUp(list, static_cast<uint32_t>(heap.size() - 1));
 }
 
-size_t AddressTable::Reclaim(Nanos now, size_t budget) {
+size_t AddressTable::Reclaim(Nanos now, size_t budget, ListMask watch) {
   size_t freed = 0;
   size_t steps = 0;
   for (size_t n = 0; n < lists_.size() && steps < budget; ++n) {
@@ -193,6 +193,10 @@ size_t AddressTable::Reclaim(Nanos now, size_t budget) {
       ++steps;
       if (FixTop(list)) {
         continue;  // refreshed since it was keyed: still a member
+      }
+      if ((watch >> list) & 1) [[unlikely]] {
+        const Member& mb = members_[l.heap.front()];
+        expired_.push_back(Expired{keys_[mb.record], list, mb.expiry});
       }
       RemoveMember(l.heap.front());
       ++l.stats.expired;

@@ -128,8 +128,16 @@ class AddressTable {
 
   // Frees memberships that expired at or before `now`, doing at most
   // `budget` heap steps (a free, or re-keying a refreshed member that reached
-  // the top). Returns how many it freed.
-  size_t Reclaim(Nanos now, size_t budget);
+  // the top). Returns how many it freed. Those of the lists in `watch` are
+  // kept in expired() until ClearExpired.
+  size_t Reclaim(Nanos now, size_t budget, ListMask watch = 0);
+  struct Expired {
+    IpAddress address;
+    ListId list = 0;
+    Nanos expiry = 0;
+  };
+  std::span<const Expired> expired() const { return expired_; }
+  void ClearExpired() { expired_.clear(); }
 
   // Calls fn(address, list, expiry) for every live membership at `now`
   // (control plane, on a stopped worker's table or its own thread).
@@ -245,7 +253,8 @@ class AddressTable {
   HugeVector<uint32_t> slots_;
   uint64_t slot_mask_ = 0;
   uint32_t record_bits_ = UINT32_MAX;
-  size_t reclaim_cursor_ = 0;  // list Reclaim starts from, for fairness
+  size_t reclaim_cursor_ = 0;     // list Reclaim starts from, for fairness
+  std::vector<Expired> expired_;  // of watched lists, since ClearExpired
 };
 
 }  // namespace knockgate

@@ -16,9 +16,9 @@ namespace knockgate {
 namespace {
 
 const std::vector<absl::string_view> kTopKeys = {
-    "eal",       "interfaces", "dataplane",       "policy",       "lists",  "log",
-    "conntrack", "dst-limit",  "layer7-protocol", "address-list", "filter", "knock",
-    "spa",       "control",    "state",           "metrics",      "sync"};
+    "eal",       "interfaces", "dataplane",       "policy",       "lists",   "log",
+    "conntrack", "dst-limit",  "layer7-protocol", "address-list", "filter",  "knock",
+    "spa",       "hook",       "control",         "state",        "metrics", "sync"};
 
 }  // namespace
 
@@ -74,6 +74,9 @@ absl::StatusOr<Config> LoadConfig(absl::string_view text, absl::string_view path
     } else if (k == "spa") {
       KG_RETURN_IF_ERROR(
           in.ForEachTable(key, node, [&](const toml::table& t) { return LoadSpa(in, t, config); }));
+    } else if (k == "hook") {
+      KG_RETURN_IF_ERROR(in.ForEachTable(
+          key, node, [&](const toml::table& t) { return LoadHook(in, t, config); }));
     } else if (k == "knock") {
       KG_RETURN_IF_ERROR(in.ForEachTable(key, node, [&](const toml::table& t) {
         return LoadKnock(in, t, knock_rules, config.lists);

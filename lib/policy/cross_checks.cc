@@ -65,6 +65,28 @@ absl::Status CheckCrossReferences(const TomlReader& in, const Config& config) {
       }
     }
   }
+  // A hook's lists must be lists something fills or reads.
+  for (const HookSection& h : config.hooks) {
+    for (const std::string& name : h.lists) {
+      bool known = false;
+      for (const FilterRule& r : config.filters) {
+        known = known || r.address_list == name ||
+                (r.src_address_list && r.src_address_list->value == name) ||
+                (r.dst_address_list && r.dst_address_list->value == name);
+      }
+      for (const SpaSection& s : config.spa) {
+        known = known || s.grant_list == name;
+      }
+      for (const StaticAddress& a : config.static_addresses) {
+        known = known || a.list == name;
+      }
+      if (!known) {
+        return in.Error(
+            h.lists_pos, "list",
+            absl::StrCat("no rule, [[spa]] or [[address-list]] names list \"", name, "\""));
+      }
+    }
+  }
   for (const FilterRule& r : config.filters) {
     if (!r.layer7_protocol) {
       continue;

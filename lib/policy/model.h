@@ -210,6 +210,9 @@ struct LogConfig {
   std::string file;     // empty: events go to stdout
   uint32_t rate = 100;  // event lines per second on average; 0: no limit
   uint32_t burst = 200;
+  // Event lines show the flow's ports: off by default, as the ports of a
+  // knock sequence are its secret.
+  bool show_ports = false;
 };
 
 enum class Verdict : uint8_t { kDrop = 0, kAccept = 1 };
@@ -268,6 +271,25 @@ struct SpaSection {
   bool disabled = false;
 };
 
+// What a [[hook]] runs on (a bit each).
+namespace hook_on {
+inline constexpr uint8_t kGrant = 1;      // an add to a list that is no step and no jail
+inline constexpr uint8_t kExpire = 2;     // a watched list's entry expired
+inline constexpr uint8_t kRemove = 4;     // knockgate ctl or [sync] took an entry out
+inline constexpr uint8_t kJail = 8;       // an add to a list an enabled drop rule reads
+inline constexpr uint8_t kSpaGrant = 16;  // an [[spa]] grant
+}  // namespace hook_on
+
+// A [[hook]]: a command run (without a shell) when something happens.
+struct HookSection {
+  SourcePos pos;
+  uint8_t on = 0;                  // hook_on bits
+  std::vector<std::string> lists;  // empty: every list
+  SourcePos lists_pos;
+  std::vector<std::string> command;  // argv; command[0] is looked up in PATH
+  Nanos timeout = 5 * kNanosPerSecond;
+};
+
 struct Config {
   std::string path;
   EalConfig eal;
@@ -286,6 +308,7 @@ struct Config {
   std::vector<StaticAddress> static_addresses;
   std::vector<FilterRule> filters;
   std::vector<SpaSection> spa;
+  std::vector<HookSection> hooks;
 };
 
 }  // namespace knockgate

@@ -214,6 +214,7 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::CompileImpl(const Config& 
   }
   p->path_ = config.path;
   p->defaults_ = config.policy;
+  p->show_ports_ = config.log.show_ports;
   p->conntrack_ = config.conntrack;
   p->dst_limit_capacity_ = config.dst_limit.capacity;
   p->layer7_ = config.layer7_protocols;
@@ -316,11 +317,14 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::CompileImpl(const Config& 
     if (c.spec.disabled) {
       continue;
     }
-    if (c.target_list != kNoId) {
-      for (const auto& [id, neg] : {std::pair{c.src_list, CompiledRule::kNegSrcList},
-                                    std::pair{c.dst_list, CompiledRule::kNegDstList}}) {
-        if (id != kNoId && (c.negated & neg) == 0) {
+    for (const auto& [id, neg] : {std::pair{c.src_list, CompiledRule::kNegSrcList},
+                                  std::pair{c.dst_list, CompiledRule::kNegDstList}}) {
+      if (id != kNoId && (c.negated & neg) == 0) {
+        if (c.target_list != kNoId) {
           p->lists_[id].step = true;
+        }
+        if (c.action == Action::kDrop) {
+          p->lists_[id].jail = true;
         }
       }
     }
@@ -348,6 +352,17 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::CompileImpl(const Config& 
   // After the steps are known.
   for (ListInfo& l : p->lists_) {
     l.saved = !config.state.lists && !l.step;
+  }
+  for (const HookSection& h : config.hooks) {
+    if ((h.on & hook_on::kExpire) == 0) {
+      continue;
+    }
+    for (size_t id = 0; id < p->lists_.size(); ++id) {
+      if (h.lists.empty() ||
+          std::find(h.lists.begin(), h.lists.end(), p->lists_[id].name) != h.lists.end()) {
+        p->expiry_watch_ |= ListMask{1} << id;
+      }
+    }
   }
   // A packet makes at most one event per add-* rule it matches (an add to a
   // step list is chatter, not a state change) and one SPA grant.

@@ -74,6 +74,9 @@ struct ListInfo {
   // counter): adds to it are steps. Adds to any other list are grants or
   // jails, the log lines kept longest under a flood.
   bool step = false;
+  // An enabled drop rule needs membership in it: adds to it are jails (for
+  // [[hook]] on = "jail"; other adds that are no step are grants).
+  bool jail = false;
   bool shared = false;  // [sync] lists: its changes go to the other gateways
   // Written to the state file: those [state] lists names, or by default every
   // list that is not a step (grants and jails; a knock step lives seconds,
@@ -125,6 +128,10 @@ class Policy {
   bool uses_conntrack() const { return uses_conntrack_; }
   // Whether any enabled rule has a dst-limit (else no flow table for it).
   bool uses_dst_limit() const { return uses_dst_limit_; }
+  // Whether event lines show the flow's ports ([log] show-ports).
+  bool show_ports() const { return show_ports_; }
+  // Lists whose expiries a [[hook]] hears (workers report only those).
+  ListMask expiry_watch() const { return expiry_watch_; }
   // The most state-change events (grants, jails, SPA grants) one packet can
   // make: a worker takes no more packets at once than its room for them.
   uint32_t state_events_per_packet() const { return state_events_per_packet_; }
@@ -193,6 +200,8 @@ class Policy {
   ConntrackConfig conntrack_;
   bool uses_conntrack_ = false;
   bool uses_dst_limit_ = false;
+  bool show_ports_ = false;
+  ListMask expiry_watch_ = 0;
   uint32_t state_events_per_packet_ = 0;
   uint32_t dst_limit_capacity_ = 0;
   std::vector<std::string> warnings_;

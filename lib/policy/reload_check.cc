@@ -1,6 +1,8 @@
 // The reload decision: section by section, positions in the file ignored.
 #include "policy/reload_check.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -38,6 +40,13 @@ std::vector<std::string> RestartNeeded(const Config& a, const Policy& running_po
               s.prefix == t.prefix && s.node == t.node && s.resync_interval == t.resync_interval,
           "[sync]");
   section(a.conntrack.capacity == b.conntrack.capacity, "[conntrack] capacity");
+  section(a.hooks.size() == b.hooks.size() &&
+              std::equal(a.hooks.begin(), a.hooks.end(), b.hooks.begin(),
+                         [](const HookSection& x, const HookSection& y) {
+                           return x.on == y.on && x.lists == y.lists && x.command == y.command &&
+                                  x.timeout == y.timeout;
+                         }),
+          "[[hook]]");
   section(a.dst_limit.capacity == b.dst_limit.capacity, "[dst-limit] capacity");
 
   // The lists' tables: ids stay by name, sizes are fixed at start.

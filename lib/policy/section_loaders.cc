@@ -356,8 +356,10 @@ absl::Status LoadLog(const TomlReader& in, const toml::key& key, const toml::nod
       KG_ASSIGN_OR_RETURN(config.log.rate, in.Integer(v, name, 0, 1'000'000));
     } else if (name == "burst") {
       KG_ASSIGN_OR_RETURN(config.log.burst, in.Integer(v, name, 1, 1'000'000));
+    } else if (name == "show-ports") {
+      KG_ASSIGN_OR_RETURN(config.log.show_ports, in.Bool(v, name));
     } else {
-      return in.UnknownKey(k, {"file", "rate", "burst"});
+      return in.UnknownKey(k, {"file", "rate", "burst", "show-ports"});
     }
   }
   return absl::OkStatus();

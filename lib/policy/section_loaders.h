@@ -54,6 +54,7 @@ absl::Status LoadKnock(const TomlReader& in, const toml::table& t, std::vector<F
 
 // One [[spa]] table (spa_loader.cc).
 absl::Status LoadSpa(const TomlReader& in, const toml::table& t, Config& config);
+absl::Status LoadHook(const TomlReader& in, const toml::table& t, Config& config);
 
 // What needs the whole file: layer7 names, and rules that cannot be sharded.
 absl::Status CheckCrossReferences(const TomlReader& in, const Config& config);

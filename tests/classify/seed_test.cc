@@ -13,6 +13,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_replace.h"
 #include "classify/classifier_shard.h"
+#include "classify/event_text.h"
 #include "policy/config_loader.h"
 #include "support/packet_builder.h"
 
@@ -135,6 +136,26 @@ TEST_F(SeedTest, RightOrderGrantsAndGrantEndsAfter30m) {
   EXPECT_EQ(state_->rule_counters[8].packets, 4u);
   EXPECT_EQ(state_->rule_counters[4].packets, 1u);
   EXPECT_EQ(state_->rule_counters[4].bytes, Tcp(kClient, 888).size());
+}
+
+// A knock sequence is a secret: by default no event line names the ports a
+// client knocked; the rule's index and comment name the step. With
+// [log] show-ports = true the flow shows them.
+TEST_F(SeedTest, EventLinesNameStepsNotPorts) {
+  auto knock = [this](Nanos at) {
+    state_->events.Clear();
+    Send(Tcp(kClient, 888), at);
+    EXPECT_EQ(state_->events.events().size(), 1u);
+    return FormatEvent(*policy_, state_->events.events().back(), "T");
+  };
+  LoadShipped();
+  EXPECT_EQ(knock(kS),
+            "T list-add rule=4 list=888 address=198.51.100.7 timeout=30s worker=0 WAN tcp "
+            "198.51.100.7 > 192.0.2.10 comment=\"knock 1\"");
+  Load(absl::StrReplaceAll(ShippedConfig(), {{"[log]\n", "[log]\nshow-ports = true\n"}}));
+  EXPECT_EQ(knock(kS),
+            "T list-add rule=4 list=888 address=198.51.100.7 timeout=30s worker=0 WAN tcp "
+            "198.51.100.7:40000 > 192.0.2.10:888 comment=\"knock 1\"");
 }
 
 TEST_F(SeedTest, WrongOrderDoesNotGrant) {

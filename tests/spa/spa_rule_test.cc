@@ -101,7 +101,7 @@ TEST_F(SpaRuleTest, AGrantOpensTheRulesThatReadItsList) {
   EXPECT_EQ(d.reason, DropReason::kSpa);
   EXPECT_EQ(LastEvent(),
             "T spa-grant user=ssh list=secured address=10.77.0.2 timeout=30m worker=0 WAN udp "
-            "10.77.0.2:40000 > 192.0.2.10:62201");
+            "10.77.0.2 > 192.0.2.10");
   EXPECT_TRUE(Secured("10.77.0.2"));
   EXPECT_FALSE(Secured("10.77.0.2", kT0 + 1801 * kNanosPerSecond));
   EXPECT_EQ(SendTcp("10.77.0.2", 22), Verdict::kAccept);
@@ -198,7 +198,7 @@ src-address-list = "secured"
   EXPECT_EQ(Send(vectors_["accept"].second, "10.77.0.2", 62201, later).reason, DropReason::kSpa);
   EXPECT_EQ(LastEvent(),
             "T spa-grant user=ssh list=secured address=10.77.0.2 timeout=30m refresh=yes worker=0 "
-            "WAN udp 10.77.0.2:40000 > 192.0.2.10:62201");
+            "WAN udp 10.77.0.2 > 192.0.2.10");
   EXPECT_TRUE(Secured("10.77.0.2", later + 1799 * kNanosPerSecond));
   EXPECT_FALSE(Secured("10.77.0.2", later + 1801 * kNanosPerSecond));
   EXPECT_EQ(shard_->spa->counters[0].accepts, 2u);
@@ -292,7 +292,7 @@ TEST_F(SpaRuleTest, UsersOnOnePortEachGetInWithTheirOwnKeys) {
   EXPECT_EQ(Send(vectors_["wrong-keys"].second).reason, DropReason::kSpa);
   EXPECT_EQ(LastEvent(),
             "T spa-grant user=bob list=secured address=10.77.0.2 timeout=10m worker=0 WAN udp "
-            "10.77.0.2:40000 > 192.0.2.10:62201");
+            "10.77.0.2 > 192.0.2.10");
   shard_->state.wall_offset = vectors_["accept"].first * kNanosPerSecond - kT0;
   Send(vectors_["accept"].second);
   EXPECT_NE(LastEvent().find("T spa-grant user=ssh list=secured address=10.77.0.2 timeout=30m"),
@@ -398,7 +398,7 @@ TEST_F(SpaRuleTest, AGrantForAnotherShardGoesToItsOwnerWhichCatchesReplays) {
   ASSERT_EQ(owner.state.events.events().size(), 1u);
   EXPECT_EQ(FormatEvent(*policy_, owner.state.events.events()[0], "T"),
             absl::StrCat("T spa-grant user=ssh list=secured address=10.77.0.2 timeout=30m worker=",
-                         owner_id, " WAN udp ", far_source, ":40000 > 192.0.2.10:62201"));
+                         owner_id, " WAN udp ", far_source, " > 192.0.2.10"));
   EXPECT_EQ(owner.spa->counters[0].accepts, 1u);
   EXPECT_EQ(verifier.spa->counters[0].accepts, 0u);
 

@@ -170,7 +170,7 @@ lists = ["blacklist"]
   ASSERT_EQ(state.shared_changes.events().size(), 1u);
   EXPECT_EQ(FormatEvent(**policy, state.shared_changes.events()[0], "T"),
             "T list-add rule=1 list=blacklist address=198.51.100.9 timeout=1h worker=0 WAN tcp "
-            "198.51.100.9:40000 > 192.0.2.10:23");
+            "198.51.100.9 > 192.0.2.10");
   // The step is 1% of an hour, 36 s: the expiry (2 s + 1 h = 3,602 s) reaches
   // the next multiple of 36 s (3,636 s) with a refresh at 36 s.
   send(23, 20 * s);  // within the step: not news, not logged
