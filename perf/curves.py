@@ -32,8 +32,8 @@ def medians(path):
     return data.get("context", {}), rows
 
 
-def series(rows, prefix, arg):
-    """[(x, cycles/pkt, Mpps)] of the rows named prefix + 'arg:X', by X."""
+def series(rows, prefix):
+    """[(x, cycles/pkt, Mpps)] of the rows named prefix + 'ARG:X', by X."""
     out = []
     for name, b in rows.items():
         if not name.startswith(prefix):
@@ -58,10 +58,10 @@ def workers_runs(out_dir):
 def section(out_dir, png_path):
     context, rows = medians(os.path.join(out_dir, "bench_classify.json"))
     mhz = context.get("mhz_per_cpu") or 2600
-    fill = {c: series(rows, "BM_CurveFill/class:%d/" % c, "fill") for c in CLASSES}
-    rules = series(rows, "BM_CurveRules/", "rules")
-    l7 = series(rows, "BM_CurveLayer7/", "patterns")
-    ct = series(rows, "BM_CurveConntrack/", "flows")
+    fill = {c: series(rows, "BM_CurveFill/class:%d/" % c) for c in CLASSES}
+    rules = series(rows, "BM_CurveRules/")
+    l7 = series(rows, "BM_CurveLayer7/")
+    ct = series(rows, "BM_CurveConntrack/")
     workers = workers_runs(out_dir)
 
     fig, axes = plt.subplots(1, 5, figsize=(25, 4.5))

@@ -62,25 +62,8 @@ HookEvent HookEventOf(const Policy& policy, const Event& e, uint8_t kind, Nanos 
   return h;
 }
 
-const char* HookKindName(uint8_t kind) {
-  switch (kind) {
-    case hook_on::kGrant:
-      return "grant";
-    case hook_on::kExpire:
-      return "expire";
-    case hook_on::kRemove:
-      return "remove";
-    case hook_on::kJail:
-      return "jail";
-    case hook_on::kSpaGrant:
-      return "spa-grant";
-    default:
-      return "?";
-  }
-}
-
 std::vector<std::string> HookEnvironment(const HookEvent& e) {
-  return {absl::StrCat("KNOCKGATE_EVENT=", HookKindName(e.kind)),
+  return {absl::StrCat("KNOCKGATE_EVENT=", HookOnName(e.kind)),
           absl::StrCat("KNOCKGATE_LIST=", e.list), absl::StrCat("KNOCKGATE_ADDRESS=", e.address),
           absl::StrCat("KNOCKGATE_EXPIRES=", e.expires), absl::StrCat("KNOCKGATE_USER=", e.user)};
 }
@@ -131,13 +114,6 @@ void HookRunner::Offer(const HookEvent& e) {
   for (size_t i = 0; i < queued; ++i) {
     wake_.notify_one();
   }
-}
-
-bool HookRunner::WatchesExpiry(const std::string& list) const {
-  return std::any_of(hooks_.begin(), hooks_.end(), [&list](const HookSection& h) {
-    return (h.on & hook_on::kExpire) != 0 &&
-           (h.lists.empty() || std::find(h.lists.begin(), h.lists.end(), list) != h.lists.end());
-  });
 }
 
 void HookRunner::Work() {

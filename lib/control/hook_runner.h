@@ -44,9 +44,6 @@ uint8_t HookKindOf(const Policy& policy, const Event& e);
 // user.
 HookEvent HookEventOf(const Policy& policy, const Event& e, uint8_t kind, Nanos unix_at);
 
-// "grant", "expire", "remove", "jail", "spa-grant".
-const char* HookKindName(uint8_t kind);
-
 // The variables a hook's command gets, as NAME=VALUE.
 std::vector<std::string> HookEnvironment(const HookEvent& e);
 
@@ -72,9 +69,6 @@ class HookRunner {
   // Queues a run of every hook that listens to `e` (its kind and list).
   // Never blocks on a hook: for the main lcore.
   void Offer(const HookEvent& e);
-  // Whether some hook listens to expiries of `list` (the workers report
-  // expiries only for those).
-  bool WatchesExpiry(const std::string& list) const;
 
   // What went wrong since the last call, one line per hook at most (the
   // log's rate limit for hooks: the main lcore asks once a second).

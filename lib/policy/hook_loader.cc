@@ -10,21 +10,13 @@ namespace {
 absl::StatusOr<std::vector<std::string>> Strings(const TomlReader& in, const toml::node& v,
                                                  absl::string_view key, absl::string_view example) {
   std::vector<std::string> out;
-  if (const toml::array* arr = v.as_array()) {
-    for (const toml::node& item : *arr) {
-      KG_ASSIGN_OR_RETURN(std::string s, in.String(item, key));
-      if (s.empty()) {
-        return in.Error(item, key, "expected a non-empty string");
-      }
-      out.push_back(std::move(s));
+  KG_RETURN_IF_ERROR(in.ForEachString(v, key, example, [&](const toml::node& item, std::string s) {
+    if (s.empty()) {
+      return in.Error(item, key, "expected a non-empty string");
     }
-    return out;
-  }
-  if (!v.is_string()) {
-    return in.WrongType(v, key, example);
-  }
-  KG_ASSIGN_OR_RETURN(std::string s, in.String(v, key));
-  out.push_back(std::move(s));
+    out.push_back(std::move(s));
+    return absl::OkStatus();
+  }));
   return out;
 }
 
@@ -40,12 +32,10 @@ absl::Status LoadHook(const TomlReader& in, const toml::table& t, Config& config
       KG_ASSIGN_OR_RETURN(std::vector<std::string> names,
                           Strings(in, v, key, "an array such as [\"grant\", \"jail\"]"));
       for (const std::string& n : names) {
-        const uint8_t bit = n == "grant"       ? hook_on::kGrant
-                            : n == "expire"    ? hook_on::kExpire
-                            : n == "remove"    ? hook_on::kRemove
-                            : n == "jail"      ? hook_on::kJail
-                            : n == "spa-grant" ? hook_on::kSpaGrant
-                                               : 0;
+        uint8_t bit = 0;
+        for (uint8_t b : hook_on::kAll) {
+          bit = n == HookOnName(b) ? b : bit;
+        }
         if (bit == 0) {
           return in.Error(
               v, key,

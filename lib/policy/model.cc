@@ -24,6 +24,23 @@ const char* ActionName(Action a) {
   return "?";
 }
 
+const char* HookOnName(uint8_t bit) {
+  switch (bit) {
+    case hook_on::kGrant:
+      return "grant";
+    case hook_on::kExpire:
+      return "expire";
+    case hook_on::kRemove:
+      return "remove";
+    case hook_on::kJail:
+      return "jail";
+    case hook_on::kSpaGrant:
+      return "spa-grant";
+    default:
+      return "?";
+  }
+}
+
 const char* DstLimitModeName(DstLimitMode m) {
   switch (m) {
     case DstLimitMode::kDstAddress:

@@ -278,7 +278,12 @@ inline constexpr uint8_t kExpire = 2;     // a watched list's entry expired
 inline constexpr uint8_t kRemove = 4;     // knockgate ctl or [sync] took an entry out
 inline constexpr uint8_t kJail = 8;       // an add to a list an enabled drop rule reads
 inline constexpr uint8_t kSpaGrant = 16;  // an [[spa]] grant
+inline constexpr uint8_t kAll[] = {kGrant, kExpire, kRemove, kJail, kSpaGrant};
 }  // namespace hook_on
+
+// "grant", "expire", "remove", "jail", "spa-grant" for a hook_on bit (the
+// config's and the KNOCKGATE_EVENT names); "?" for anything else.
+const char* HookOnName(uint8_t bit);
 
 // A [[hook]]: a command run (without a shell) when something happens.
 struct HookSection {

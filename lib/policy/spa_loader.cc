@@ -76,29 +76,23 @@ absl::Status LoadSpa(const TomlReader& in, const toml::table& t, Config& config)
       }
     } else if (key == "source") {
       // A string or an array of strings: addresses, prefixes, or "ANY".
-      std::vector<const toml::node*> items;
-      if (const toml::array* arr = v.as_array()) {
-        for (const toml::node& item : *arr) {
-          items.push_back(&item);
-        }
-      } else {
-        items.push_back(&v);
-      }
       bool any = false;
-      for (const toml::node* item : items) {
-        KG_ASSIGN_OR_RETURN(std::string text, in.String(*item, key));
-        if (text == "ANY" || text == "any") {
-          any = true;
-          continue;
-        }
-        absl::StatusOr<Cidr> cidr = ParseCidr(text);
-        if (!cidr.ok()) {
-          return in.Error(*item, key,
-                          absl::StrCat("\"", text, "\": expected an address, a prefix such as ",
-                                       "\"203.0.113.0/24\", or \"ANY\""));
-        }
-        s.source.push_back(*cidr);
-      }
+      KG_RETURN_IF_ERROR(in.ForEachString(
+          v, key, "an address, a prefix, \"ANY\" or an array of them",
+          [&](const toml::node& item, std::string text) {
+            if (text == "ANY" || text == "any") {
+              any = true;
+              return absl::OkStatus();
+            }
+            absl::StatusOr<Cidr> cidr = ParseCidr(text);
+            if (!cidr.ok()) {
+              return in.Error(item, key,
+                              absl::StrCat("\"", text, "\": expected an address, a prefix such as ",
+                                           "\"203.0.113.0/24\", or \"ANY\""));
+            }
+            s.source.push_back(*cidr);
+            return absl::OkStatus();
+          }));
       if (any) {
         s.source.clear();
       }

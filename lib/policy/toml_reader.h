@@ -61,6 +61,25 @@ class TomlReader {
     return parsed;
   }
 
+  // Calls fn(item, text) for a string, or for each string of an array of
+  // them; anything else is a type error naming `expected`.
+  template <typename Fn>
+  absl::Status ForEachString(const toml::node& n, absl::string_view key, absl::string_view expected,
+                             Fn fn) const {
+    if (const toml::array* arr = n.as_array()) {
+      for (const toml::node& item : *arr) {
+        KG_ASSIGN_OR_RETURN(std::string s, String(item, key));
+        KG_RETURN_IF_ERROR(fn(item, std::move(s)));
+      }
+      return absl::OkStatus();
+    }
+    if (!n.is_string()) {
+      return WrongType(n, key, expected);
+    }
+    KG_ASSIGN_OR_RETURN(std::string s, String(n, key));
+    return fn(n, std::move(s));
+  }
+
   // Calls fn(table) for each table of an array of tables ([[key]]).
   template <typename Fn>
   absl::Status ForEachTable(const toml::key& key, const toml::node& n, Fn fn) const {
