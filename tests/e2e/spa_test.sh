@@ -31,6 +31,15 @@ spa() {  # spa ARGS...: fwknop from the client's namespace, no rc file (ACCESS: 
     >>"/tmp/kg-$ID-fwknop.log" 2>&1
 }
 logged() { for _ in $(seq 1 20); do grep -q -- "$1" "$LOG" && return 0; sleep 0.1; done; return 1; }
+# logged_times PATTERN N: the log holds exactly N such lines, once the last
+# has had time to be written (the gate writes its log as it goes).
+logged_times() {
+  for _ in $(seq 1 20); do
+    [[ $(grep -c -- "$1" "$LOG") -ge $2 ]] && break
+    sleep 0.1
+  done
+  test "$(grep -c -- "$1" "$LOG")" -eq "$2"
+}
 
 mkdir -p "/tmp/kg-$ID-home"
 lab_up "$ID" || exit 1
@@ -112,7 +121,7 @@ spa -a 10.77.0.2 --key-base64-rijndael "$KEY" --key-base64-hmac "$HMAC"
 expect "a new grant opens it again" open_from 10.77.0.2
 spa -a 10.77.0.2 --key-base64-rijndael "$OTHER_KEY" --key-base64-hmac "$OTHER_HMAC"
 expect "a granted client's forged SPA packet is refused at the HMAC" \
-  test "$(grep -c 'spa-reject user=web reason=hmac' "$LOG")" -eq 2
+  logged_times 'spa-reject user=web reason=hmac' 2
 sleep 3
 spa -a 10.77.0.2 --key-base64-rijndael "$KEY" --key-base64-hmac "$HMAC"
 expect "a granted client's valid SPA packet refreshes its grant" \
@@ -133,7 +142,7 @@ sleep 2.5
 # where it is not, as fwknopd does.
 spa -s --key-base64-rijndael "$KEY" --key-base64-hmac "$HMAC"
 expect "fwknop -s is refused where the source address is required" \
-  test "$(grep -c 'spa-reject user=web reason=source' "$LOG")" -eq 2
+  logged_times 'spa-reject user=web reason=source' 2
 expect "and opens nothing" closed_from 10.77.0.2
 spa -s -p 62202 --key-base64-rijndael "$KEY" --key-base64-hmac "$HMAC"
 expect "fwknop -s grants the packet's source where it is not required" \
