@@ -8,6 +8,7 @@
 #include "classify/worker_memory.h"
 #include "common/read_file.h"
 #include "ctl.h"
+#include "knock.h"
 #include "options.h"
 #include "policy/config_loader.h"
 #include "policy/policy.h"
@@ -36,6 +37,9 @@ int ImportRouterOsFile(const std::string& path) {
 int Main(int argc, char** argv) {
   if (argc >= 2 && std::string(argv[1]) == "ctl") {
     return RunCtl(argc - 2, argv + 2);
+  }
+  if (argc >= 2 && std::string(argv[1]) == "knock") {
+    return RunKnock(argc - 2, argv + 2);
   }
   absl::StatusOr<Options> options = ParseOptions(argc, argv);
   if (!options.ok()) {

@@ -20,6 +20,10 @@ const char kUsage[] = R"(usage:
   knockgate [EAL args] -- --config FILE  run it with these EAL arguments instead
   knockgate ctl --config FILE COMMAND    ask the running gateway (see knockgate ctl --help):
                                          list print|add|remove, stats, reload
+  knockgate knock --config FILE NAME HOST
+                                         knock the rotating [[knock]] NAME's current
+                                         sequence on HOST (--print: print it for knock
+                                         or nmap; see knockgate knock --help)
 
 options:
   -c, --config FILE   TOML configuration (see conf/knockgate.toml)

@@ -69,6 +69,9 @@ absl::Status ReplayPcap(const Policy& policy, const std::string& pcap_path, std:
     if (frames++ == 0) {
       first = now;
     }
+    if (policy.rotation() != nullptr) {
+      policy.rotation()->Advance(now);  // the capture's time is the clock (wall_offset 0)
+    }
     const std::span<const uint8_t> frame(data, hdr->caplen);
     ParsedPacket pkt;
     Decision d;

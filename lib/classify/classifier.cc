@@ -336,6 +336,12 @@ Decision Evaluate(const Policy& policy, ClassifierState& state, std::span<const 
       if (!Matches(c, pkt, decided, facts)) {
         continue;
       }
+      // A rotating knock's step: the candidate tables matched its range.
+      if ((c.slow & CompiledRule::kSlowRotating) != 0 &&
+          !policy.rotation()->Matches(static_cast<size_t>(c.spec.rotating), c.spec.rotating_step,
+                                      pkt.dst_port, state.wall_offset + now)) {
+        continue;
+      }
       if ((c.slow & CompiledRule::kSlowRate) != 0 &&
           !WithinRate(c, i, state, facts.src(), facts.dst(), pkt.dst_port, frame.size(), now)) {
         continue;

@@ -243,6 +243,13 @@ void Dataplane::RunMain(const MainLoopHooks& hooks) {
         clock_.Tick();
         next_clock_tick = clock_.Now() + kClockTick;
       }
+      // Rotating knocks: each period's ports are in place a period before
+      // it begins, in every generation a worker may still read.
+      for (const auto& [generation, policy] : policies_) {
+        if (policy->rotation() != nullptr) {
+          policy->rotation()->Advance(clock_.UnixNow());
+        }
+      }
       if (clock_.Now() >= next_stats && hooks.on_stats) {
         hooks.on_stats();
         next_stats = clock_.Now() + hooks.stats_interval;

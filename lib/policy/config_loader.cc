@@ -78,9 +78,8 @@ absl::StatusOr<Config> LoadConfig(absl::string_view text, absl::string_view path
       KG_RETURN_IF_ERROR(in.ForEachTable(
           key, node, [&](const toml::table& t) { return LoadHook(in, t, config); }));
     } else if (k == "knock") {
-      KG_RETURN_IF_ERROR(in.ForEachTable(key, node, [&](const toml::table& t) {
-        return LoadKnock(in, t, knock_rules, config.lists);
-      }));
+      KG_RETURN_IF_ERROR(in.ForEachTable(
+          key, node, [&](const toml::table& t) { return LoadKnock(in, t, knock_rules, config); }));
     } else {
       return in.UnknownKey(key, kTopKeys);
     }

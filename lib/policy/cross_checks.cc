@@ -3,6 +3,7 @@
 #include "policy/section_loaders.h"
 
 #include "absl/strings/str_cat.h"
+#include "policy/knock_rotation.h"
 
 namespace knockgate {
 
@@ -99,6 +100,24 @@ absl::Status CheckCrossReferences(const TomlReader& in, const Config& config) {
       return in.Error(
           r.layer7_protocol_pos, "layer7-protocol",
           absl::StrCat("no [[layer7-protocol]] is named \"", r.layer7_protocol->value, "\""));
+    }
+  }
+  // A rotating sequence never lands on a port a rule serves, so its range
+  // must keep enough ports once those are out.
+  if (!config.rotating_knocks.empty()) {
+    const PortMask served = ServedPorts(config);
+    for (const RotatingKnock& k : config.rotating_knocks) {
+      uint32_t free = 0;
+      for (uint32_t p = k.port_lo; p <= k.port_hi; ++p) {
+        free += served.test(p) ? 0 : 1;
+      }
+      if (free < kMinRotatingPorts) {
+        return in.Error(k.pos, "port-range",
+                        absl::StrCat(k.port_lo, "-", k.port_hi, " keeps ", free,
+                                     " ports once the ports rules serve are out; a rotating "
+                                     "knock needs at least ",
+                                     kMinRotatingPorts));
+      }
     }
   }
   return absl::OkStatus();

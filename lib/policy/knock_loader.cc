@@ -1,20 +1,25 @@
 // A [[knock]] section expands to the filter rules one would write by hand:
-// one add-src-to-address-list rule per step, then the grant's accept.
+// one add-src-to-address-list rule per step, then the grant's accept. With a
+// secret, its steps knock on ports that rotate (knock_rotation.h).
 #include "policy/section_loaders.h"
 
 #include <optional>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/read_file.h"
+#include "policy/knock_rotation.h"
 
 namespace knockgate {
 
 // A [[knock]] section: ordered steps, a window per step, a grant list and
 // its timeout. Expands to the filter rules one would write by hand.
 absl::Status LoadKnock(const TomlReader& in, const toml::table& t, std::vector<FilterRule>& rules,
-                       ListsConfig& lists) {
+                       Config& config) {
+  ListsConfig& lists = config.lists;
   const SourcePos pos = PosOf(t.source());
   std::string name;
   std::string grant_list = "secured";
@@ -25,24 +30,36 @@ absl::Status LoadKnock(const TomlReader& in, const toml::table& t, std::vector<F
   bool accept = true;
   bool disabled = false;
   std::optional<uint32_t> capacity;  // of every step list
+  // Rotating: a secret, its period and the ports it draws from.
+  RotatingKnock rotating;
+  const toml::node* secret_node = nullptr;
+  const toml::node* rotation_node = nullptr;  // period or port-range, which need a secret
   struct Step {
     uint8_t protocol;
-    uint16_t port;
+    uint16_t port;  // 0: "tcp" or "udp" alone, a rotating step
     std::string layer7;
     SourcePos pos;
   };
   std::vector<Step> steps;
+  const toml::node* portless_step = nullptr;
+  const toml::node* ported_step = nullptr;
   auto parse_step = [&](const toml::node& v, absl::string_view text) -> absl::StatusOr<Step> {
     Step step{0, 0, "", PosOf(v.source())};
     std::vector<absl::string_view> parts = absl::StrSplit(text, ':');
     uint32_t port = 0;
+    if (parts.size() == 1 && (parts[0] == "tcp" || parts[0] == "udp")) {
+      step.protocol = parts[0] == "tcp" ? 6 : 17;
+      portless_step = &v;
+      return step;
+    }
     if (parts.size() != 2 || (parts[0] != "tcp" && parts[0] != "udp") ||
         !absl::SimpleAtoi(parts[1], &port) || port < 1 || port > 65535) {
       return in.Error(v, "steps",
                       absl::StrCat("\"", text,
                                    "\": expected \"tcp:PORT\" or \"udp:PORT\" with a port "
-                                   "1..65535"));
+                                   "1..65535 (or \"tcp\" or \"udp\" alone with a secret)"));
     }
+    ported_step = &v;
     step.protocol = parts[0] == "tcp" ? 6 : 17;
     step.port = static_cast<uint16_t>(port);
     return step;
@@ -101,17 +118,88 @@ absl::Status LoadKnock(const TomlReader& in, const toml::table& t, std::vector<F
       KG_ASSIGN_OR_RETURN(comment, in.String(v, key));
     } else if (key == "disabled") {
       KG_ASSIGN_OR_RETURN(disabled, in.Bool(v, key));
+    } else if (key == "secret" || key == "secret-file") {
+      if (secret_node != nullptr) {
+        return in.Error(v, key, "give secret or secret-file, not both");
+      }
+      secret_node = &v;
+      KG_ASSIGN_OR_RETURN(std::string text, in.String(v, key));
+      if (key == "secret-file") {
+        absl::StatusOr<std::string> file = ReadFileBounded(text, "knock secret file");
+        if (!file.ok()) {
+          return in.Error(v, key, file.status().message());
+        }
+        text = std::string(absl::StripTrailingAsciiWhitespace(*file));
+      }
+      if (text.size() < 16) {  // never quote a secret, not even a short one
+        return in.Error(v, key, "expected a secret of at least 16 bytes");
+      }
+      rotating.secret = std::move(text);
+    } else if (key == "period") {
+      rotation_node = &v;
+      KG_ASSIGN_OR_RETURN(rotating.period, in.Duration(v, key));
+      if (rotating.period % kNanosPerSecond != 0 || rotating.period < 10 * kNanosPerSecond ||
+          rotating.period > 86400 * kNanosPerSecond) {
+        return in.Error(v, key, "expected whole seconds from \"10s\" to \"1d\"");
+      }
+    } else if (key == "port-range") {
+      rotation_node = &v;
+      KG_ASSIGN_OR_RETURN(const std::string text, in.String(v, key));
+      std::vector<absl::string_view> ends = absl::StrSplit(text, '-');
+      uint32_t lo = 0;
+      uint32_t hi = 0;
+      if (ends.size() != 2 || !absl::SimpleAtoi(ends[0], &lo) || !absl::SimpleAtoi(ends[1], &hi) ||
+          lo < 1 || hi > 65535 || hi < lo + kMinRotatingPorts - 1) {
+        return in.Error(v, key,
+                        absl::StrCat("\"", text,
+                                     "\": expected \"LO-HI\" within 1..65535 holding at "
+                                     "least ",
+                                     kMinRotatingPorts, " ports"));
+      }
+      rotating.port_lo = static_cast<uint16_t>(lo);
+      rotating.port_hi = static_cast<uint16_t>(hi);
     } else {
       return in.UnknownKey(k, {"name", "steps", "window", "grant-list", "grant-timeout",
-                               "in-interface-list", "accept", "capacity", "comment", "disabled"});
+                               "in-interface-list", "accept", "capacity", "comment", "disabled",
+                               "secret", "secret-file", "period", "port-range"});
     }
   }
   if (name.empty()) {
     return in.Error(pos, "name", "missing: every [[knock]] needs a name");
   }
+  const bool rotates = secret_node != nullptr;
+  if (!rotates && rotation_node != nullptr) {
+    return in.Error(*rotation_node, "secret",
+                    "missing: period and port-range belong to a rotating knock, which needs "
+                    "secret or secret-file");
+  }
+  if (!rotates && portless_step != nullptr) {
+    return in.Error(*portless_step, "steps",
+                    "a step without a port knocks a rotating sequence: add secret or secret-file");
+  }
+  if (rotates && ported_step != nullptr) {
+    return in.Error(*ported_step, "steps",
+                    "a rotating knock's steps name their protocol alone (\"tcp\" or \"udp\"): "
+                    "its ports come from the secret");
+  }
+  if (rotates && steps.empty()) {
+    steps.assign(3, Step{6, 0, "", pos});  // three TCP steps
+  }
   if (steps.empty()) {
     return in.Error(pos, "steps", "missing: every [[knock]] needs its steps");
   }
+  if (rotates) {
+    if (steps.size() > kMaxRotatingSteps) {
+      return in.Error(pos, "steps",
+                      absl::StrCat("a rotating knock has at most ", kMaxRotatingSteps, " steps"));
+    }
+    rotating.name = name;
+    rotating.pos = pos;
+    for (const Step& s : steps) {
+      rotating.protocols.push_back(s.protocol);
+    }
+  }
+  const int rotating_index = rotates ? static_cast<int>(config.rotating_knocks.size()) : -1;
   for (size_t i = 0; i < steps.size(); ++i) {
     FilterRule r;
     r.pos = pos;
@@ -119,7 +207,13 @@ absl::Status LoadKnock(const TomlReader& in, const toml::table& t, std::vector<F
     r.action = Action::kAddSrcToAddressList;
     r.in_interface_list = Negatable<InterfaceList>{side, false};
     r.protocol = Negatable<uint8_t>{steps[i].protocol, false};
-    r.dst_port = Negatable<PortSet>{PortSet{{{steps[i].port, steps[i].port}}}, false};
+    if (rotates) {
+      r.dst_port = Negatable<PortSet>{PortSet{{{rotating.port_lo, rotating.port_hi}}}, false};
+      r.rotating = rotating_index;
+      r.rotating_step = static_cast<uint8_t>(i);
+    } else {
+      r.dst_port = Negatable<PortSet>{PortSet{{{steps[i].port, steps[i].port}}}, false};
+    }
     if (i > 0) {
       r.src_address_list = Negatable<std::string>{absl::StrCat(name, "-", i), false};
       r.src_address_list_pos = pos;
@@ -136,7 +230,7 @@ absl::Status LoadKnock(const TomlReader& in, const toml::table& t, std::vector<F
     r.address_list_pos = pos;
     r.address_list_timeout = last ? grant_timeout : window;
     r.comment = absl::StrCat("knock ", name, " step ", i + 1, "/", steps.size(),
-                             comment.empty() ? "" : ": ", comment);
+                             rotates ? " (rotating)" : "", comment.empty() ? "" : ": ", comment);
     r.disabled = disabled;
     rules.push_back(std::move(r));
   }
@@ -151,6 +245,9 @@ absl::Status LoadKnock(const TomlReader& in, const toml::table& t, std::vector<F
     r.comment = absl::StrCat("knock ", name, ": ", grant_list, " sources pass");
     r.disabled = disabled;
     rules.push_back(std::move(r));
+  }
+  if (rotates) {
+    config.rotating_knocks.push_back(std::move(rotating));
   }
   return absl::OkStatus();
 }

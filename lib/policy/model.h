@@ -128,6 +128,22 @@ struct FilterRule {
   std::string log_prefix;
   std::string comment;
   bool disabled = false;
+  // A step of a rotating [[knock]] (Config::rotating_knocks[rotating]): its
+  // dst-port is the knock's port-range, and the port of step `rotating_step`
+  // for the current or the previous period is the one that matches.
+  int rotating = -1;
+  uint8_t rotating_step = 0;
+};
+
+// A [[knock]] with a secret: its ports change every period (knock_rotation.h).
+struct RotatingKnock {
+  std::string name;
+  std::string secret;                   // the HMAC key's bytes; never printed
+  Nanos period = 30 * kNanosPerSecond;  // whole seconds
+  uint16_t port_lo = 10000;
+  uint16_t port_hi = 60000;
+  std::vector<uint8_t> protocols;  // per step: 6 (tcp) or 17 (udp)
+  SourcePos pos;
 };
 
 struct StaticAddress {
@@ -314,6 +330,7 @@ struct Config {
   std::vector<FilterRule> filters;
   std::vector<SpaSection> spa;
   std::vector<HookSection> hooks;
+  std::vector<RotatingKnock> rotating_knocks;  // their steps are in `filters`
 };
 
 }  // namespace knockgate

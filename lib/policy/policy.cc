@@ -3,6 +3,7 @@
 #include "policy/policy.h"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -63,6 +64,7 @@ CompiledRule::CompiledRule(const FilterRule& r, uint32_t workers) : action(r.act
   slow |= r.src_address ? kSlowSrcAddress : 0;
   slow |= r.dst_address ? kSlowDstAddress : 0;
   slow |= r.limit || r.dst_limit ? kSlowRate : 0;
+  slow |= r.rotating >= 0 ? kSlowRotating : 0;
   if (r.limit) {
     limit_rate =
         RateSpec::Of(r.limit->count, r.limit->interval, r.limit->burst, r.limit->bits, workers);
@@ -218,6 +220,13 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::CompileImpl(const Config& 
   p->conntrack_ = config.conntrack;
   p->dst_limit_capacity_ = config.dst_limit.capacity;
   p->layer7_ = config.layer7_protocols;
+  if (!config.rotating_knocks.empty()) {
+    p->rotation_ = std::make_unique<KnockRotation>(config);
+    p->rotation_->Advance(
+        static_cast<Nanos>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count()));
+  }
   const std::string& path = config.path;
 
   // List ids in order of first mention, so they are stable across reloads of
@@ -534,6 +543,22 @@ std::string Policy::Describe() const {
                                 c.checks.require_source_address ? "yes" : "no",
                                 access.empty() ? "any" : access, source.empty() ? "any" : source,
                                 c.verify_rate));
+    }
+  }
+  if (rotation_ != nullptr) {
+    absl::StrAppend(&out,
+                    "\nrotating knocks (secrets not shown; each step's port comes from the "
+                    "secret and the period, never one a rule serves; the current and the "
+                    "previous period's sequences are accepted):\n");
+    for (size_t k = 0; k < rotation_->size(); ++k) {
+      const RotatingKnock& r = rotation_->knock(k);
+      std::string steps;
+      for (uint8_t proto : r.protocols) {
+        absl::StrAppend(&steps, steps.empty() ? "" : ",", proto == 6 ? "tcp" : "udp");
+      }
+      absl::StrAppend(
+          &out, absl::StrFormat("  %2d name=%s steps=%s period=%s port-range=%d-%d\n", k, r.name,
+                                steps, FormatDuration(r.period), r.port_lo, r.port_hi));
     }
   }
   absl::StrAppend(&out, "\nfilter rules:\n");

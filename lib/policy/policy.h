@@ -14,6 +14,7 @@
 #include "l7/hyperscan.h"
 #include "lists/address_table.h"
 #include "lists/static_lists.h"
+#include "policy/knock_rotation.h"
 #include "policy/model.h"
 #include "spa/spa_verifier.h"
 
@@ -34,6 +35,7 @@ struct alignas(64) CompiledRule {
   static constexpr uint8_t kSlowSrcAddress = 8;
   static constexpr uint8_t kSlowDstAddress = 16;
   static constexpr uint8_t kSlowRate = 32;  // limit or dst-limit: checked after every other matcher
+  static constexpr uint8_t kSlowRotating = 64;  // a rotating knock's step: the port of its period
   static constexpr uint8_t kNegSrcList = 1;
   static constexpr uint8_t kNegDstList = 2;
   static constexpr uint8_t kNegLayer7 = 4;
@@ -137,6 +139,10 @@ class Policy {
   uint32_t state_events_per_packet() const { return state_events_per_packet_; }
   uint32_t dst_limit_capacity() const { return dst_limit_capacity_; }
   const ConntrackConfig& conntrack() const { return conntrack_; }
+  // The rotating knocks' port slots, or null. The packet path reads them;
+  // the control side (the main lcore, or --replay at its packets' time)
+  // advances them as the periods turn, hence not const.
+  KnockRotation* rotation() const { return rotation_.get(); }
   int FindList(absl::string_view name) const;
   // The longest timeout an enabled rule or [[spa]] section gives an add to
   // list `id` (kNever if one adds without a timeout; 0 if none adds).
@@ -194,6 +200,7 @@ class Policy {
   std::vector<CompiledSpa> spa_;
   std::vector<Layer7Protocol> layer7_;
   std::unique_ptr<const HyperscanDatabase> layer7_db_;
+  std::unique_ptr<KnockRotation> rotation_;
   StaticLists static_lists_;
   std::vector<std::pair<Cidr, ListId>> static_entries_;
   PolicyDefaults defaults_;

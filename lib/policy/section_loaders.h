@@ -48,9 +48,10 @@ absl::Status LoadStaticAddress(const TomlReader& in, const toml::table& t, Confi
 absl::Status LoadFilter(const TomlReader& in, const toml::table& t, Config& config);
 
 // One [[knock]] table, expanded into `rules` (which go after every [[filter]]);
-// its step lists' capacities go to `lists`.
+// its step lists' capacities go to config.lists, a secret's rotation to
+// config.rotating_knocks.
 absl::Status LoadKnock(const TomlReader& in, const toml::table& t, std::vector<FilterRule>& rules,
-                       ListsConfig& lists);
+                       Config& config);
 
 // One [[spa]] table (spa_loader.cc).
 absl::Status LoadSpa(const TomlReader& in, const toml::table& t, Config& config);

@@ -376,7 +376,7 @@ TEST(ConfigLoaderTest, DstLimitModesThatCannotBeShardedNeedOneWorker) {
 TEST(ConfigLoaderTest, KnockSectionErrors) {
   EXPECT_EQ(ErrorOf("[[knock]]\nname = \"k\"\nsteps = [\"tcp:888\", \"sctp:9\"]\n"),
             "t.toml:3:21: steps: \"sctp:9\": expected \"tcp:PORT\" or \"udp:PORT\" with a port "
-            "1..65535");
+            "1..65535 (or \"tcp\" or \"udp\" alone with a secret)");
   EXPECT_THAT(ErrorOf("[[knock]]\nname = \"k\"\nsteps = [\"tcp:0\"]\n"),
               StartsWith("t.toml:3:10: steps: \"tcp:0\""));
   EXPECT_THAT(ErrorOf("[[knock]]\nsteps = [\"tcp:1\"]\n"), StartsWith("t.toml:1:1: name: missing"));
