@@ -118,11 +118,7 @@ int RunKnock(int argc, char** argv) {
     return 1;
   }
   const RotatingKnock& knock = rotation.knock(static_cast<size_t>(k));
-  const Nanos unix_now =
-      at ? *at * kNanosPerSecond
-         : static_cast<Nanos>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                  std::chrono::system_clock::now().time_since_epoch())
-                                  .count());
+  const Nanos unix_now = at ? *at * kNanosPerSecond : WallNow();
   absl::StatusOr<std::vector<uint16_t>> ports =
       rotation.PortsAt(static_cast<size_t>(k), KnockPeriodAt(unix_now, knock.period));
   if (!ports.ok()) {

@@ -6,12 +6,11 @@
 #include <optional>
 #include <utility>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "common/read_file.h"
 #include "policy/knock_rotation.h"
+#include "policy/value_parsers.h"
 
 namespace knockgate {
 
@@ -123,14 +122,9 @@ absl::Status LoadKnock(const TomlReader& in, const toml::table& t, std::vector<F
         return in.Error(v, key, "give secret or secret-file, not both");
       }
       secret_node = &v;
-      KG_ASSIGN_OR_RETURN(std::string text, in.String(v, key));
-      if (key == "secret-file") {
-        absl::StatusOr<std::string> file = ReadFileBounded(text, "knock secret file");
-        if (!file.ok()) {
-          return in.Error(v, key, file.status().message());
-        }
-        text = std::string(absl::StripTrailingAsciiWhitespace(*file));
-      }
+      KG_ASSIGN_OR_RETURN(std::string text, key == "secret-file"
+                                                ? in.FileText(v, key, "knock secret file")
+                                                : in.String(v, key));
       if (text.size() < 16) {  // never quote a secret, not even a short one
         return in.Error(v, key, "expected a secret of at least 16 bytes");
       }
@@ -145,11 +139,10 @@ absl::Status LoadKnock(const TomlReader& in, const toml::table& t, std::vector<F
     } else if (key == "port-range") {
       rotation_node = &v;
       KG_ASSIGN_OR_RETURN(const std::string text, in.String(v, key));
-      std::vector<absl::string_view> ends = absl::StrSplit(text, '-');
-      uint32_t lo = 0;
-      uint32_t hi = 0;
-      if (ends.size() != 2 || !absl::SimpleAtoi(ends[0], &lo) || !absl::SimpleAtoi(ends[1], &hi) ||
-          lo < 1 || hi > 65535 || hi < lo + kMinRotatingPorts - 1) {
+      const absl::StatusOr<PortSet> set = ParsePortSet(text);
+      const uint32_t lo = set.ok() && set->ranges.size() == 1 ? set->ranges[0].first : 0;
+      const uint32_t hi = set.ok() && set->ranges.size() == 1 ? set->ranges[0].second : 0;
+      if (lo == 0 || hi < lo + kMinRotatingPorts - 1) {
         return in.Error(v, key,
                         absl::StrCat("\"", text,
                                      "\": expected \"LO-HI\" within 1..65535 holding at "

@@ -50,9 +50,7 @@ absl::StatusOr<std::vector<uint16_t>> DeriveKnockPorts(absl::string_view secret,
                                                        const PortMask& excluded);
 
 // The period number at a Unix time in ns.
-inline uint64_t KnockPeriodAt(Nanos unix_ns, Nanos period) {
-  return unix_ns <= 0 ? 0 : static_cast<uint64_t>(unix_ns / period);
-}
+inline uint64_t KnockPeriodAt(Nanos unix_ns, Nanos period) { return unix_ns / period; }
 
 class KnockRotation {
  public:

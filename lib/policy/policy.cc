@@ -3,7 +3,6 @@
 #include "policy/policy.h"
 
 #include <algorithm>
-#include <chrono>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -222,10 +221,7 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::CompileImpl(const Config& 
   p->layer7_ = config.layer7_protocols;
   if (!config.rotating_knocks.empty()) {
     p->rotation_ = std::make_unique<KnockRotation>(config);
-    p->rotation_->Advance(
-        static_cast<Nanos>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count()));
+    p->rotation_->Advance(WallNow());
   }
   const std::string& path = config.path;
 

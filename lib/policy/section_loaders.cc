@@ -5,12 +5,10 @@
 #include <optional>
 #include <utility>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "common/read_file.h"
 #include "policy/value_parsers.h"
 
 namespace knockgate {
@@ -285,14 +283,9 @@ absl::Status LoadSync(const TomlReader& in, const toml::key& key, const toml::no
       if (!s.password.empty()) {
         return in.Error(v, name, "give password or password-file, not both");
       }
-      KG_ASSIGN_OR_RETURN(std::string text, in.String(v, name));
-      if (name == "password-file") {
-        absl::StatusOr<std::string> file = ReadFileBounded(text, "password file");
-        if (!file.ok()) {
-          return in.Error(v, name, file.status().message());
-        }
-        text = std::string(absl::StripTrailingAsciiWhitespace(*file));
-      }
+      KG_ASSIGN_OR_RETURN(std::string text, name == "password-file"
+                                                ? in.FileText(v, name, "password file")
+                                                : in.String(v, name));
       if (text.empty()) {  // never quote a password, not even a bad one
         return in.Error(v, name, "expected a password, found an empty one");
       }

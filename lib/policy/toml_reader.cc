@@ -1,8 +1,10 @@
 // Typed reads of toml++ nodes; every failure names file, position and key.
 #include "policy/toml_reader.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/read_file.h"
 #include "policy/duration.h"
 
 namespace knockgate {
@@ -58,6 +60,16 @@ absl::StatusOr<std::string> TomlReader::String(const toml::node& n, absl::string
     return s->get();
   }
   return WrongType(n, key, "a string");
+}
+
+absl::StatusOr<std::string> TomlReader::FileText(const toml::node& n, absl::string_view key,
+                                                 const char* what) const {
+  KG_ASSIGN_OR_RETURN(const std::string path, String(n, key));
+  absl::StatusOr<std::string> file = ReadFileBounded(path, what);
+  if (!file.ok()) {
+    return Error(n, key, file.status().message());
+  }
+  return std::string(absl::StripTrailingAsciiWhitespace(*file));
 }
 
 absl::StatusOr<bool> TomlReader::Bool(const toml::node& n, absl::string_view key) const {

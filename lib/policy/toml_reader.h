@@ -49,6 +49,10 @@ class TomlReader {
   // A string, or an integer written bare (ports, protocol numbers, seconds).
   absl::StatusOr<std::string> StringOrInteger(const toml::node& n, absl::string_view key,
                                               absl::string_view expected) const;
+  // A file's text, its trailing whitespace stripped, the file named by this
+  // string (password-file, secret-file); a read error is this node's.
+  absl::StatusOr<std::string> FileText(const toml::node& n, absl::string_view key,
+                                       const char* what) const;
   // A RouterOS duration (duration.h), "none-dynamic" included.
   absl::StatusOr<Nanos> Duration(const toml::node& n, absl::string_view key) const;
   // `parsed` as it is, or its message as this node's error.
